@@ -1,0 +1,33 @@
+// The one base error of saferoll: every error we raise on purpose carries a
+// stable code (SAFEROLL_E_...) that scripts, the API and activities can match on.
+
+export type ErrorCode =
+  | 'SAFEROLL_E_VALIDATION'
+  | 'SAFEROLL_E_NOT_FOUND'
+  | 'SAFEROLL_E_CONFLICT'
+  | 'SAFEROLL_E_UNAUTHORIZED'
+  | 'SAFEROLL_E_PAYLOAD_TOO_LARGE'
+  | 'SAFEROLL_E_STATE_CORRUPT'
+  | 'SAFEROLL_E_POLICY'
+  | 'SAFEROLL_E_UNREACHABLE'
+  | 'SAFEROLL_E_TIMEOUT'
+  | 'SAFEROLL_E_PROVISIONING'
+  | 'SAFEROLL_E_METRICS'
+  | 'SAFEROLL_E_INTERNAL';
+
+export class SaferollError extends Error {
+  readonly code: ErrorCode;
+  /** The input field the error is about, as a dotted path, when there is one. */
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { field?: string | undefined; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SaferollError';
+    this.code = code;
+    this.field = options?.field;
+  }
+}
+
+export function isSaferollError(err: unknown): err is SaferollError {
+  return err instanceof SaferollError;
+}
