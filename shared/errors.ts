@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'SAFEROLL_E_TIMEOUT'
   | 'SAFEROLL_E_PROVISIONING'
   | 'SAFEROLL_E_METRICS'
+  | 'SAFEROLL_E_UPSTREAM'
+  | 'SAFEROLL_E_UPSTREAM_TIMEOUT'
+  | 'SAFEROLL_E_NO_TRAFFIC'
   | 'SAFEROLL_E_INTERNAL';
 
 export class SaferollError extends Error {

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The `saferoll` command: dispatches to a subcommand, turns errors into one
+// clear line (a stack only with --verbose) and a documented exit code.
+import { isSaferollError } from '../shared/errors.js';
+import { EXIT, UsageError, type Command } from './command.js';
+import { routerCommand } from './router-command.js';
+
+const commands: Command[] = [routerCommand];
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'Usage: saferoll <command> [options]   (saferoll <command> --help for details)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Global options: --verbose (stack traces on errors), -h/--help',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a) => a !== '--verbose');
+  const [name, ...rest] = args;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? EXIT.ok : EXIT.badInput;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`saferoll: unknown command "${name}"\n\n${help()}`);
+    return EXIT.badInput;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (verbose) console.error(err);
+    else console.error(`saferoll ${name}: ${(err as Error).message ?? String(err)}`);
+    return exitCodeOf(err);
+  }
+}
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.badInput;
+  if (!isSaferollError(err)) return EXIT.rolledBack;
+  switch (err.code) {
+    case 'SAFEROLL_E_VALIDATION':
+    case 'SAFEROLL_E_POLICY':
+      return EXIT.badInput;
+    case 'SAFEROLL_E_UNREACHABLE':
+      return EXIT.unreachable;
+    default:
+      return EXIT.rolledBack;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,157 @@
+// The admin REST API (its own port, loopback by default, bearer token):
+// endpoints, deployments, traffic, keys, logs, and /metrics. Inputs are
+// validated with zod; every error is `{ error: { code, message, field? } }`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SaferollError, isSaferollError } from '../shared/errors.js';
+import { readJsonBody, sendError, sendJson } from './http-util.js';
+import type { RouterMetrics } from './metrics.js';
+import type { Registry } from './registry.js';
+import {
+  deploymentPatchBody,
+  deploymentPutBody,
+  endpointPatchBody,
+  endpointPutBody,
+  parseBody,
+  regenerateKeyBody,
+  resourceName,
+} from './schemas.js';
+import { bearerToken, digestSecret, matchesAny } from './secret-compare.js';
+
+export interface AdminApiOptions {
+  registry: Registry;
+  metrics: RouterMetrics;
+  adminToken: string;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], query: URLSearchParams) => Promise<void>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+const SEGMENT = '([^/]+)';
+
+export function createAdminHandler(options: AdminApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { registry, metrics } = options;
+  const tokenDigest = [digestSecret(options.adminToken)];
+
+  const routes: Route[] = [];
+  const on = (method: string, path: string, handler: Handler): void => {
+    routes.push({ method, pattern: new RegExp(`^${path.replaceAll(':p', SEGMENT)}$`), handler });
+  };
+
+  on('GET', '/metrics', async (_req, res) => {
+    const text = await metrics.render();
+    res.writeHead(200, { 'content-type': metrics.contentType() });
+    res.end(text);
+  });
+  on('GET', '/v1/endpoints', async (_req, res) => sendJson(res, 200, { endpoints: registry.listEndpoints() }));
+  on('GET', '/v1/endpoints/:p', async (_req, res, [name]) => sendJson(res, 200, registry.getEndpoint(endpointName(name))));
+  on('PUT', '/v1/endpoints/:p', async (req, res, [name]) => {
+    const body = parseBody(endpointPutBody, await readJsonBody(req));
+    const result = await registry.putEndpoint(endpointName(name), body);
+    sendJson(res, result.created ? 201 : 200, result.endpoint);
+  });
+  on('PATCH', '/v1/endpoints/:p', async (req, res, [name]) => {
+    const body = parseBody(endpointPatchBody, await readJsonBody(req));
+    sendJson(res, 200, await registry.patchEndpoint(endpointName(name), body));
+  });
+  on('DELETE', '/v1/endpoints/:p', async (_req, res, [name]) => {
+    await registry.deleteEndpoint(endpointName(name));
+    res.writeHead(204).end();
+  });
+  on('POST', '/v1/endpoints/:p/keys', async (_req, res, [name]) => sendJson(res, 200, registry.getKeys(endpointName(name))));
+  on('POST', '/v1/endpoints/:p/keys/regenerate', async (req, res, [name]) => {
+    const body = parseBody(regenerateKeyBody, await readJsonBody(req));
+    sendJson(res, 200, await registry.regenerateKey(endpointName(name), body.keyType));
+  });
+  on('GET', '/v1/endpoints/:p/deployments', async (_req, res, [name]) =>
+    sendJson(res, 200, { deployments: registry.listDeployments(endpointName(name)) }),
+  );
+  on('GET', '/v1/endpoints/:p/deployments/:p', async (_req, res, [ep, name]) =>
+    sendJson(res, 200, registry.getDeployment(endpointName(ep), deploymentName(name))),
+  );
+  on('PUT', '/v1/endpoints/:p/deployments/:p', async (req, res, [ep, name]) => {
+    const body = parseBody(deploymentPutBody, await readJsonBody(req));
+    const result = await registry.putDeployment(endpointName(ep), deploymentName(name), body);
+    sendJson(res, result.created ? 201 : 200, result.deployment);
+  });
+  on('PATCH', '/v1/endpoints/:p/deployments/:p', async (req, res, [ep, name]) => {
+    const body = parseBody(deploymentPatchBody, await readJsonBody(req));
+    sendJson(res, 200, await registry.scaleDeployment(endpointName(ep), deploymentName(name), body.instanceCount));
+  });
+  on('DELETE', '/v1/endpoints/:p/deployments/:p', async (_req, res, [ep, name]) => {
+    await registry.deleteDeployment(endpointName(ep), deploymentName(name));
+    res.writeHead(204).end();
+  });
+  on('GET', '/v1/endpoints/:p/deployments/:p/logs', async (_req, res, [ep, name], query) => {
+    const lines = linesParam(query.get('lines'));
+    sendJson(res, 200, { lines: await registry.deploymentLogs(endpointName(ep), deploymentName(name), lines) });
+  });
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const error = isSaferollError(err) ? err : new SaferollError('SAFEROLL_E_INTERNAL', `internal error: ${(err as Error).message}`);
+      if (!isSaferollError(err)) console.error('saferoll router: admin request failed', err);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // A body we refused to read is still arriving: close the connection after answering.
+      sendError(res, error, undefined, error.code === 'SAFEROLL_E_PAYLOAD_TOO_LARGE' ? { connection: 'close' } : undefined);
+    });
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    if (url.pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined || !matchesAny(token, tokenDigest)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      throw new SaferollError('SAFEROLL_E_UNAUTHORIZED', 'missing or invalid admin token (Authorization: Bearer $SAFEROLL_ADMIN_TOKEN)');
+    }
+    let pathMatched = false;
+    for (const route of routes) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      pathMatched = true;
+      if (route.method !== req.method) continue;
+      await route.handler(req, res, match.slice(1).map(decodeURIComponent), url.searchParams);
+      return;
+    }
+    if (pathMatched) {
+      const allowed = routes.filter((r) => r.pattern.test(url.pathname)).map((r) => r.method);
+      sendJson(res, 405, { error: { code: 'SAFEROLL_E_VALIDATION', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(', ')}` } }, { allow: allowed.join(', ') });
+      return;
+    }
+    throw new SaferollError('SAFEROLL_E_NOT_FOUND', `no such admin route: ${req.method} ${url.pathname}`);
+  }
+}
+
+function endpointName(value: string | undefined): string {
+  return checkedName(value, 'endpoint');
+}
+
+function deploymentName(value: string | undefined): string {
+  return checkedName(value, 'deployment');
+}
+
+function checkedName(value: string | undefined, field: string): string {
+  const result = resourceName.safeParse(value);
+  if (!result.success) throw new SaferollError('SAFEROLL_E_VALIDATION', `${field}: ${result.error.issues[0]?.message ?? 'invalid name'}`, { field });
+  return result.data;
+}
+
+function linesParam(raw: string | null): number {
+  if (raw === null) return 100;
+  const lines = Number(raw);
+  if (!Number.isInteger(lines) || lines < 1 || lines > 10_000) {
+    throw new SaferollError('SAFEROLL_E_VALIDATION', 'lines: must be an integer from 1 to 10000', { field: 'lines' });
+  }
+  return lines;
+}

@@ -1,0 +1,63 @@
+// Small helpers shared by the admin API and the data plane for JSON answers
+// and bounded request bodies.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SaferollError, type ErrorCode } from '../shared/errors.js';
+
+export const MAX_ADMIN_BODY_BYTES = 1024 * 1024;
+
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  SAFEROLL_E_VALIDATION: 400,
+  SAFEROLL_E_UNAUTHORIZED: 401,
+  SAFEROLL_E_NOT_FOUND: 404,
+  SAFEROLL_E_CONFLICT: 409,
+  SAFEROLL_E_PAYLOAD_TOO_LARGE: 413,
+  SAFEROLL_E_UPSTREAM: 502,
+  SAFEROLL_E_NO_TRAFFIC: 503,
+  SAFEROLL_E_UPSTREAM_TIMEOUT: 504,
+};
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: SaferollError, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
+  const error: Record<string, unknown> = { code: err.code, message: err.message };
+  if (err.field !== undefined) error.field = err.field;
+  sendJson(res, statusOf(err.code), { error: { ...error, ...extra } }, headers);
+}
+
+/** Reads a JSON body of at most `limit` bytes; an empty body is `undefined`. */
+export async function readJsonBody(req: IncomingMessage, limit = MAX_ADMIN_BODY_BYTES): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new SaferollError('SAFEROLL_E_VALIDATION', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function tooLarge(limit: number): SaferollError {
+  return new SaferollError('SAFEROLL_E_PAYLOAD_TOO_LARGE', `request body is larger than ${limit} bytes`);
+}
+
+/** Reads a whole body into one buffer (used when a request is mirrored). */
+export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}

@@ -1,0 +1,81 @@
+// Prometheus metrics of the data plane (prom-client). Label children are
+// created once per (endpoint, deployment, traffic kind) and cached on the
+// route target, so a request only does an increment and an observe.
+import { Counter, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+
+export type TrafficKind = 'live' | 'mirror' | 'direct';
+
+// Fine enough to tell 50 ms from 100 ms and 250 ms from 500 ms, the limits
+// rollout gates are usually written in.
+export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10];
+
+type RequestLabels = 'endpoint' | 'deployment' | 'traffic' | 'code';
+type DurationLabels = 'endpoint' | 'deployment' | 'traffic';
+
+/** The metric children of one deployment for one kind of traffic. */
+export class TrafficMetrics {
+  private readonly byCode = new Map<number, Counter.Internal>();
+
+  constructor(
+    private readonly requests: Counter<RequestLabels>,
+    private readonly labels: LabelValues<DurationLabels>,
+    private readonly duration: Histogram.Internal<DurationLabels>,
+  ) {}
+
+  record(code: number, seconds: number): void {
+    let counter = this.byCode.get(code);
+    if (!counter) {
+      counter = this.requests.labels({ ...this.labels, code: String(code) });
+      this.byCode.set(code, counter);
+    }
+    counter.inc();
+    this.duration.observe(seconds);
+  }
+}
+
+export class RouterMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<RequestLabels>;
+  private readonly duration: Histogram<DurationLabels>;
+  private readonly mirrorShed: Counter<'endpoint' | 'deployment'>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'saferoll_requests_total',
+      help: 'Requests answered through the data plane, by endpoint, deployment, kind of traffic and HTTP status code.',
+      labelNames: ['endpoint', 'deployment', 'traffic', 'code'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: 'saferoll_request_duration_seconds',
+      help: 'Time from receiving a request to the end of the upstream answer, by endpoint, deployment and kind of traffic.',
+      labelNames: ['endpoint', 'deployment', 'traffic'],
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
+    this.mirrorShed = new Counter({
+      name: 'saferoll_mirror_shed_total',
+      help: 'Mirror copies not sent because too many mirror requests were already in flight.',
+      labelNames: ['endpoint', 'deployment'],
+      registers: [this.registry],
+    });
+  }
+
+  forTraffic(endpoint: string, deployment: string, traffic: TrafficKind): TrafficMetrics {
+    const labels = { endpoint, deployment, traffic };
+    return new TrafficMetrics(this.requests, labels, this.duration.labels(labels));
+  }
+
+  shedCounter(endpoint: string, deployment: string): Counter.Internal {
+    return this.mirrorShed.labels({ endpoint, deployment });
+  }
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

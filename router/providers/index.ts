@@ -1,0 +1,39 @@
+// Picks the deployment provider for a deployment spec by its shape: URLs that
+// already run ({ upstreams }) or a command the router starts ({ process }).
+// These are TypeScript types only; the admin API validates input with zod.
+
+import { ProcessProvider } from './process.js';
+import type { ProcessCommand } from './process.js';
+import type { DeploymentProvider, InstanceRecord } from './provider.js';
+import { UpstreamsProvider } from './upstreams.js';
+
+export type { DeploymentProvider, InstanceRecord, InstanceState, InstanceView } from './provider.js';
+export type { ProcessCommand, ProcessProviderOptions } from './process.js';
+export { ProcessProvider } from './process.js';
+export { UpstreamsProvider } from './upstreams.js';
+
+export interface UpstreamsSpec {
+  readonly upstreams: readonly string[];
+}
+
+export interface ProcessSpec {
+  readonly process: ProcessCommand;
+}
+
+export type ProviderSpec = UpstreamsSpec | ProcessSpec;
+
+/** Used by the process provider; the upstreams provider needs none of it. */
+export interface ProviderOptions {
+  /** "endpoint/deployment" */
+  readonly deploymentKey: string;
+  readonly logDir: string;
+  readonly readinessTimeoutMs?: number | undefined;
+  readonly stopGraceMs?: number | undefined;
+  /** What records() returned before the router restarted. */
+  readonly restore?: readonly InstanceRecord[] | undefined;
+}
+
+export function createProvider(spec: ProviderSpec, options: ProviderOptions): DeploymentProvider {
+  if ('upstreams' in spec) return new UpstreamsProvider(spec.upstreams);
+  return new ProcessProvider({ ...options, spec: spec.process });
+}

@@ -1,0 +1,23 @@
+// Constant-time comparison of presented secrets (admin token, endpoint keys).
+// Both sides are hashed first so inputs of any length compare in equal time.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export function digestSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+export function matchesAny(presented: string, digests: readonly Buffer[]): boolean {
+  const candidate = digestSecret(presented);
+  let ok = false;
+  // Compare against every digest (no early exit) so timing does not tell which key matched.
+  for (const digest of digests) ok = timingSafeEqual(candidate, digest) || ok;
+  return ok;
+}
+
+/** Extracts the token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header || header.length < 8) return undefined;
+  if (header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const token = header.slice(7).trim();
+  return token || undefined;
+}

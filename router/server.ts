@@ -1,0 +1,111 @@
+// Starts the routing core: the registry (state + instances), the data plane
+// on its port and the admin API on its own. `close()` drains: stop
+// accepting, let in-flight requests finish, then stop the instances.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdminHandler } from './admin-api.js';
+import { DataPlane } from './data-plane.js';
+import { RouterMetrics } from './metrics.js';
+import { Registry } from './registry.js';
+
+export interface RouterOptions {
+  port: number;
+  adminPort: number;
+  host?: string;
+  adminHost?: string;
+  stateDir: string;
+  adminToken: string;
+  upstreamTimeoutMs?: number;
+  readinessTimeoutMs?: number;
+  stopGraceMs?: number;
+  maxMirrorInFlight?: number;
+  drainTimeoutMs?: number;
+}
+
+export interface RunningRouter {
+  /** e.g. http://127.0.0.1:8080 */
+  dataUrl: string;
+  adminUrl: string;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
+  const metrics = new RouterMetrics();
+  // The registry reports gone instances before the data plane exists (during recovery).
+  const late: { plane?: DataPlane } = {};
+  const registry = await Registry.open({
+    stateDir: options.stateDir,
+    metrics,
+    readinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
+    stopGraceMs: options.stopGraceMs ?? 5_000,
+    onOriginsChanged: (origins) => late.plane?.prune(origins),
+  });
+  const plane = new DataPlane({
+    routes: registry.routes,
+    upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
+    maxMirrorInFlight: options.maxMirrorInFlight ?? 256,
+    connectionsPerInstance: 256,
+  });
+  late.plane = plane;
+
+  const dataServer = createServer({ keepAliveTimeout: 65_000 }, plane.handle);
+  const adminServer = createServer(createAdminHandler({ registry, metrics, adminToken: options.adminToken }));
+  try {
+    await listen(dataServer, options.port, options.host ?? '127.0.0.1', 'data plane');
+    await listen(adminServer, options.adminPort, options.adminHost ?? '127.0.0.1', 'admin API');
+  } catch (err) {
+    dataServer.close();
+    adminServer.close();
+    await registry.close('stop');
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const drained = Promise.all([stopAccepting(dataServer), stopAccepting(adminServer)]);
+      await withTimeout(plane.idle(), options.drainTimeoutMs ?? 30_000);
+      dataServer.closeAllConnections();
+      adminServer.closeAllConnections();
+      await drained;
+      await plane.close();
+      await registry.close('stop');
+    })();
+    return closing;
+  };
+
+  return { dataUrl: urlOf(dataServer), adminUrl: urlOf(adminServer), registry, close };
+}
+
+function listen(server: Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new Error(`${what} port ${port} on ${host} is already in use`) : err);
+    });
+    server.listen(port, host, () => resolve());
+  });
+}
+
+function stopAccepting(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}

@@ -1,0 +1,61 @@
+// The JSON shapes the admin API answers with (and the typed client returns).
+import type { DeploymentRecord, EndpointRecord, ProvisioningState } from './model.js';
+import type { DeploymentProvider, InstanceView } from './providers/provider.js';
+
+export interface EndpointView {
+  name: string;
+  authMode: 'key';
+  description?: string | undefined;
+  tags: Record<string, string>;
+  traffic: Record<string, number>;
+  mirrorTraffic: Record<string, number>;
+  /** Path of the endpoint on the data plane. */
+  scoringPath: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeploymentView {
+  endpoint: string;
+  name: string;
+  instanceCount: number;
+  provisioningState: ProvisioningState;
+  reason?: string | undefined;
+  source: DeploymentRecord['source'];
+  instances: InstanceView[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EndpointKeys {
+  primaryKey: string;
+  secondaryKey: string;
+}
+
+export function endpointView(record: EndpointRecord): EndpointView {
+  return {
+    name: record.name,
+    authMode: record.authMode,
+    description: record.description,
+    tags: record.tags,
+    traffic: record.traffic,
+    mirrorTraffic: record.mirrorTraffic,
+    scoringPath: `/${record.name}/`,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export function deploymentView(record: DeploymentRecord, provider: DeploymentProvider | undefined): DeploymentView {
+  return {
+    endpoint: record.endpoint,
+    name: record.name,
+    instanceCount: record.instanceCount,
+    provisioningState: record.provisioningState,
+    reason: record.reason,
+    source: record.source,
+    instances: provider ? [...provider.instances()] : [],
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}

@@ -1,0 +1,51 @@
+// A tiny in-test HTTP upstream on a real loopback port: answers with its
+// name, after an optional delay, with a configurable status, and counts hits.
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface UpstreamBehaviour {
+  status?: number;
+  delayMs?: number;
+  /** When set, answers wait until this promise settles (a hung upstream, released by the test). */
+  hold?: Promise<void>;
+}
+
+export interface TestUpstream {
+  name: string;
+  url: string;
+  hits: number;
+  lastRequest?: { method: string; url: string; headers: IncomingHttpHeaders; body: string };
+  behaviour: UpstreamBehaviour;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(name: string, behaviour: UpstreamBehaviour = {}): Promise<TestUpstream> {
+  const upstream: TestUpstream = { name, url: '', hits: 0, behaviour, close: async () => undefined };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      upstream.hits++;
+      upstream.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const answer = (): void => {
+        res.writeHead(upstream.behaviour.status ?? 200, { 'content-type': 'application/json', 'x-upstream': name });
+        res.end(JSON.stringify({ upstream: name, method: req.method, url: req.url }));
+      };
+      const { delayMs = 0, hold } = upstream.behaviour;
+      const answerLater = (): void => {
+        if (delayMs > 0) setTimeout(answer, delayMs);
+        else answer();
+      };
+      if (hold) void hold.finally(answerLater);
+      else answerLater();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  upstream.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return upstream;
+}
