@@ -1,0 +1,132 @@
+// The router as a process: state survives kill -9 (process instances are
+// re-adopted), a corrupt state file stops it, SIGTERM drains, the admin token.
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Agent } from 'undici';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../router/client.js';
+import { PROJECT_ROOT, runCli, spawnRouter } from '../support/cli.js';
+import { callDataPlane } from '../support/router.js';
+import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { waitFor } from '../support/wait-for.js';
+
+const TOKEN = 'lifecycle-token';
+const agent = new Agent();
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(() => agent.close());
+
+async function freshDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'saferoll-lifecycle-'));
+}
+
+async function started(stateDir: string, env: Record<string, string | undefined> = { SAFEROLL_ADMIN_TOKEN: TOKEN }) {
+  const router = await spawnRouter(stateDir, env);
+  cleanups.push(async () => {
+    if (router.child.exitCode === null && router.child.signalCode === null) {
+      router.child.kill('SIGTERM');
+      await router.exited;
+    }
+  });
+  const admin = new AdminClient({ adminUrl: router.adminUrl, token: env.SAFEROLL_ADMIN_TOKEN ?? TOKEN });
+  cleanups.push(() => admin.close());
+  return { router, admin };
+}
+
+describe('router lifecycle', () => {
+  it('keeps endpoints, keys, traffic, mirror and process instances across kill -9', async () => {
+    const stateDir = await freshDir();
+    const blue: TestUpstream = await startUpstream('blue');
+    cleanups.push(() => blue.close());
+    const first = await started(stateDir);
+    await first.admin.putEndpoint('durable', { authMode: 'key' });
+    await first.admin.putDeployment('durable', 'blue', { instanceCount: 1, upstreams: [blue.url] });
+    await first.admin.putDeployment('durable', 'green', {
+      instanceCount: 1,
+      process: { command: 'node', args: [path.join(PROJECT_ROOT, 'examples/model-server.mjs')], env: { MODEL_VERSION: 'v2' }, readinessPath: '/healthz' },
+    });
+    await waitFor(async () => (await first.admin.getDeployment('durable', 'green')).provisioningState === 'Succeeded', 20_000);
+    await first.admin.setTraffic('durable', { blue: 100 }, { green: 20 });
+    const keys = await first.admin.getKeys('durable');
+    const pid = (await first.admin.getDeployment('durable', 'green')).instances[0]?.pid;
+    expect(pid).toBeTypeOf('number');
+
+    first.router.child.kill('SIGKILL');
+    await first.router.exited;
+
+    const second = await started(stateDir);
+    const endpoint = await second.admin.getEndpoint('durable');
+    expect(endpoint.traffic).toEqual({ blue: 100 });
+    expect(endpoint.mirrorTraffic).toEqual({ green: 20 });
+    expect(await second.admin.getKeys('durable')).toEqual(keys);
+    // The process instance outlived the router and was re-adopted, not restarted.
+    await waitFor(async () => (await second.admin.getDeployment('durable', 'green')).instances[0]?.healthy, 20_000, 'green re-adopted');
+    expect((await second.admin.getDeployment('durable', 'green')).instances[0]?.pid).toBe(pid);
+    await second.admin.setTraffic('durable', { blue: 50, green: 50 });
+    const seen = new Set<string | undefined>();
+    for (let i = 0; i < 20; i++) {
+      const r = await callDataPlane(second.router.dataUrl, agent, 'durable', { key: keys.secondaryKey });
+      expect(r.status).toBe(200);
+      seen.add(r.deployment);
+    }
+    expect([...seen].sort()).toEqual(['blue', 'green']);
+    await second.admin.setTraffic('durable', { blue: 100 });
+    await second.admin.deleteDeployment('durable', 'green');
+    expect(() => process.kill(pid as number, 0)).toThrow();
+  });
+
+  it('refuses to start on a corrupt state file and leaves it untouched', async () => {
+    const stateDir = await freshDir();
+    const file = path.join(stateDir, 'state.json');
+    await writeFile(file, '{"version":1,"endpoints":{');
+    const result = await runCli(['router', '--port', '0', '--admin-port', '0', '--state-dir', stateDir], { SAFEROLL_ADMIN_TOKEN: TOKEN });
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`router state ${file} is corrupt`);
+    expect(result.output).not.toMatch(/\n\s+at /); // one line, no stack trace
+    expect(await readFile(file, 'utf8')).toBe('{"version":1,"endpoints":{');
+  });
+
+  it('drains in-flight requests on SIGTERM and exits 0', async () => {
+    const stateDir = await freshDir();
+    let release!: () => void;
+    const slow = await startUpstream('slow', { hold: new Promise<void>((resolve) => (release = resolve)) });
+    cleanups.push(() => slow.close());
+    const { router, admin } = await started(stateDir);
+    await admin.putEndpoint('drain', { authMode: 'key' });
+    await admin.putDeployment('drain', 'blue', { instanceCount: 1, upstreams: [slow.url] });
+    await waitFor(async () => (await admin.getDeployment('drain', 'blue')).provisioningState === 'Succeeded');
+    await admin.setTraffic('drain', { blue: 100 });
+    const { primaryKey } = await admin.getKeys('drain');
+    const inFlight = callDataPlane(router.dataUrl, agent, 'drain', { key: primaryKey });
+    await waitFor(() => slow.hits === 1, 10_000, 'request reached the upstream');
+    router.child.kill('SIGTERM');
+    await waitFor(() => router.output().includes('draining'), 10_000, 'router draining');
+    release();
+    expect((await inFlight).status).toBe(200);
+    expect(await router.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('generates the admin token once, prints it, and keeps it with mode 0600', async () => {
+    const stateDir = await freshDir();
+    const first = await spawnRouter(stateDir, { SAFEROLL_ADMIN_TOKEN: undefined });
+    const token = /SAFEROLL_ADMIN_TOKEN=(\S+)/.exec(first.output())?.[1];
+    expect(token).toBeDefined();
+    const file = path.join(stateDir, 'admin-token');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    first.child.kill('SIGTERM');
+    await first.exited;
+    const second = await spawnRouter(stateDir, { SAFEROLL_ADMIN_TOKEN: undefined });
+    cleanups.push(async () => {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    });
+    expect(second.output()).not.toContain('SAFEROLL_ADMIN_TOKEN=');
+    const admin = new AdminClient({ adminUrl: second.adminUrl, token: token as string });
+    cleanups.push(() => admin.close());
+    expect(await admin.listEndpoints()).toEqual([]);
+  });
+});
