@@ -6,5 +6,6 @@ export default defineConfig({
     pool: 'forks', // the threads pool has broken Temporal's native bridge before
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -4,8 +4,9 @@
 import { isSaferollError } from '../shared/errors.js';
 import { EXIT, UsageError, type Command } from './command.js';
 import { routerCommand } from './router-command.js';
+import { workerCommand } from './worker-command.js';
 
-const commands: Command[] = [routerCommand];
+const commands: Command[] = [routerCommand, workerCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -220,7 +220,7 @@ describe('ProcessProvider', () => {
     expect(provider.instances()).toEqual([]);
   });
 
-  it('stop() leaves no process alive, and restarts nothing afterwards', async () => {
+  it('stop() leaves no process alive, and the provider refuses to scale afterwards', async () => {
     const provider = modelServers();
     await provider.scale(2);
     const started = pids(provider);
@@ -230,6 +230,20 @@ describe('ProcessProvider', () => {
     expect(provider.instances().map((inst) => inst.state)).toEqual(['stopped', 'stopped']);
     expect(provider.readyUrls()).toEqual([]);
     await expect(provider.scale(1)).rejects.toMatchObject({ code: 'SAFEROLL_E_CONFLICT' });
+  });
+
+  it('stop() during a scale() that waits for readiness ends both and leaves no process', async () => {
+    const provider = modelServers({ READY_DELAY_MS: '60000' }, { readinessTimeoutMs: 60_000 });
+    const scaling = provider.scale(2);
+    const started = await waitFor(() => {
+      const all = pids(provider);
+      return all.length === 2 && all.every((pid) => pid > 0) ? all : undefined;
+    }, 10_000, 'two children spawned');
+    await provider.stop();
+
+    const err = await provisioningError(scaling);
+    expect(err.message).toContain('stopped while the instance was starting');
+    for (const pid of started) expect(alive(pid)).toBe(false);
   });
 
   it('stop() kills with SIGKILL what ignores SIGTERM', async () => {

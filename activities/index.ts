@@ -1,0 +1,166 @@
+// The rollout's side effects, as Temporal activities against the routing
+// core's admin API and metrics. Each takes absolute targets ("blue 90,
+// green 10"), never deltas, so a retry after a crash is harmless.
+import { heartbeat, sleep } from '@temporalio/activity';
+import { Agent, request } from 'undici';
+import type { MetricSource } from '../analysis/metric-source.js';
+import type { MetricsSnapshot, TrafficKind } from '../analysis/snapshot.js';
+import { measureWindow } from '../analysis/window.js';
+import type { AdminClient } from '../router/client.js';
+import { SaferollError } from '../shared/errors.js';
+import type { TickWindows } from '../workflows/gate-decision.js';
+import type { GreenSpec } from '../workflows/types.js';
+import { classified } from './failures.js';
+
+export interface ActivityDeps {
+  admin: AdminClient;
+  metrics: MetricSource;
+  /** Data plane base URL, for smoke requests, e.g. http://127.0.0.1:8080 */
+  dataUrl: string;
+  /** How often to poll a deployment while it provisions. */
+  pollIntervalMs?: number;
+}
+
+export interface EndpointSummary {
+  traffic: Record<string, number>;
+  mirrorTraffic: Record<string, number>;
+  deployments: { name: string; provisioningState: string }[];
+}
+
+export interface SmokeRequest {
+  endpoint: string;
+  deployment: string;
+  requests: number;
+  path: string;
+  method: string;
+  body?: unknown;
+  headers: Record<string, string>;
+  expectStatus: number;
+  timeoutMs: number;
+}
+
+export interface MeasureRequest {
+  endpoint: string;
+  green: string;
+  blue: string;
+  greenTraffic: Extract<TrafficKind, 'live' | 'mirror'>;
+  stepStart: MetricsSnapshot;
+  lastTick: MetricsSnapshot;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { admin, metrics } = deps;
+  const pollMs = deps.pollIntervalMs ?? 250;
+  const smokeAgent = new Agent({ keepAliveTimeout: 5_000 });
+
+  return {
+    async describeEndpoint(endpoint: string): Promise<EndpointSummary> {
+      return classified(async () => {
+        const [view, deployments] = await Promise.all([admin.getEndpoint(endpoint), admin.listDeployments(endpoint)]);
+        return {
+          traffic: view.traffic,
+          mirrorTraffic: view.mirrorTraffic,
+          deployments: deployments.map((d) => ({ name: d.name, provisioningState: d.provisioningState })),
+        };
+      });
+    },
+
+    /** Creates the deployment unless it exists with the same spec, then waits (heartbeating) until Succeeded. */
+    async ensureDeployment(endpoint: string, spec: GreenSpec): Promise<{ instances: number }> {
+      return classified(async () => {
+        const body = 'upstreams' in spec.source
+          ? { instanceCount: spec.instanceCount, upstreams: spec.source.upstreams }
+          : { instanceCount: spec.instanceCount, process: spec.source.process };
+        // PUT of the same spec is a no-op on the router, so a retry never creates a second green.
+        await admin.putDeployment(endpoint, spec.name, body);
+        for (;;) {
+          const view = await admin.getDeployment(endpoint, spec.name);
+          heartbeat(view.provisioningState);
+          if (view.provisioningState === 'Succeeded') return { instances: view.instances.length };
+          if (view.provisioningState === 'Failed') {
+            throw new SaferollError('SAFEROLL_E_PROVISIONING', `deployment "${spec.name}" failed to provision: ${view.reason ?? 'no reason given'}`);
+          }
+          await sleep(pollMs);
+        }
+      });
+    },
+
+    /** Sets the endpoint's whole live split and mirror share. */
+    async setRoutes(endpoint: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number>): Promise<void> {
+      await classified(() => admin.setTraffic(endpoint, traffic, mirrorTraffic));
+    },
+
+    /** Deletes a deployment; already gone counts as done. */
+    async deleteDeployment(endpoint: string, name: string): Promise<void> {
+      await classified(async () => {
+        try {
+          await admin.deleteDeployment(endpoint, name);
+        } catch (err) {
+          if (err instanceof SaferollError && err.code === 'SAFEROLL_E_NOT_FOUND') return;
+          throw err;
+        }
+      });
+    },
+
+    /** Sends requests straight to one deployment (deployment header) and checks each status. */
+    async smokeTest(smoke: SmokeRequest): Promise<{ passed: number }> {
+      return classified(async () => {
+        const { primaryKey } = await admin.getKeys(smoke.endpoint);
+        const body = smoke.body === undefined ? undefined : typeof smoke.body === 'string' ? smoke.body : JSON.stringify(smoke.body);
+        for (let i = 0; i < smoke.requests; i++) {
+          const answer = await request(`${deps.dataUrl}/${smoke.endpoint}${smoke.path}`, {
+            method: smoke.method as 'POST',
+            dispatcher: smokeAgent,
+            headers: {
+              ...smoke.headers,
+              authorization: `Bearer ${primaryKey}`,
+              'x-saferoll-deployment': smoke.deployment,
+              ...(body !== undefined && typeof smoke.body !== 'string' ? { 'content-type': 'application/json' } : {}),
+            },
+            body,
+            headersTimeout: smoke.timeoutMs,
+            bodyTimeout: smoke.timeoutMs,
+          }).catch((err: unknown) => {
+            throw new SaferollError('SAFEROLL_E_UNREACHABLE', `smoke request ${i + 1} to the data plane at ${deps.dataUrl} failed: ${(err as Error).message}`);
+          });
+          const text = await answer.body.text();
+          if (answer.statusCode !== smoke.expectStatus) {
+            throw new SaferollError(
+              'SAFEROLL_E_VALIDATION',
+              `smoke request ${i + 1}/${smoke.requests} ${smoke.method} ${smoke.path} to "${smoke.deployment}" answered ${answer.statusCode}, expected ${smoke.expectStatus}: ${text.slice(0, 200)}`,
+            );
+          }
+          heartbeat(i + 1);
+        }
+        return { passed: smoke.requests };
+      });
+    },
+
+    /** The endpoint's counters now: the start of a gate window. */
+    async snapshotMetrics(endpoint: string): Promise<MetricsSnapshot> {
+      return classified(() => metrics.snapshot(endpoint));
+    },
+
+    /**
+     * Green's and blue's numbers over the whole bake and over the latest
+     * interval (histogram and counter deltas, histogram_quantile math), plus
+     * the snapshot that starts the next interval.
+     */
+    async measureWindows(m: MeasureRequest): Promise<{ windows: TickWindows; snapshot: MetricsSnapshot }> {
+      return classified(async () => {
+        const now = await metrics.snapshot(m.endpoint);
+        return {
+          snapshot: now,
+          windows: {
+            greenStep: measureWindow(m.stepStart, now, m.green, m.greenTraffic),
+            greenInterval: measureWindow(m.lastTick, now, m.green, m.greenTraffic),
+            blueStep: measureWindow(m.stepStart, now, m.blue, 'live'),
+            blueInterval: measureWindow(m.lastTick, now, m.blue, 'live'),
+          },
+        };
+      });
+    },
+  };
+}
+
+export type RolloutActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,2 @@
+// The activity types workflow code may import (types only, never the implementations).
+export type { RolloutActivities, EndpointSummary, SmokeRequest, MeasureRequest } from './index.js';

@@ -1,0 +1,131 @@
+// A compact, JSON-serialisable reading of one endpoint's saferoll counters at
+// one instant. Snapshots travel through Temporal workflow history (the window
+// start is kept between gate ticks), so they hold only what a gate needs:
+// per deployment and kind of traffic, the request count, the error count and
+// the latency histogram's cumulative buckets.
+import { parsePrometheusText } from './prometheus-text.js';
+
+export type TrafficKind = 'live' | 'mirror' | 'direct';
+
+export interface TrafficSeries {
+  /** Requests answered, all status codes. */
+  count: number;
+  /** Requests answered with a status code >= 500 (502/504 are proxy failures). */
+  errors: number;
+  /**
+   * Cumulative latency histogram counts: `buckets[i]` counts requests that took
+   * at most `le[i]` seconds; the one extra last entry is the +Inf bucket.
+   */
+  buckets: number[];
+}
+
+export interface MetricsSnapshot {
+  endpoint: string;
+  takenAtMs: number;
+  /**
+   * The router process's start time (prom-client's process_start_time_seconds),
+   * or null when not exported. When it changes between two snapshots the
+   * router restarted, so its counters started again from zero.
+   */
+  processStartSeconds: number | null;
+  /** Finite histogram upper bounds in seconds, ascending (+Inf is implied, as JSON has no Infinity). */
+  le: number[];
+  deployments: Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
+}
+
+const REQUESTS = 'saferoll_requests_total';
+const DURATION_BUCKET = 'saferoll_request_duration_seconds_bucket';
+const PROCESS_START = 'process_start_time_seconds';
+const WANTED = ['saferoll_request', PROCESS_START];
+
+/** Histogram buckets of one series while reading, keyed by upper bound (+Inf included). */
+type BucketsByLe = Map<number, number>;
+
+interface Pending {
+  count: number;
+  errors: number;
+  buckets: BucketsByLe;
+}
+
+export function compactSnapshot(text: string, endpoint: string, takenAtMs: number): MetricsSnapshot {
+  const pending = new Map<string, Map<TrafficKind, Pending>>();
+  const finiteLe = new Set<number>();
+  let processStartSeconds: number | null = null;
+
+  for (const sample of parsePrometheusText(text, WANTED)) {
+    if (sample.name === PROCESS_START) {
+      processStartSeconds = Number.isFinite(sample.value) ? sample.value : null;
+      continue;
+    }
+    const { labels } = sample;
+    let le = Number.NaN;
+    if (sample.name === DURATION_BUCKET && labels.le !== undefined) {
+      le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
+      // The layout of every endpoint's histograms, so even an endpoint without
+      // traffic yet has the same `le` as its later snapshots.
+      if (Number.isFinite(le)) finiteLe.add(le);
+    }
+    if (labels.endpoint !== endpoint || labels.deployment === undefined) continue;
+    const traffic = labels.traffic;
+    if (traffic !== 'live' && traffic !== 'mirror' && traffic !== 'direct') continue;
+    if (sample.name === REQUESTS) {
+      const series = pendingSeries(pending, labels.deployment, traffic);
+      series.count += sample.value;
+      if (isErrorCode(labels.code)) series.errors += sample.value;
+    } else if (!Number.isNaN(le)) {
+      pendingSeries(pending, labels.deployment, traffic).buckets.set(le, sample.value);
+    }
+  }
+
+  const le = [...finiteLe].sort((a, b) => a - b);
+  const deployments: MetricsSnapshot['deployments'] = {};
+  for (const [deployment, byTraffic] of pending) {
+    const entry: Partial<Record<TrafficKind, TrafficSeries>> = {};
+    for (const [traffic, series] of byTraffic) {
+      entry[traffic] = { count: series.count, errors: series.errors, buckets: alignBuckets(series.buckets, le) };
+    }
+    deployments[deployment] = entry;
+  }
+  return { endpoint, takenAtMs, processStartSeconds, le, deployments };
+}
+
+function pendingSeries(pending: Map<string, Map<TrafficKind, Pending>>, deployment: string, traffic: TrafficKind): Pending {
+  let byTraffic = pending.get(deployment);
+  if (!byTraffic) {
+    byTraffic = new Map();
+    pending.set(deployment, byTraffic);
+  }
+  let series = byTraffic.get(traffic);
+  if (!series) {
+    series = { count: 0, errors: 0, buckets: new Map() };
+    byTraffic.set(traffic, series);
+  }
+  return series;
+}
+
+/**
+ * A status that is not a number never came from an upstream answer, so it
+ * counts as an error too (the router uses 502/504 for proxy failures today).
+ */
+function isErrorCode(code: string | undefined): boolean {
+  const status = Number(code);
+  return !Number.isFinite(status) || status >= 500;
+}
+
+/**
+ * Cumulative counts on the shared `le` list plus +Inf. All series of one
+ * router share one bucket layout, so a gap only appears if the layout
+ * differs; a missing bound then takes the count of the bound below it, a
+ * lower bound of the true cumulative count: latency may then read high,
+ * never low, which is the safe side for a gate.
+ */
+function alignBuckets(byLe: BucketsByLe, le: readonly number[]): number[] {
+  const out: number[] = [];
+  let carried = 0;
+  for (const bound of le) {
+    carried = byLe.get(bound) ?? carried;
+    out.push(carried);
+  }
+  out.push(byLe.get(Number.POSITIVE_INFINITY) ?? carried);
+  return out;
+}

@@ -1,0 +1,389 @@
+// The zod schema of a policy as written in YAML, and its transform into the
+// plain `Policy` the workflow runs. Validation reports every problem it finds
+// with a path into the input (`steps.2.mirror.percent`); the loader turns the
+// paths into file:line:col.
+//
+// Policy reference (defaults in brackets):
+//   name                      required, text
+//   description               optional, text
+//   slo                       required; at least one of latency.p95, latency.p99, errorRate
+//     latency.p95, .p99       durations such as 250ms, 1s
+//     errorRate               5xx / all requests: 1% or a fraction 0.01
+//     minRequests             [50] fewer samples in a window = inconclusive, never a pass
+//   baseline                  [{}] green compared with blue over the same window
+//     latencyRatio            green p95 <= ratio x blue p95; at least 1
+//     errorRateDelta          green error rate <= blue's + delta: 0.5% or 0.005
+//   analysis.interval         [5s] how often gates are measured during a bake; at least 100ms
+//   steps                     a list; each item is a map with exactly one key:
+//     create: {}              green, from the start arguments; exactly once, first
+//     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
+//             body [none], headers [{}] text values, expectStatus [200] 100..599, timeout [5s]}
+//                             direct requests to green; before any mirror or traffic step
+//     mirror: {percent 1..50, for}                copies of live traffic; before any traffic step
+//     traffic: {percent 1..100, for}              live traffic to green; never decreasing
+//     approval: {timeout [none = wait forever]}   a manual gate
+//     deleteBlue: {after [0s]}                    at most once, last, after a traffic step of 100
+//     (`for` is required and at least analysis.interval, so every bake is measured at least once;
+//     an empty step such as `- create:` means all defaults)
+//   onFailure.keepGreen       [false] keep green (without traffic) after a rollback, to debug it
+// Durations: 500ms, 5s, 2m, 1h, 1m30s (a bare number is refused). Percents:
+// whole numbers, 10 or "10%". Unknown keys are refused everywhere.
+
+import { z } from 'zod';
+import type { Policy, PolicyStep, PolicyStepKind } from './types.js';
+import { formatDuration, parseDuration, parsePercent, parseRate } from './units.js';
+
+/** One thing wrong with the input; `at: 'key'` when the key itself is the problem (unknown key). */
+export interface SchemaProblem {
+  path: (string | number)[];
+  message: string;
+  at: 'key' | 'value';
+}
+
+export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; problems: SchemaProblem[] };
+
+/** Validates parsed YAML (or JSON) data and turns it into a Policy. */
+export function validatePolicy(data: unknown): PolicyValidation {
+  const result = policySchema.safeParse(data, { error: messageFor });
+  if (result.success) return { ok: true, policy: result.data };
+  return { ok: false, problems: result.error.issues.flatMap(toProblems) };
+}
+
+// ---- field types ------------------------------------------------------------
+
+const DEFAULT_SMOKE_TIMEOUT_MS = 5_000;
+const DEFAULT_INTERVAL_MS = 5_000;
+// Faster than this, a window holds too few requests to judge and the metrics
+// endpoint is polled for nothing.
+const MIN_INTERVAL_MS = 100;
+const KINDS: readonly PolicyStepKind[] = ['create', 'smoke', 'mirror', 'traffic', 'approval', 'deleteBlue'];
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+/** A field written as text or a number and read by one of the unit parsers. */
+function unitField(what: string, parse: (input: string | number) => number) {
+  return z
+    .union([z.string(), z.number()], {
+      error: (issue) => (issue.input === undefined ? 'required' : `expected ${what}, got ${describeValue(issue.input)}`),
+    })
+    .transform((input, ctx) => {
+      try {
+        return parse(input);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    });
+}
+
+function duration(minMs = 0) {
+  return unitField('a duration such as 500ms, 5s or 2m', parseDuration).refine((ms) => ms >= minMs, {
+    error: minMs === 1 ? 'must be longer than 0s' : `must be at least ${formatDuration(minMs)}`,
+  });
+}
+
+/** z.int() says "expected a number" for text; an author needs to hear "whole". */
+function wholeNumber() {
+  return z.int({
+    // Only the type: range checks inherit this map and fall through to messageFor.
+    error: (issue) => {
+      if (issue.code !== 'invalid_type') return undefined;
+      return issue.input === undefined ? 'required' : `expected a whole number, got ${describeValue(issue.input)}`;
+    },
+  });
+}
+
+const rate = unitField('a rate such as 1% or 0.01', parseRate);
+
+function percent(max: number, why: string) {
+  return unitField('a percent such as 10 or 10%', parsePercent).refine((p) => p >= 1 && p <= max, {
+    error: `must be from 1 to ${max}%${why}`,
+  });
+}
+
+// ---- sections -----------------------------------------------------------------
+
+const sloSchema = z
+  .strictObject({
+    latency: z.strictObject({ p95: duration(1).optional(), p99: duration(1).optional() }).optional(),
+    errorRate: rate.optional(),
+    minRequests: wholeNumber().min(1).default(50),
+  })
+  .check((ctx) => {
+    const { latency, errorRate } = ctx.value;
+    if (latency?.p95 === undefined && latency?.p99 === undefined && errorRate === undefined) {
+      // Without a limit every window would pass: that is no gate at all.
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        message: 'needs at least one limit: latency.p95, latency.p99 or errorRate',
+        params: { at: 'key' },
+      });
+    }
+  })
+  .transform(({ latency, errorRate, minRequests }): Policy['slo'] => ({
+    latency: {
+      ...(latency?.p95 === undefined ? {} : { p95Ms: latency.p95 }),
+      ...(latency?.p99 === undefined ? {} : { p99Ms: latency.p99 }),
+    },
+    ...(errorRate === undefined ? {} : { errorRate }),
+    minRequests,
+  }));
+
+const baselineSchema = z
+  .strictObject({
+    // Below 1 green would have to beat blue, which noise alone fails.
+    latencyRatio: z.number().min(1).optional(),
+    errorRateDelta: rate.optional(),
+  })
+  .default(() => ({}));
+
+const analysisSchema = z
+  .strictObject({ interval: duration(MIN_INTERVAL_MS).default(DEFAULT_INTERVAL_MS) })
+  .transform(({ interval }) => ({ intervalMs: interval }))
+  .default(() => ({ intervalMs: DEFAULT_INTERVAL_MS }));
+
+const onFailureSchema = z.strictObject({ keepGreen: z.boolean().default(false) }).default(() => ({ keepGreen: false }));
+
+// ---- steps --------------------------------------------------------------------
+
+type StepOf<K extends PolicyStepKind> = Extract<PolicyStep, { kind: K }>;
+
+const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } = {
+  create: z.strictObject({}).transform(() => ({ kind: 'create' as const })),
+  smoke: z
+    .strictObject({
+      requests: wholeNumber().min(1).max(1000).default(5),
+      path: z.string().startsWith('/', { error: 'must start with /' }).default('/'),
+      method: z
+        .preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(METHODS))
+        .default('POST'),
+      body: z.unknown().optional(),
+      headers: z.record(z.string(), z.string()).default(() => ({})),
+      expectStatus: wholeNumber().min(100).max(599).default(200),
+      timeout: duration(1).default(DEFAULT_SMOKE_TIMEOUT_MS),
+    })
+    .transform(({ body, timeout, ...rest }) => ({
+      kind: 'smoke' as const,
+      requests: rest.requests,
+      path: rest.path,
+      method: rest.method,
+      ...(body === undefined ? {} : { body }),
+      headers: rest.headers,
+      expectStatus: rest.expectStatus,
+      timeoutMs: timeout,
+    })),
+  mirror: z
+    .strictObject({ percent: percent(50, ' (the router mirrors at most 50%)'), for: duration(1) })
+    .transform((s) => ({ kind: 'mirror' as const, percent: s.percent, forMs: s.for })),
+  traffic: z
+    .strictObject({ percent: percent(100, ''), for: duration(1) })
+    .transform((s) => ({ kind: 'traffic' as const, percent: s.percent, forMs: s.for })),
+  approval: z
+    .strictObject({ timeout: duration(1).optional() })
+    .transform((s) => ({ kind: 'approval' as const, ...(s.timeout === undefined ? {} : { timeoutMs: s.timeout }) })),
+  deleteBlue: z
+    .strictObject({ after: duration().default(0) })
+    .transform((s) => ({ kind: 'deleteBlue' as const, afterMs: s.after })),
+};
+
+interface IndexedStep {
+  index: number;
+  step: PolicyStep;
+}
+
+/**
+ * Each item is parsed on its own so that one bad step does not hide the
+ * others, and the order rules still run over the steps that did parse.
+ */
+const stepsSchema = z.array(z.unknown()).transform((items, ctx) => {
+  const parsed: IndexedStep[] = [];
+  items.forEach((item, index) => {
+    const kind = stepKindOf(item, index, ctx);
+    if (kind === undefined || !isMap(item)) return;
+    // `- create:` leaves the value empty (null): it means "all defaults".
+    const result = stepBodySchemas[kind].safeParse(item[kind] ?? {}, { error: messageFor });
+    if (result.success) parsed.push({ index, step: result.data });
+    else for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [index, kind, ...issue.path] });
+  });
+  for (const problem of stepOrderProblems(parsed, items.length, parsed.length === items.length)) {
+    ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: items });
+  }
+  return parsed.map(({ step }) => step);
+});
+
+/** The one key of a step item, or undefined after reporting why there is none. */
+function stepKindOf(item: unknown, index: number, ctx: z.core.$RefinementCtx<unknown[]>): PolicyStepKind | undefined {
+  const list = KINDS.join(', ');
+  if (!isMap(item)) {
+    ctx.addIssue({ code: 'custom', path: [index], input: item, message: `expected a step (a map with one key: ${list}), got ${describeValue(item)}` });
+    return undefined;
+  }
+  const keys = Object.keys(item);
+  if (keys.length !== 1) {
+    const message =
+      keys.length === 0
+        ? `a step needs one key: ${list}`
+        : `a step has exactly one key, found ${keys.length} (${keys.join(', ')}): give each its own "- " item`;
+    ctx.addIssue({ code: 'custom', path: [index], input: item, message });
+    return undefined;
+  }
+  const key = keys[0] ?? '';
+  if (!(KINDS as readonly string[]).includes(key)) {
+    ctx.addIssue({ code: 'custom', path: [index, key], input: item, params: { at: 'key' }, message: `unknown step "${key}" (steps are ${list})` });
+    return undefined;
+  }
+  return key as PolicyStepKind;
+}
+
+/**
+ * The rules on the order of steps, over the steps that parsed. `complete` is
+ * false when some item failed to parse; then a missing `create` is not
+ * reported, since the broken item may be the create.
+ */
+function stepOrderProblems(
+  steps: readonly IndexedStep[],
+  itemCount: number,
+  complete: boolean,
+): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const creates = steps.filter(({ step }) => step.kind === 'create');
+  for (const { index } of creates) {
+    if (index !== 0) problems.push({ path: [index], message: 'create must be the first step, and appear once' });
+  }
+  if (creates.length === 0 && complete) {
+    problems.push({ path: itemCount === 0 ? [] : [0], message: 'the first step must be create (green has to exist before anything else)' });
+  }
+
+  const lastIndex = itemCount - 1;
+  let firstBakeIndex = Infinity; // first mirror or traffic step
+  let firstTrafficIndex = Infinity;
+  let previousTraffic: StepOf<'traffic'> | undefined;
+  for (const { index, step } of steps) {
+    if (step.kind === 'mirror' || step.kind === 'traffic') firstBakeIndex = Math.min(firstBakeIndex, index);
+    switch (step.kind) {
+      case 'smoke':
+        if (index > firstBakeIndex) {
+          problems.push({ path: [index], message: 'smoke must come before any mirror or traffic step: it proves green before green sees real traffic' });
+        }
+        break;
+      case 'mirror':
+        if (index > firstTrafficIndex) {
+          // The router never mirrors to a deployment that already takes live traffic.
+          problems.push({ path: [index], message: 'mirror must come before the first traffic step' });
+        }
+        break;
+      case 'traffic':
+        firstTrafficIndex = Math.min(firstTrafficIndex, index);
+        if (previousTraffic !== undefined && step.percent < previousTraffic.percent) {
+          problems.push({
+            path: [index, 'traffic', 'percent'],
+            message: `traffic must not decrease: ${step.percent}% comes after ${previousTraffic.percent}%`,
+          });
+        }
+        previousTraffic = step;
+        break;
+      case 'deleteBlue':
+        if (index !== lastIndex) {
+          problems.push({ path: [index], message: 'deleteBlue must be the last step, and appear once' });
+        } else if (previousTraffic?.percent !== 100) {
+          // Deleting blue while it still serves users would be an outage.
+          const now = previousTraffic === undefined ? 'there is no traffic step' : `the last one sends ${previousTraffic.percent}%`;
+          problems.push({ path: [index], message: `deleteBlue needs a traffic step of 100% before it (${now})` });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return problems;
+}
+
+// ---- the policy -----------------------------------------------------------------
+
+const policySchema = z
+  .strictObject({
+    name: z.string().trim().min(1),
+    description: z.string().optional(),
+    slo: sloSchema,
+    baseline: baselineSchema,
+    analysis: analysisSchema,
+    steps: stepsSchema,
+    onFailure: onFailureSchema,
+  })
+  .check((ctx) => {
+    // A bake shorter than one interval would end before its gate is ever measured.
+    const { intervalMs } = ctx.value.analysis;
+    ctx.value.steps.forEach((step, index) => {
+      if ((step.kind === 'mirror' || step.kind === 'traffic') && step.forMs < intervalMs) {
+        ctx.issues.push({
+          code: 'custom',
+          input: step,
+          path: ['steps', index, step.kind, 'for'],
+          message: `must be at least analysis.interval (${formatDuration(intervalMs)}), or the gate is never measured`,
+        });
+      }
+    });
+  })
+  .transform(
+    (p): Policy => ({
+      name: p.name,
+      ...(p.description === undefined ? {} : { description: p.description }),
+      slo: p.slo,
+      baseline: p.baseline,
+      analysis: p.analysis,
+      steps: p.steps,
+      onFailure: p.onFailure,
+    }),
+  );
+
+// ---- messages ---------------------------------------------------------------------
+
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a map',
+  record: 'a map',
+  array: 'a list',
+};
+
+/** Messages for zod's own issues, written for someone editing YAML. */
+function messageFor(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'required';
+      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
+    case 'too_small':
+      if (issue.origin === 'string') return 'must not be empty';
+      return issue.origin === 'array' ? `needs at least ${issue.minimum} items` : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return issue.origin === 'array' ? `takes at most ${issue.maximum} items` : `must be at most ${issue.maximum}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.join(', ')}, got ${describeValue(issue.input)}`;
+    default:
+      return undefined;
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  return String(value);
+}
+
+/** One zod issue -> problems; an unknown-keys issue names several keys and becomes one problem per key. */
+function toProblems(issue: z.core.$ZodIssue): SchemaProblem[] {
+  const path = issue.path.filter((part): part is string | number => typeof part !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"`, at: 'key' as const }));
+  }
+  const at = issue.code === 'custom' && issue.params?.['at'] === 'key' ? 'key' : 'value';
+  return [{ path, message: issue.message, at }];
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

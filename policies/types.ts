@@ -1,0 +1,35 @@
+// The validated rollout policy as plain JSON data. It travels inside a Temporal
+// workflow's input, so it holds numbers and strings only (durations in ms,
+// rates as fractions) and this file imports nothing: workflow code can use it
+// without pulling in zod or yaml.
+
+export interface Policy {
+  name: string;
+  description?: string;
+  /** Absolute limits for green; a window with fewer than `minRequests` samples is inconclusive. */
+  slo: { latency: { p95Ms?: number; p99Ms?: number }; errorRate?: number; minRequests: number };
+  /** Green compared with blue over the same window. */
+  baseline: { latencyRatio?: number; errorRateDelta?: number };
+  analysis: { intervalMs: number };
+  steps: PolicyStep[];
+  onFailure: { keepGreen: boolean };
+}
+
+export type PolicyStep =
+  | { kind: 'create' }
+  | {
+      kind: 'smoke';
+      requests: number;
+      path: string;
+      method: string;
+      body?: unknown;
+      headers: Record<string, string>;
+      expectStatus: number;
+      timeoutMs: number;
+    }
+  | { kind: 'mirror'; percent: number; forMs: number }
+  | { kind: 'traffic'; percent: number; forMs: number }
+  | { kind: 'approval'; timeoutMs?: number }
+  | { kind: 'deleteBlue'; afterMs: number };
+
+export type PolicyStepKind = PolicyStep['kind'];

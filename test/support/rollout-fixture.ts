@@ -1,0 +1,119 @@
+// A routing core with an endpoint whose blue deployment is the sample model
+// server, a Temporal client on the test run's dev server, and helpers to
+// start rollouts of a green with chosen latency and error rate.
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { WorkerConfig } from '../../worker/config.js';
+import { createRolloutWorker } from '../../worker/worker.js';
+import type { Policy } from '../../policies/types.js';
+import { rolloutWorkflow } from '../../workflows/rollout.js';
+import { rolloutWorkflowId } from '../../workflows/messages.js';
+import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
+import type { GreenSpec, RolloutInput } from '../../workflows/types.js';
+import { PROJECT_ROOT } from './cli.js';
+import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from './router.js';
+import { connectTestEnv, workflowBundle } from './temporal.js';
+import { waitFor } from './wait-for.js';
+
+export const MODEL_SERVER = path.join(PROJECT_ROOT, 'examples/model-server.mjs');
+
+export function modelServer(name: string, env: Record<string, string> = {}, instanceCount = 1): GreenSpec {
+  return {
+    name,
+    instanceCount,
+    source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: name, ...env }, readinessPath: '/healthz' } },
+  };
+}
+
+/** Seconds-long policy for tests: mirror, then 10%, then 100%, then delete blue. */
+export function testPolicy(overrides: Partial<Policy> = {}): Policy {
+  return {
+    name: 'test',
+    slo: { latency: { p95Ms: 250 }, errorRate: 0.01, minRequests: 20 },
+    baseline: { latencyRatio: 1.5 },
+    analysis: { intervalMs: 500 },
+    steps: [
+      { kind: 'create' },
+      { kind: 'smoke', requests: 3, path: '/score', method: 'POST', body: { x: 1 }, headers: {}, expectStatus: 200, timeoutMs: 5_000 },
+      { kind: 'mirror', percent: 50, forMs: 3_000 },
+      { kind: 'traffic', percent: 10, forMs: 3_000 },
+      { kind: 'traffic', percent: 100, forMs: 2_000 },
+      { kind: 'deleteBlue', afterMs: 0 },
+    ],
+    onFailure: { keepGreen: false },
+    ...overrides,
+  };
+}
+
+/** Creates `endpoint` with a Succeeded blue model server at 100%. */
+export async function createEndpointWithBlue(router: TestRouter, endpoint: string, blueEnv: Record<string, string> = {}): Promise<string> {
+  await router.admin.putEndpoint(endpoint, { authMode: 'key' });
+  const blue = modelServer('blue', { LATENCY_MS: '5', ...blueEnv });
+  if (!('process' in blue.source)) throw new Error('unreachable');
+  await router.admin.putDeployment(endpoint, 'blue', { instanceCount: 1, process: blue.source.process });
+  await waitFor(async () => (await router.admin.getDeployment(endpoint, 'blue')).provisioningState === 'Succeeded', 20_000, 'blue ready');
+  await router.admin.setTraffic(endpoint, { blue: 100 });
+  return (await router.admin.getKeys(endpoint)).primaryKey;
+}
+
+/**
+ * A routing core, a Temporal connection and a worker on a task queue of this
+ * test file's own (files run in parallel against one server, each with its
+ * own router).
+ */
+export class RolloutTestBed {
+  readonly taskQueue = `saferoll-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private workerRun: Promise<void> | undefined;
+  private worker: Worker | undefined;
+
+  private constructor(
+    readonly env: TestWorkflowEnvironment,
+    readonly router: TestRouter,
+  ) {}
+
+  static async create(): Promise<RolloutTestBed> {
+    const env = await connectTestEnv();
+    const router = await startTestRouter({ readinessTimeoutMs: 15_000 });
+    return new RolloutTestBed(env, router);
+  }
+
+  get workerConfig(): WorkerConfig {
+    return {
+      temporalAddress: inject('temporalAddress'),
+      namespace: 'default',
+      taskQueue: this.taskQueue,
+      routerAdminUrl: this.router.router.adminUrl,
+      routerDataUrl: this.router.router.dataUrl,
+      adminToken: TEST_ADMIN_TOKEN,
+    };
+  }
+
+  async startWorker(): Promise<void> {
+    const { worker, run } = await createRolloutWorker(this.workerConfig, { workflowBundle: await workflowBundle(), connection: this.env.nativeConnection });
+    this.worker = worker;
+    this.workerRun = run();
+  }
+
+  async stopWorker(): Promise<void> {
+    if (this.worker?.getState() === 'RUNNING') this.worker.shutdown();
+    await this.workerRun;
+    this.worker = undefined;
+  }
+
+  start(endpoint: string, green: GreenSpec, policy: Policy = testPolicy(), extra: Partial<RolloutInput> = {}) {
+    return this.env.client.workflow.start(rolloutWorkflow, {
+      taskQueue: this.taskQueue,
+      workflowId: rolloutWorkflowId(endpoint),
+      args: [{ endpoint, policy, green, ...extra }],
+      typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: endpoint }],
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorker();
+    await this.router.close();
+    await this.env.teardown();
+  }
+}

@@ -1,0 +1,24 @@
+// Connects a test file to the run's one Temporal dev server and bundles the
+// workflow code once per file.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { workflowsPath } from '../../worker/worker.js';
+
+let runtimeInstalled = false;
+
+export async function connectTestEnv(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) {
+    // Worker state changes are noise in test output; warnings and errors still show.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  return TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { info: () => undefined, warn: console.warn, error: console.error, debug: () => undefined, trace: () => undefined, log: () => undefined } });
+  return bundle;
+}

@@ -1,0 +1,61 @@
+// Rollouts end to end on a real Temporal dev server, a real routing core and
+// real model server processes, with steady client traffic throughout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoad } from '../support/load.js';
+import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
+
+let bed: RolloutTestBed;
+
+beforeAll(async () => {
+  bed = await RolloutTestBed.create();
+  await bed.startWorker();
+});
+afterAll(() => bed?.close());
+
+describe('rollout workflow', () => {
+  it('promotes a good green to 100% and deletes blue, with no failed client request', async () => {
+    const key = await createEndpointWithBlue(bed.router, 'promote-ok');
+    const load = startLoad(bed.router.router.dataUrl, 'promote-ok', key);
+    const handle = await bed.start('promote-ok', modelServer('green', { LATENCY_MS: '5' }));
+    const result = await handle.result();
+    const report = await load.stop();
+    expect(result.outcome, result.reason).toBe('promoted');
+    expect((await bed.router.admin.getEndpoint('promote-ok')).traffic).toEqual({ green: 100 });
+    expect((await bed.router.admin.listDeployments('promote-ok')).map((d) => d.name)).toEqual(['green']);
+    expect(report.failures).toEqual([]);
+    expect(report.byDeployment.green).toBeGreaterThan(0);
+    expect(result.decisions.some((d) => d.message.includes('passed'))).toBe(true);
+  });
+
+  it('catches a green answering 5xx while mirrored, with zero failed client requests', async () => {
+    const key = await createEndpointWithBlue(bed.router, 'mirror-5xx');
+    const load = startLoad(bed.router.router.dataUrl, 'mirror-5xx', key);
+    // Smoke requests pass (the first answers are fine), then every answer fails.
+    const green = modelServer('green', { ERROR_RATE: '1' });
+    const policy = testPolicy({ steps: testPolicy().steps.filter((s) => s.kind !== 'smoke') });
+    const result = await (await bed.start('mirror-5xx', green, policy)).result();
+    const report = await load.stop();
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.failedStep?.description).toMatch(/^mirror/);
+    expect(result.reason).toMatch(/gate failed/);
+    expect(result.lastGate?.checks.find((c) => c.metric === 'errorRate')?.phase).toBe('Failed');
+    expect(report.failures).toEqual([]);
+    expect(report.byDeployment.green ?? 0).toBe(0);
+    const endpoint = await bed.router.admin.getEndpoint('mirror-5xx');
+    expect(endpoint.traffic).toEqual({ blue: 100 });
+    expect(endpoint.mirrorTraffic).toEqual({});
+    expect((await bed.router.admin.listDeployments('mirror-5xx')).map((d) => d.name)).toEqual(['blue']);
+  });
+
+  it('rolls back a green 300 ms slower than blue at 10% live traffic on the latency gate', async () => {
+    const key = await createEndpointWithBlue(bed.router, 'slow-green');
+    const load = startLoad(bed.router.router.dataUrl, 'slow-green', key);
+    const policy = testPolicy({ steps: testPolicy().steps.filter((s) => s.kind !== 'mirror' && s.kind !== 'smoke') });
+    const result = await (await bed.start('slow-green', modelServer('green', { LATENCY_MS: '305' }), policy)).result();
+    await load.stop();
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.failedStep?.description).toMatch(/^traffic 10%/);
+    expect(result.lastGate?.checks.find((c) => c.metric === 'p95')?.phase).toBe('Failed');
+    expect((await bed.router.admin.getEndpoint('slow-green')).traffic).toEqual({ blue: 100 });
+  });
+});

@@ -1,0 +1,71 @@
+// Pure decisions of a bake, tested with tables: what a gate tick means for
+// the step, and when a long bake should continue as new.
+import { combineGateResults, evaluateGate, type GateResult, type GateRules } from '../analysis/evaluate.js';
+import type { WindowStats } from '../analysis/window.js';
+import type { Policy } from '../policies/types.js';
+import type { GateReport } from './types.js';
+
+export interface TickWindows {
+  greenStep: WindowStats;
+  greenInterval: WindowStats;
+  blueStep?: WindowStats | undefined;
+  blueInterval?: WindowStats | undefined;
+}
+
+export type TickVerdict = 'fail' | 'pass' | 'continue';
+
+export function gateRules(policy: Policy): GateRules {
+  return {
+    p95Ms: policy.slo.latency.p95Ms,
+    p99Ms: policy.slo.latency.p99Ms,
+    errorRate: policy.slo.errorRate,
+    minRequests: policy.slo.minRequests,
+    latencyRatio: policy.baseline.latencyRatio,
+    errorRateDelta: policy.baseline.errorRateDelta,
+  };
+}
+
+/**
+ * Gates the whole bake so far and its latest interval: a breach in either
+ * fails the step at once (a late breach is not diluted by a good start);
+ * only the whole bake can pass it.
+ */
+export function judgeTick(rules: GateRules, windows: TickWindows, atMs: number): { report: GateReport; stepResult: GateResult } {
+  const step = evaluateGate(rules, windows.greenStep, windows.blueStep);
+  const interval = evaluateGate(rules, windows.greenInterval, windows.blueInterval);
+  const combined = combineGateResults([step, interval]);
+  const decidedByInterval = combined.phase === 'Failed' && step.phase !== 'Failed';
+  const deciding = decidedByInterval ? interval : step;
+  const green = decidedByInterval ? windows.greenInterval : windows.greenStep;
+  const blue = decidedByInterval ? windows.blueInterval : windows.blueStep;
+  return {
+    report: {
+      phase: combined.phase === 'Failed' ? 'Failed' : step.phase,
+      summary: deciding.summary,
+      checks: deciding.checks,
+      greenRequests: green.requests,
+      blueRequests: blue?.requests ?? 0,
+      window: decidedByInterval ? 'interval' : 'step',
+      atMs,
+    },
+    stepResult: step,
+  };
+}
+
+/**
+ * What a tick means for the step: a failure ends it at once; once the bake
+ * time is over (or promote was asked) the whole bake must have passed;
+ * otherwise keep baking.
+ */
+export function tickVerdict(report: GateReport, bakeOver: boolean): TickVerdict {
+  if (report.phase === 'Failed' || report.phase === 'Error') return report.phase === 'Failed' ? 'fail' : bakeOver ? 'fail' : 'continue';
+  if (!bakeOver) return 'continue';
+  return report.phase === 'Successful' ? 'pass' : 'fail';
+}
+
+/** Continue-as-new well before Temporal's 50k-event / 50 MB history limits. */
+export const HISTORY_EVENTS_BEFORE_CONTINUE = 8_000;
+
+export function shouldContinueAsNew(historyLength: number, suggested: boolean): boolean {
+  return suggested || historyLength >= HISTORY_EVENTS_BEFORE_CONTINUE;
+}

@@ -1,0 +1,2 @@
+// The workflows the saferoll worker registers.
+export { rolloutWorkflow } from './rollout.js';

@@ -1,0 +1,94 @@
+// Keeps a rollout's status: the `status` query's answer, the decision log,
+// the search attributes and the current details shown by the Temporal UI.
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { formatGateResult } from '../analysis/evaluate.js';
+import { describeStep } from '../policies/describe.js';
+import type { Policy } from '../policies/types.js';
+import { GREEN_TRAFFIC_PERCENT, ROLLOUT_PHASE } from './search-attributes.js';
+import type { Decision, GateReport, RolloutPhase, RolloutStatus } from './types.js';
+
+const MAX_DECISIONS = 50;
+
+export class RolloutTracker {
+  readonly status: RolloutStatus;
+
+  constructor(status: RolloutStatus, private readonly policy: Policy) {
+    this.status = status;
+  }
+
+  static fresh(endpoint: string, blue: string, green: string, policy: Policy): RolloutTracker {
+    return new RolloutTracker(
+      {
+        endpoint,
+        blue,
+        green,
+        policy: policy.name,
+        stepIndex: 0,
+        stepCount: policy.steps.length,
+        step: policy.steps[0] ? describeStep(policy.steps[0]) : '',
+        phase: 'Starting',
+        paused: false,
+        waitingForApproval: false,
+        traffic: { blue: 100, green: 0 },
+        mirrorPercent: 0,
+        decisions: [],
+        startedAtMs: Date.now(),
+      },
+      policy,
+    );
+  }
+
+  enterStep(index: number, phase: RolloutPhase): void {
+    const step = this.policy.steps[index];
+    this.status.stepIndex = index;
+    this.status.step = step ? describeStep(step) : 'done';
+    this.status.bakeEndsAtMs = undefined;
+    this.decide('step', `step ${index + 1}/${this.status.stepCount}: ${this.status.step}`);
+    this.setPhase(phase);
+  }
+
+  setPhase(phase: RolloutPhase): void {
+    this.status.phase = phase;
+    upsertSearchAttributes([{ key: ROLLOUT_PHASE, value: phase }]);
+    this.publish();
+  }
+
+  setRoutes(greenPercent: number, mirrorPercent: number): void {
+    this.status.traffic = { blue: 100 - greenPercent, green: greenPercent };
+    this.status.mirrorPercent = mirrorPercent;
+    upsertSearchAttributes([{ key: GREEN_TRAFFIC_PERCENT, value: greenPercent }]);
+    this.publish();
+  }
+
+  gate(report: GateReport): void {
+    const previous = this.status.lastGate?.phase;
+    this.status.lastGate = report;
+    // Log a gate only when its verdict changes, so a long bake does not flood the log.
+    if (previous !== report.phase) this.decide('gate', `gate ${report.phase}: ${formatGateResult(report)}`);
+    this.publish();
+  }
+
+  decide(kind: Decision['kind'], message: string): void {
+    this.status.decisions.push({ atMs: Date.now(), step: this.status.stepIndex, kind, message });
+    if (this.status.decisions.length > MAX_DECISIONS) this.status.decisions.splice(0, this.status.decisions.length - MAX_DECISIONS);
+    this.publish();
+  }
+
+  /** The markdown the Temporal UI shows as the workflow's current details. */
+  private publish(): void {
+    const s = this.status;
+    const gate = s.lastGate ? `${s.lastGate.phase} (${s.lastGate.window} window, green n=${s.lastGate.greenRequests}): ${formatGateResult(s.lastGate)}` : 'not measured yet';
+    const flags = [s.paused ? '**PAUSED**' : '', s.waitingForApproval ? '**waiting for approval**' : ''].filter(Boolean).join(' ');
+    setCurrentDetails(
+      [
+        `**${s.phase}** ${flags} — step ${Math.min(s.stepIndex + 1, s.stepCount)}/${s.stepCount}: ${s.step}`,
+        `traffic: blue \`${s.blue}\` ${s.traffic.blue}% · green \`${s.green}\` ${s.traffic.green}% · mirror ${s.mirrorPercent}%`,
+        `last gate: ${gate}`,
+        s.bakeEndsAtMs !== undefined ? `bake ends in ${Math.max(0, Math.round((s.bakeEndsAtMs - Date.now()) / 1000))} s` : '',
+        `policy: ${s.policy} · run ${workflowInfo().runId.slice(0, 8)}`,
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+    );
+  }
+}
