@@ -64,6 +64,14 @@ export const EARLY_FAIL_ALPHA = 1e-4;
  */
 export const EARLY_FAIL_MIN_EVENTS = 3;
 
+/**
+ * A latency ratio fails only when green is also slower than blue by more
+ * than this. At a few milliseconds the histogram's buckets (5, 10, 25 ms) are
+ * wider than the difference, and interpolation alone can make 6 ms read as
+ * 1.6x of 4 ms; no one rolls back for that.
+ */
+export const LATENCY_RATIO_FLOOR_MS = 10;
+
 export function evaluateGate(rules: GateRules, green: WindowStats, blue?: WindowStats): GateResult {
   const invalid = invalidInput(rules, green, blue);
   if (invalid !== undefined) return { phase: 'Error', checks: [], summary: invalid };
@@ -79,7 +87,12 @@ export function evaluateGate(rules: GateRules, green: WindowStats, blue?: Window
   const blueNote = blue === undefined || blue.requests === 0 ? 'no blue data' : `blue n=${blue.requests} < ${rules.minRequests}`;
   if (rules.latencyRatio !== undefined) {
     const ratio = enough && blueEnough && green.p95Ms !== null && blue.p95Ms !== null && blue.p95Ms > 0 ? green.p95Ms / blue.p95Ms : null;
-    baseline.push(pointCheck('latencyRatio', ratio, rules.latencyRatio, enough && !blueEnough ? blueNote : undefined));
+    const check = pointCheck('latencyRatio', ratio, rules.latencyRatio, enough && !blueEnough ? blueNote : undefined);
+    if (check.phase === 'Failed' && green.p95Ms !== null && blue?.p95Ms !== null && blue !== undefined && green.p95Ms - blue.p95Ms <= LATENCY_RATIO_FLOOR_MS) {
+      baseline.push({ ...check, phase: 'Successful', note: `within ${LATENCY_RATIO_FLOOR_MS}ms of blue` });
+    } else {
+      baseline.push(check);
+    }
   }
   if (rules.errorRateDelta !== undefined) {
     const diff = enough && blueEnough && green.errorRate !== null && blue.errorRate !== null ? green.errorRate - blue.errorRate : null;

@@ -14,6 +14,7 @@ Options (each falls back to its environment variable):
   --namespace <ns>        Temporal namespace (TEMPORAL_NAMESPACE, default "default")
   --router-url <url>      routing core admin API (SAFEROLL_ROUTER_URL, default http://127.0.0.1:8081)
   --data-url <url>        routing core data plane, for smoke requests (SAFEROLL_DATA_URL, default http://127.0.0.1:8080)
+  --task-queue <name>     task queue (SAFEROLL_TASK_QUEUE, default "${TASK_QUEUE}"; the CLI starts rollouts on the default)
   -h, --help              this help
 
 Environment:
@@ -33,6 +34,7 @@ export const workerCommand: Command = {
       namespace: { type: 'string' },
       'router-url': { type: 'string' },
       'data-url': { type: 'string' },
+      'task-queue': { type: 'string' },
     });
     if (values.help) {
       console.log(usage);
@@ -45,11 +47,11 @@ export const workerCommand: Command = {
       namespace: values.namespace ?? env.namespace,
       routerAdminUrl: values['router-url'] ?? env.routerAdminUrl,
       routerDataUrl: values['data-url'] ?? env.routerDataUrl,
-      taskQueue: TASK_QUEUE,
+      taskQueue: values['task-queue'] ?? process.env.SAFEROLL_TASK_QUEUE ?? TASK_QUEUE,
     };
     if (!config.adminToken) throw new UsageError('SAFEROLL_ADMIN_TOKEN is not set: the worker needs the routing core admin token');
     const worker = await createRolloutWorker(config);
-    console.log(`saferoll worker: polling task queue "${TASK_QUEUE}" on ${config.temporalAddress} (namespace ${config.namespace}), router ${config.routerAdminUrl}`);
+    console.log(`saferoll worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}), router ${config.routerAdminUrl}`);
     await worker.run();
     console.log('saferoll worker: stopped');
     return EXIT.ok;

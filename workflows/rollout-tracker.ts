@@ -43,6 +43,8 @@ export class RolloutTracker {
     this.status.stepIndex = index;
     this.status.step = step ? describeStep(step) : 'done';
     this.status.bakeEndsAtMs = undefined;
+    // A gate reading belongs to its step: promote must not act on the previous step's verdict.
+    this.status.lastGate = undefined;
     this.decide('step', `step ${index + 1}/${this.status.stepCount}: ${this.status.step}`);
     this.setPhase(phase);
   }

@@ -23,8 +23,10 @@ import { abortSignal, approveUpdate, pauseSignal, promoteUpdate, resumeSignal, s
 import { RolloutTracker } from './rollout-tracker.js';
 import type { BakeProgress, GateReport, RolloutInput, RolloutResult, UndoAction } from './types.js';
 
+// Short: these calls take milliseconds, and a call lost with a crashed worker
+// is retried only once this expires.
 const STEP_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '10s',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
 };
 const PROVISION_OPTIONS: ActivityOptions = {
@@ -34,7 +36,7 @@ const PROVISION_OPTIONS: ActivityOptions = {
 };
 // Rollback must end in blue 100% whatever it takes: retry until the router answers.
 const ROLLBACK_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '10s',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10s' },
 };
 
@@ -228,7 +230,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           tracker.enterStep(i, 'Approval');
           status.waitingForApproval = true;
           tracker.decide('step', `waiting for approval${step.timeoutMs !== undefined ? ` (times out in ${formatDuration(step.timeoutMs)})` : ''}`);
-          const approved = await condition(() => control.approved, step.timeoutMs);
+          // condition() with an undefined timeout would not wait at all: no timeout means forever.
+          const approved = step.timeoutMs === undefined ? (await condition(() => control.approved), true) : await condition(() => control.approved, step.timeoutMs);
           status.waitingForApproval = false;
           control.approved = false;
           if (!approved) throw new StepFailure(`approval timed out after ${formatDuration(step.timeoutMs ?? 0)}`, i);

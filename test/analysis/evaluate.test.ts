@@ -92,6 +92,13 @@ describe('evaluateGate: baseline rules against blue', () => {
     { name: 'blue under minRequests: baseline inconclusive, absolute SLOs decide', green: windowOf({ latenciesMs: constant(60, 90) }), blue: windowOf({ latenciesMs: constant(49, 20) }), phase: 'Successful', ratio: 'Inconclusive', delta: 'Inconclusive' },
     { name: 'no blue data: baseline inconclusive, absolute SLOs decide', green: windowOf({ latenciesMs: constant(60, 90) }), phase: 'Successful', ratio: 'Inconclusive', delta: 'Inconclusive' },
     { name: 'no blue data does not hide an absolute failure', green: windowOf({ latenciesMs: constant(60, 1_400) }), phase: 'Failed', ratio: 'Inconclusive' },
+    {
+      name: 'a ratio over the limit by only a few milliseconds (histogram resolution) holds',
+      green: windowOf({ latenciesMs: constant(60, 9) }),
+      blue: windowOf({ latenciesMs: constant(60, 4) }),
+      phase: 'Successful',
+      ratio: 'Successful',
+    },
     { name: 'green under minRequests: everything waits', green: windowOf({ latenciesMs: constant(30, 90) }), blue, phase: 'Inconclusive', ratio: 'Inconclusive', delta: 'Inconclusive' },
   ])('$name', ({ green, blue: baseline, phase, ratio, delta }) => {
     const result = evaluateGate(BASE, green, baseline);

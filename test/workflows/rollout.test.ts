@@ -1,6 +1,7 @@
 // Rollouts end to end on a real Temporal dev server, a real routing core and
 // real model server processes, with steady client traffic throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordHistory } from '../support/histories.js';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
 
@@ -25,6 +26,7 @@ describe('rollout workflow', () => {
     expect(report.failures).toEqual([]);
     expect(report.byDeployment.green).toBeGreaterThan(0);
     expect(result.decisions.some((d) => d.message.includes('passed'))).toBe(true);
+    await recordHistory('promoted', handle);
   });
 
   it('catches a green answering 5xx while mirrored, with zero failed client requests', async () => {
@@ -33,7 +35,9 @@ describe('rollout workflow', () => {
     // Smoke requests pass (the first answers are fine), then every answer fails.
     const green = modelServer('green', { ERROR_RATE: '1' });
     const policy = testPolicy({ steps: testPolicy().steps.filter((s) => s.kind !== 'smoke') });
-    const result = await (await bed.start('mirror-5xx', green, policy)).result();
+    const handle = await bed.start('mirror-5xx', green, policy);
+    const result = await handle.result();
+    await recordHistory('rolled-back-in-mirror', handle);
     const report = await load.stop();
     expect(result.outcome).toBe('rolled-back');
     expect(result.failedStep?.description).toMatch(/^mirror/);
