@@ -27,6 +27,8 @@ export interface DevServerOptions {
   /** Persist workflows here so they survive a restart; in memory when unset. */
   dbFile?: string;
   headless?: boolean;
+  /** In its own process group, so a terminal's Ctrl-C does not stop it before its clients. */
+  detached?: boolean;
   namespace?: string;
   /** Where the server's own log goes; ignored when undefined. */
   onLog?: (line: string) => void;
@@ -51,7 +53,7 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const attribute of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${attribute.name}=${attribute.type}`);
 
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   let output = '';
   const collect = (chunk: Buffer): void => {
     const text = chunk.toString();

@@ -1,4 +1,5 @@
 // `saferoll worker`: runs rollouts (workflow + activities) until SIGTERM/SIGINT.
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { TASK_QUEUE } from '../workflows/messages.js';
 import { configFromEnv } from '../worker/config.js';
 import { createRolloutWorker } from '../worker/worker.js';
@@ -22,7 +23,8 @@ Environment:
   TEMPORAL_API_KEY        API key for Temporal Cloud (turns TLS on)
   TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY   client certificate and key files for mTLS
   TEMPORAL_TLS=true       TLS without a client certificate
-  TEMPORAL_TLS_SERVER_NAME  override the TLS server name`;
+  TEMPORAL_TLS_SERVER_NAME  override the TLS server name
+  SAFEROLL_LOG_LEVEL      the Temporal SDK's log level (default WARN)`;
 
 export const workerCommand: Command = {
   name: 'worker',
@@ -50,6 +52,10 @@ export const workerCommand: Command = {
       taskQueue: values['task-queue'] ?? process.env.SAFEROLL_TASK_QUEUE ?? TASK_QUEUE,
     };
     if (!config.adminToken) throw new UsageError('SAFEROLL_ADMIN_TOKEN is not set: the worker needs the routing core admin token');
+    // The SDK's INFO output (state changes, the webpack report) drowns the
+    // rollout's own lines; SAFEROLL_LOG_LEVEL=INFO brings it back.
+    const level = (process.env.SAFEROLL_LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel;
+    Runtime.install({ logger: new DefaultLogger(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level) ? level : 'WARN') });
     const worker = await createRolloutWorker(config);
     console.log(`saferoll worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}), router ${config.routerAdminUrl}`);
     await worker.run();
