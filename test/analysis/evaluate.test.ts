@@ -94,8 +94,8 @@ describe('evaluateGate: baseline rules against blue', () => {
     { name: 'no blue data does not hide an absolute failure', green: windowOf({ latenciesMs: constant(60, 1_400) }), phase: 'Failed', ratio: 'Inconclusive' },
     {
       name: 'a ratio over the limit by only a few milliseconds (histogram resolution) holds',
-      green: windowOf({ latenciesMs: constant(60, 9) }),
-      blue: windowOf({ latenciesMs: constant(60, 4) }),
+      green: windowOf({ latenciesMs: constant(60, 40) }),
+      blue: windowOf({ latenciesMs: constant(60, 20) }),
       phase: 'Successful',
       ratio: 'Successful',
     },
