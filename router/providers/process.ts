@@ -4,11 +4,10 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { basename, join } from 'node:path';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { commandMatches, freePort, groupExists, isRunning, signalGroup, tailLines } from './os-process.js';
 import { SaferollError } from '../../shared/errors.js';
 import type { DeploymentProvider, InstanceRecord, InstanceState, InstanceView } from './provider.js';
 
@@ -43,7 +42,6 @@ const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
 const STABLE_RUN_MS = 30_000;
 const KILL_WAIT_MS = 2_000;
-const TAIL_BYTES = 64 * 1024;
 const FAILURE_OUTPUT_LINES = 20;
 
 /** One OS process serving an instance: a child we spawned, or one we re-adopted. */
@@ -512,60 +510,10 @@ function adoptedRun(pid: number, pollMs: number | undefined): Run {
   return run;
 }
 
-/** Finds a free loopback port; the child may still lose a race for it and then fails readiness. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-/** Alive and ours to signal. A zombie still answers kill(0), so /proc tells it apart where it exists. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false; // ESRCH: gone; EPERM: someone else's process, never one of ours
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return true;
-  }
-}
 
-/** Whether the pid still runs our command, so a reused pid is never killed; undefined without /proc. */
-function commandMatches(pid: number, command: string): boolean | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(basename(command));
-  } catch {
-    return undefined;
-  }
-}
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
 
-function groupExists(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Waits until the process and the rest of its group are gone; false on timeout. */
 async function waitGone(run: Run, timeoutMs: number): Promise<boolean> {
@@ -580,28 +528,3 @@ async function waitGone(run: Run, timeoutMs: number): Promise<boolean> {
   }
 }
 
-/** The last `count` lines of a log file, reading at most its last 64 KiB. */
-async function tailLines(file: string, count: number): Promise<string[]> {
-  if (count <= 0) return [];
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  try {
-    const { size } = await handle.stat();
-    const length = Math.min(size, TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size - length);
-    let text = buffer.toString('utf8');
-    // Started mid-file: the first line is partial.
-    if (length < size) text = text.slice(text.indexOf('\n') + 1);
-    const lines = text.split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    return lines.slice(-count);
-  } finally {
-    await handle.close();
-  }
-}
