@@ -40,8 +40,9 @@ function checkPercent(field: string, percent: number): void {
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) reject(field, `must be an integer from 0 to 100, got ${percent}`);
 }
 
-// A deployment that already carries traffic may keep it while it is being
-// scaled (Updating); anything else must be Succeeded to get a share.
+// A deployment that already carries traffic may keep a share whatever its
+// state (it is what serves now, and a rollback must be able to name it);
+// anything else must be Succeeded to get a share.
 function checkRoutable(
   field: string,
   name: string,
@@ -51,7 +52,7 @@ function checkRoutable(
   const deployment = deploymentOf(name);
   if (!deployment) reject(field, `deployment "${name}" does not exist`);
   const state = deployment.provisioningState;
-  if (state !== 'Succeeded' && !(alreadyRouted && state === 'Updating')) {
+  if (state !== 'Succeeded' && !(alreadyRouted && state !== 'Deleting')) {
     reject(field, `deployment "${name}" is ${deployment.provisioningState}; only Succeeded deployments get traffic`);
   }
 }

@@ -258,6 +258,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       );
     }
     if (blue === green.name) throw ApplicationFailure.nonRetryable(`green "${green.name}" is the current blue deployment; give the new version a new name`, 'SAFEROLL_E_VALIDATION');
+    // Rollback deletes green: never take over a deployment this rollout did not create.
+    if (summary.deployments.some((d) => d.name === green.name)) {
+      throw ApplicationFailure.nonRetryable(`deployment "${green.name}" already exists on ${endpoint}; give the new version a new name`, 'SAFEROLL_E_VALIDATION');
+    }
     if (!summary.deployments.some((d) => d.name === blue)) throw ApplicationFailure.nonRetryable(`blue deployment "${blue}" does not exist on ${endpoint}`, 'SAFEROLL_E_VALIDATION');
     return blue;
   };

@@ -1,5 +1,6 @@
 // Rollouts end to end on a real Temporal dev server, a real routing core and
 // real model server processes, with steady client traffic throughout.
+import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordHistory } from '../support/histories.js';
 import { startLoad } from '../support/load.js';
@@ -61,5 +62,23 @@ describe('rollout workflow', () => {
     expect(result.failedStep?.description).toMatch(/^traffic 10%/);
     expect(result.lastGate?.checks.find((c) => c.metric === 'p95')?.phase).toBe('Failed');
     expect((await bed.router.admin.getEndpoint('slow-green')).traffic).toEqual({ blue: 100 });
+  });
+
+  it('refuses, before changing anything, a green named like an existing deployment or an endpoint without a clear blue', async () => {
+    await createEndpointWithBlue(bed.router, 'bad-input');
+    const clash = await (await bed.start('bad-input', modelServer('blue'))).result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(clash).toBeInstanceOf(WorkflowFailedError);
+    expect(((clash as WorkflowFailedError).cause as Error).message).toMatch(/is the current blue|already exists/);
+
+    await bed.router.admin.setTraffic('bad-input', {});
+    const noBlue = await (await bed.start('bad-input', modelServer('green'))).result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(((noBlue as WorkflowFailedError).cause as Error).message).toMatch(/no deployment has 100% of live traffic/);
+    expect((await bed.router.admin.listDeployments('bad-input')).map((d) => d.name)).toEqual(['blue']);
   });
 });
