@@ -236,7 +236,8 @@ function formatCheck(check: GateCheck): string {
       text = `errors-blue ${value === null ? 'n/a' : `${value >= 0 ? '+' : ''}${formatPercent(value)}`}${cmp} ${formatLimitPercent(limit)}`;
       break;
   }
-  const note = check.note !== undefined && check.phase !== 'Successful' ? ` (${check.note})` : '';
+  // A passing check shows its note too when it passed by an exception (the latency-ratio floor).
+  const note = check.note !== undefined ? ` (${check.note})` : '';
   return `${text} ${VERDICT[check.phase]}${note}`;
 }
 

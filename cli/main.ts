@@ -3,10 +3,35 @@
 // clear line (a stack only with --verbose) and a documented exit code.
 import { isSaferollError } from '../shared/errors.js';
 import { EXIT, UsageError, type Command } from './command.js';
+import { abortCommand, approveCommand, pauseCommand, promoteCommand, resumeCommand } from './control-commands.js';
+import { deploymentCommand } from './deployment-command.js';
+import { demoCommand } from './demo-command.js';
+import { devCommand } from './dev-command.js';
+import { endpointCommand } from './endpoint-command.js';
+import { invokeCommand } from './invoke-command.js';
 import { routerCommand } from './router-command.js';
+import { startCommand } from './start-command.js';
+import { statusCommand } from './status-command.js';
+import { validateCommand } from './validate-command.js';
 import { workerCommand } from './worker-command.js';
 
-const commands: Command[] = [routerCommand, workerCommand];
+const commands: Command[] = [
+  validateCommand,
+  startCommand,
+  statusCommand,
+  abortCommand,
+  pauseCommand,
+  resumeCommand,
+  promoteCommand,
+  approveCommand,
+  endpointCommand,
+  deploymentCommand,
+  invokeCommand,
+  routerCommand,
+  workerCommand,
+  devCommand,
+  demoCommand,
+];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -48,6 +73,10 @@ function exitCodeOf(err: unknown): number {
   switch (err.code) {
     case 'SAFEROLL_E_VALIDATION':
     case 'SAFEROLL_E_POLICY':
+    case 'SAFEROLL_E_NOT_FOUND':
+    case 'SAFEROLL_E_CONFLICT':
+    case 'SAFEROLL_E_UNAUTHORIZED':
+    case 'SAFEROLL_E_PAYLOAD_TOO_LARGE':
       return EXIT.badInput;
     case 'SAFEROLL_E_UNREACHABLE':
       return EXIT.unreachable;

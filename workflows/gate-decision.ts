@@ -66,6 +66,6 @@ export function tickVerdict(report: GateReport, bakeOver: boolean): TickVerdict 
 /** Continue-as-new well before Temporal's 50k-event / 50 MB history limits. */
 export const HISTORY_EVENTS_BEFORE_CONTINUE = 8_000;
 
-export function shouldContinueAsNew(historyLength: number, suggested: boolean): boolean {
-  return suggested || historyLength >= HISTORY_EVENTS_BEFORE_CONTINUE;
+export function shouldContinueAsNew(historyLength: number, suggested: boolean, limit = HISTORY_EVENTS_BEFORE_CONTINUE): boolean {
+  return suggested || historyLength >= limit;
 }

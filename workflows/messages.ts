@@ -17,5 +17,6 @@ export const resumeSignal = defineSignal('resume');
 /** Ends the current bake now; refused unless a bake runs and no gate has failed. */
 export const promoteUpdate = defineUpdate<string>('promote');
 /** Passes a manual approval step; refused unless one is waiting. */
-export const approveUpdate = defineUpdate<string, [note?: string]>('approve');
+// The note is optional in practice (the UI may send no input); its type is plain for the client's overloads.
+export const approveUpdate = defineUpdate<string, [note: string]>('approve');
 export const statusQuery = defineQuery<RolloutStatus>('status');

@@ -101,13 +101,13 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   );
   setHandler(
     approveUpdate,
-    (note?: string) => {
+    (note: string | undefined) => {
       control.approved = true;
       tracker.decide('operator', `approved${note ? `: ${note}` : ''}`);
       return `approved step ${status.stepIndex + 1}`;
     },
     {
-      validator: (_note?: string) => {
+      validator: (_note: string | undefined) => {
         if (!status.waitingForApproval) throw new Error(`nothing to approve: step ${status.stepIndex + 1} (${status.step}) is not an approval`);
       },
     },
@@ -171,7 +171,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           return;
         }
         const info = workflowInfo();
-        if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested)) {
+        if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents)) {
           await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: { status, undo, bake: progress } });
         }
       }

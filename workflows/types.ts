@@ -22,6 +22,8 @@ export interface RolloutInput {
   blue?: string | undefined;
   /** Where the policy came from, for people reading the UI. */
   policySource?: string | undefined;
+  /** Continue as new once a run's history has this many events (default 8000; far below Temporal's 50k limit). */
+  maxHistoryEvents?: number | undefined;
   /** Set only by continue-as-new: where the previous run stopped. */
   carried?: CarriedState | undefined;
 }

@@ -1,0 +1,192 @@
+// `saferoll demo`: the project's main job on its embedded default. Starts the
+// local stack, puts a blue model server behind an endpoint under steady
+// traffic, and runs policies/quick.yaml twice: a good green is promoted, a
+// faulty one (slower and failing) is rolled back on its own.
+import path from 'node:path';
+import { loadPolicyFile } from '../policies/loader.js';
+import type { AdminClient } from '../router/client.js';
+import { projectRoot } from '../shared/project-root.js';
+import { TASK_QUEUE, rolloutWorkflowId } from '../workflows/messages.js';
+import type { rolloutWorkflow } from '../workflows/rollout.js';
+import { ROLLOUT_ENDPOINT, ROLLOUT_PHASE, GREEN_TRAFFIC_PERCENT } from '../workflows/search-attributes.js';
+import type { GreenSpec, RolloutResult } from '../workflows/types.js';
+import { EXIT, intFlag, parseFlags, type Command } from './command.js';
+import { DemoLoad } from './demo-load.js';
+import { startDevStack } from './dev-stack.js';
+import { followRollout, isLiveTerminal } from './follow-rollout.js';
+import { resultLines } from './rollout-view.js';
+import { Session } from './session.js';
+
+const ENDPOINT = 'demo';
+const REQUESTS_PER_SECOND = 50;
+
+const usage = `Usage: saferoll demo [--port 8080] [--admin-port 8081] [--temporal-port 7233] [--ui-port 8233] [--state-dir .saferoll] [--exit]
+
+Starts the local stack (as saferoll dev), creates endpoint "${ENDPOINT}" with a blue
+sample model server under steady traffic (${REQUESTS_PER_SECOND} requests/s), and runs
+policies/quick.yaml twice: a good green is promoted to 100% and blue deleted;
+then a faulty green (slower and failing) is rolled back automatically.
+Prints a summary, then keeps the stack up for a look at both runs in the
+Temporal UI until Ctrl-C (or stops at once with --exit).`;
+
+interface RunSummary {
+  label: string;
+  result: RolloutResult;
+  phases: Map<string, { sent: number; failed: number }>;
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'run the demo: a good green promoted, a faulty one rolled back',
+  usage,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'temporal-port': { type: 'string' },
+      'ui-port': { type: 'string' },
+      'state-dir': { type: 'string' },
+      exit: { type: 'boolean' },
+    });
+    if (values.help) {
+      console.log(usage);
+      return EXIT.ok;
+    }
+    const root = projectRoot();
+    const policyFile = path.join(root, 'policies/quick.yaml');
+    const policy = await loadPolicyFile(policyFile);
+    const quiet: string[] = [];
+    const stack = await startDevStack({
+      port: intFlag(values.port, 'port', 8080, 1),
+      adminPort: intFlag(values['admin-port'], 'admin-port', 8081, 1),
+      temporalPort: intFlag(values['temporal-port'], 'temporal-port', 7233, 1),
+      uiPort: intFlag(values['ui-port'], 'ui-port', 8233, 1),
+      stateDir: values['state-dir'] ?? '.saferoll',
+      temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
+      log: (line) => {
+        // Keep the stack's own chatter out of the way; show it if something breaks.
+        quiet.push(line);
+        if (quiet.length > 200) quiet.shift();
+        if (/error|exited/i.test(line) && !line.startsWith('[temporal]')) console.error(line);
+      },
+    });
+    const session = new Session({
+      temporalAddress: stack.temporalAddress,
+      namespace: stack.namespace,
+      routerAdminUrl: stack.adminUrl,
+      routerDataUrl: stack.dataUrl,
+      adminToken: stack.adminToken,
+      uiUrl: stack.uiUrl ?? 'http://localhost:8233',
+    });
+    let load: DemoLoad | undefined;
+    try {
+      console.log(`stack up: data plane ${stack.dataUrl}, admin ${stack.adminUrl}, Temporal UI ${stack.uiUrl ?? stack.temporalAddress}`);
+      const admin = session.admin();
+      const model = path.join(root, 'examples/model-server.mjs');
+      const modelServer = (name: string, env: Record<string, string>): GreenSpec => ({
+        name,
+        instanceCount: 2,
+        source: { process: { command: process.execPath, args: [model], env: { MODEL_VERSION: name, ...env }, readinessPath: '/healthz' } },
+      });
+
+      const blue = modelServer('blue-v1', { LATENCY_MS: '20' });
+      await resetEndpoint(admin, blue);
+      const { primaryKey } = await admin.getKeys(ENDPOINT);
+      load = new DemoLoad(`${stack.dataUrl}/${ENDPOINT}/score`, primaryKey, REQUESTS_PER_SECOND);
+      console.log(`endpoint "${ENDPOINT}": blue "${blue.name}" (2 instances) at 100%, ${REQUESTS_PER_SECOND} requests/s of steady traffic\n`);
+
+      const client = await session.temporal();
+      const runs: RunSummary[] = [];
+      const rollout = async (label: string, green: GreenSpec, blueName: string): Promise<RolloutResult> => {
+        console.log(`=== ${label}: green "${green.name}" replaces "${blueName}" with policy ${policy.name}`);
+        const workflowId = rolloutWorkflowId(ENDPOINT);
+        const handle = await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+          taskQueue: TASK_QUEUE,
+          workflowId,
+          args: [{ endpoint: ENDPOINT, policy, green, blue: blueName, policySource: 'quick.yaml' }],
+          typedSearchAttributes: [
+            { key: ROLLOUT_ENDPOINT, value: ENDPOINT },
+            { key: ROLLOUT_PHASE, value: 'Starting' },
+            { key: GREEN_TRAFFIC_PERCENT, value: 0 },
+          ],
+          staticSummary: `demo: ${label}`,
+        });
+        console.log(`  ${session.workflowUrl(workflowId)}`);
+        const phases = new Map<string, { sent: number; failed: number }>();
+        load?.byPhase.clear();
+        const result = await followRollout(handle, {
+          out: process.stdout,
+          live: isLiveTerminal(process.stdout),
+          query: async () => {
+            const status = await session.queryStatus(handle);
+            if (load) load.phase = status.phase;
+            return status;
+          },
+        });
+        if (load) for (const [phase, count] of load.byPhase) phases.set(phase, { ...count });
+        for (const line of resultLines(result, workflowId)) console.log(line);
+        console.log('');
+        runs.push({ label, result, phases });
+        return result;
+      };
+
+      const first = await rollout('run 1, a good green', modelServer('green-v2', { LATENCY_MS: '20' }), blue.name);
+      const current = first.outcome === 'promoted' ? 'green-v2' : blue.name;
+      await rollout('run 2, a faulty green (+300 ms, 30% errors)', modelServer('green-v3', { LATENCY_MS: '320', ERROR_RATE: '0.3' }), current);
+      await load.stop();
+      load = undefined;
+      printSummary(runs);
+      console.log(`\nBoth runs in the Temporal UI: ${stack.uiUrl ?? '(your server UI)'}/namespaces/${stack.namespace}/workflows?query=${encodeURIComponent(`RolloutEndpoint="${ENDPOINT}"`)}`);
+      if (values.exit) return runs.every((r, i) => (i === 0 ? r.result.outcome === 'promoted' : r.result.outcome === 'rolled-back')) ? EXIT.ok : EXIT.rolledBack;
+      console.log('The stack stays up for a look around; Ctrl-C stops it.');
+      await Promise.race([new Promise((resolve) => process.once('SIGINT', resolve)), new Promise((resolve) => process.once('SIGTERM', resolve)), stack.died]);
+      return EXIT.ok;
+    } catch (err) {
+      for (const line of quiet.slice(-30)) console.error(line);
+      throw err;
+    } finally {
+      await load?.stop();
+      await session.close();
+      await stack.stop();
+    }
+  },
+};
+
+/** A fresh endpoint with only blue at 100% (an earlier demo's leftovers removed). */
+async function resetEndpoint(admin: AdminClient, blue: GreenSpec): Promise<void> {
+  const existing = await admin.listEndpoints();
+  if (existing.some((e) => e.name === ENDPOINT)) await admin.deleteEndpoint(ENDPOINT);
+  await admin.putEndpoint(ENDPOINT, { authMode: 'key', description: 'saferoll demo endpoint' });
+  if (!('process' in blue.source)) throw new Error('the demo blue is a process deployment');
+  await admin.putDeployment(ENDPOINT, blue.name, { instanceCount: blue.instanceCount, process: blue.source.process });
+  for (;;) {
+    const view = await admin.getDeployment(ENDPOINT, blue.name);
+    if (view.provisioningState === 'Succeeded') break;
+    if (view.provisioningState === 'Failed') throw new Error(`the demo's blue failed to start: ${view.reason ?? ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await admin.setTraffic(ENDPOINT, { [blue.name]: 100 });
+}
+
+function printSummary(runs: RunSummary[]): void {
+  console.log('=== summary');
+  for (const run of runs) {
+    const { result } = run;
+    const sent = [...run.phases.values()].reduce((a, c) => a + c.sent, 0);
+    const failed = [...run.phases.values()].reduce((a, c) => a + c.failed, 0);
+    console.log(`${run.label}: ${result.outcome} in ${(result.durationMs / 1000).toFixed(1)} s; clients sent ${sent} requests, ${failed} failed`);
+    for (const [phase, count] of run.phases) console.log(`  ${phase.padEnd(12)} ${String(count.sent).padStart(6)} requests  ${String(count.failed).padStart(4)} client-visible errors`);
+    const breach = breachToRollback(result);
+    if (breach) console.log(`  green first received traffic → failing gate: ${breach.toGateS} s; → blue back at 100%: ${breach.toRollbackS} s`);
+  }
+}
+
+/** Times from green's first traffic (the breach, for a faulty green) to the failing gate and to the rollback. */
+function breachToRollback(result: RolloutResult): { toGateS: string; toRollbackS: string } | undefined {
+  if (result.outcome !== 'rolled-back') return undefined;
+  const firstTraffic = result.decisions.find((d) => /step \d+\/\d+: (mirror|traffic)/.test(d.message));
+  const gate = result.decisions.find((d) => d.kind === 'gate' && /Failed/.test(d.message)) ?? result.decisions.find((d) => d.kind === 'rollback');
+  const done = [...result.decisions].reverse().find((d) => d.kind === 'done');
+  if (!firstTraffic || !gate || !done) return undefined;
+  return { toGateS: ((gate.atMs - firstTraffic.atMs) / 1000).toFixed(1), toRollbackS: ((done.atMs - firstTraffic.atMs) / 1000).toFixed(1) };
+}

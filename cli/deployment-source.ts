@@ -1,0 +1,96 @@
+// The flags that say where a deployment's instances come from, shared by
+// `saferoll start` (green) and `saferoll deployment create`: upstream URLs
+// that already run, or a command the router starts once per instance.
+import type { DeploymentSourceSpec } from '../workflows/types.js';
+import { UsageError, intFlag } from './command.js';
+import { splitShellWords } from './shell-words.js';
+
+export const NAME_PATTERN = /^[a-z][a-z0-9-]{2,31}$/;
+
+export const SOURCE_FLAGS = {
+  upstream: { type: 'string', multiple: true },
+  command: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  'readiness-path': { type: 'string' },
+  'instance-count': { type: 'string' },
+} as const;
+
+export const SOURCE_HELP = `  --upstream <url>        an instance that already runs (repeat for more; http(s) origin, no path)
+  --command "<cmd args>"  or: a command the router starts per instance (quotes as in a shell;
+                          it gets PORT and runs in the router's working directory)
+  --env K=V               environment of --command (repeatable)
+  --readiness-path <p>    path that answers 2xx once an instance is ready (default /healthz)
+  --instance-count <n>    instances, 1-64 (default 1; with --upstream, the number of URLs)`;
+
+export interface SourceFlags {
+  upstream?: string[] | undefined;
+  command?: string | undefined;
+  env?: string[] | undefined;
+  'readiness-path'?: string | undefined;
+  'instance-count'?: string | undefined;
+}
+
+/** Fails with a usage error unless `name` is a valid endpoint or deployment name. */
+export function checkName(name: string | undefined, what: string): string {
+  if (name === undefined || name === '') throw new UsageError(`${what} is required`);
+  if (!NAME_PATTERN.test(name)) {
+    throw new UsageError(`${what} "${name}" must match ${NAME_PATTERN.source} (3-32 lowercase letters, digits or dashes, starting with a letter)`);
+  }
+  return name;
+}
+
+export function parseSource(flags: SourceFlags): { instanceCount: number; source: DeploymentSourceSpec } {
+  const upstreams = flags.upstream ?? [];
+  if (upstreams.length > 0 && flags.command !== undefined) throw new UsageError('give either --upstream or --command, not both');
+  if (upstreams.length === 0 && flags.command === undefined) throw new UsageError('give the instances: --upstream <url>... or --command "<cmd>"');
+
+  if (upstreams.length > 0) {
+    if (flags.env !== undefined || flags['readiness-path'] !== undefined) throw new UsageError('--env and --readiness-path go with --command, not --upstream');
+    for (const url of upstreams) checkOrigin(url);
+    const instanceCount = intFlag(flags['instance-count'], 'instance-count', upstreams.length, 1, 64);
+    return { instanceCount, source: { upstreams } };
+  }
+
+  const [command, ...args] = splitShellWords(flags.command ?? '');
+  if (command === undefined) throw new UsageError('--command is empty');
+  const readinessPath = flags['readiness-path'] ?? '/healthz';
+  if (!readinessPath.startsWith('/')) throw new UsageError(`--readiness-path must start with /, got "${readinessPath}"`);
+  return {
+    instanceCount: intFlag(flags['instance-count'], 'instance-count', 1, 1, 64),
+    source: { process: { command, args, env: parseEnv(flags.env ?? []), readinessPath } },
+  };
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--env must be NAME=value with NAME an identifier, got "${pair}"`);
+    env[name] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function checkOrigin(value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '') {
+    throw new UsageError(`--upstream must be an http(s) origin such as http://127.0.0.1:9001 (no path or query), got "${value}"`);
+  }
+}
+
+/** `NAME=VALUE` pairs for --tag style flags. */
+export function parsePairs(pairs: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${flag} must be key=value, got "${pair}"`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+// What the user-facing commands share: where Temporal and the routing core
+// are (flags first, then the environment), their clients opened lazily and
+// closed once, and the translation of their failures into saferoll's exit codes.
+import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, isGrpcServiceError, ServiceError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { NamespaceNotFoundError } from '@temporalio/common';
+import { AdminClient } from '../router/client.js';
+import { SaferollError, isSaferollError } from '../shared/errors.js';
+import { configFromEnv, connectionOptions, type WorkerConfig } from '../worker/config.js';
+import { TASK_QUEUE, statusQuery } from '../workflows/messages.js';
+import type { RolloutStatus } from '../workflows/types.js';
+import { UsageError } from './command.js';
+
+export const TEMPORAL_FLAGS = {
+  address: { type: 'string' },
+  namespace: { type: 'string' },
+  'ui-url': { type: 'string' },
+} as const;
+
+export const ROUTER_FLAGS = {
+  'router-url': { type: 'string' },
+  'data-url': { type: 'string' },
+} as const;
+
+export const TEMPORAL_HELP = `  --address <host:port>   Temporal frontend (TEMPORAL_ADDRESS, default localhost:7233)
+  --namespace <ns>        Temporal namespace (TEMPORAL_NAMESPACE, default "default")
+  --ui-url <url>          Temporal UI, for links (TEMPORAL_UI_URL, default http://localhost:8233)`;
+
+export const ROUTER_HELP = `  --router-url <url>      routing core admin API (SAFEROLL_ROUTER_URL, default http://127.0.0.1:8081)
+  --data-url <url>        routing core data plane (SAFEROLL_DATA_URL, default http://127.0.0.1:8080)`;
+
+export const ROUTER_ENV_HELP = `Environment:
+  SAFEROLL_ADMIN_TOKEN    admin token of the routing core (required)`;
+
+export const TEMPORAL_ENV_HELP = `Environment:
+  TEMPORAL_API_KEY        API key for Temporal Cloud (turns TLS on)
+  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY   client certificate and key files for mTLS
+  TEMPORAL_TLS=true       TLS without a client certificate
+  TEMPORAL_TLS_SERVER_NAME  override the TLS server name`;
+
+export const ENV_HELP = `${ROUTER_ENV_HELP}\n${TEMPORAL_ENV_HELP.replace('Environment:\n', '')}`;
+
+export interface CliConfig extends Omit<WorkerConfig, 'taskQueue'> {
+  uiUrl: string;
+}
+
+export interface ConnectionFlags {
+  address?: string | undefined;
+  namespace?: string | undefined;
+  'ui-url'?: string | undefined;
+  'router-url'?: string | undefined;
+  'data-url'?: string | undefined;
+}
+
+export function resolveConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): CliConfig {
+  const base = configFromEnv(env);
+  return {
+    ...base,
+    temporalAddress: flags.address ?? base.temporalAddress,
+    namespace: flags.namespace ?? base.namespace,
+    routerAdminUrl: flags['router-url'] ?? base.routerAdminUrl,
+    routerDataUrl: flags['data-url'] ?? base.routerDataUrl,
+    uiUrl: (flags['ui-url'] ?? (env.TEMPORAL_UI_URL || 'http://localhost:8233')).replace(/\/+$/, ''),
+  };
+}
+
+/** How long to try reaching Temporal before saying it is unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/** The clients one command run needs, opened on first use and closed by `withSession`. */
+export class Session {
+  private adminClient: AdminClient | undefined;
+  private connection: Connection | undefined;
+  private client: Client | undefined;
+
+  constructor(readonly config: CliConfig) {}
+
+  admin(): AdminClient {
+    if (!this.config.adminToken) throw new UsageError('SAFEROLL_ADMIN_TOKEN is not set: the routing core admin API needs its token');
+    this.adminClient ??= new AdminClient({ adminUrl: this.config.routerAdminUrl, token: this.config.adminToken });
+    return this.adminClient;
+  }
+
+  async temporal(): Promise<Client> {
+    if (this.client) return this.client;
+    const { address, tls, apiKey } = await connectionOptions({ ...this.config, taskQueue: '' });
+    try {
+      this.connection = await Connection.connect({ address, tls, apiKey, connectTimeout: CONNECT_TIMEOUT_MS });
+    } catch (err) {
+      throw new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporalAddress}: ${reasonOf(err)}`, { cause: err });
+    }
+    this.client = new Client({ connection: this.connection, namespace: this.config.namespace });
+    return this.client;
+  }
+
+  /** A rollout's status query, given up after `timeoutMs` (a query waits for a worker that may not be there). */
+  async queryStatus(handle: WorkflowHandle, timeoutMs = 5_000): Promise<RolloutStatus> {
+    const connection = this.connection;
+    if (!connection) throw new Error('queryStatus before temporal()');
+    try {
+      return await connection.withDeadline(Date.now() + timeoutMs, () => handle.query(statusQuery));
+    } catch (err) {
+      if (!isGrpcDeadlineError(err) && !isGrpcCancelledError(err)) throw new Error(reasonOf(err), { cause: err });
+      throw new Error(`no worker answered within ${timeoutMs / 1000}s (is a saferoll worker polling task queue "${TASK_QUEUE}"?)`, { cause: err });
+    }
+  }
+
+  /** The Temporal UI page of a workflow. */
+  workflowUrl(workflowId: string): string {
+    return `${this.config.uiUrl}/namespaces/${encodeURIComponent(this.config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  }
+
+  async close(): Promise<void> {
+    await this.adminClient?.close();
+    await this.connection?.close();
+  }
+
+  /** Turns client failures into errors whose code gives the documented exit code. */
+  translate(err: unknown): unknown {
+    if (isSaferollError(err)) {
+      // The router refused the input (unknown name, bad field, wrong token): nothing changed.
+      if (['SAFEROLL_E_NOT_FOUND', 'SAFEROLL_E_CONFLICT', 'SAFEROLL_E_UNAUTHORIZED', 'SAFEROLL_E_PAYLOAD_TOO_LARGE'].includes(err.code)) {
+        return new UsageError(err.message);
+      }
+      return err;
+    }
+    if (err instanceof NamespaceNotFoundError) return new UsageError(`namespace "${this.config.namespace}" does not exist on Temporal at ${this.config.temporalAddress}`);
+    if (err instanceof WorkflowNotFoundError) return new UsageError(err.message);
+    const grpc = grpcCodeOf(err);
+    // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED
+    if (grpc === 14 || grpc === 4) {
+      return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporalAddress}: ${reasonOf(err)}`, { cause: err });
+    }
+    return err;
+  }
+}
+
+/** Runs `fn` with a session, closing its clients and translating its errors. */
+export async function withSession<T>(config: CliConfig, fn: (session: Session) => Promise<T>): Promise<T> {
+  const session = new Session(config);
+  try {
+    return await fn(session);
+  } catch (err) {
+    throw session.translate(err);
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+}
+
+function grpcCodeOf(err: unknown): number | undefined {
+  if (isGrpcServiceError(err)) return err.code;
+  if (err instanceof ServiceError && isGrpcServiceError(err.cause)) return err.cause.code;
+  return undefined;
+}
+
+/** The most telling message of an error: a ServiceError's gRPC cause says more than "Failed to query Workflow". */
+function reasonOf(err: unknown): string {
+  const cause = err instanceof ServiceError && err.cause ? err.cause : err;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return message.split('\n')[0] ?? message;
+}

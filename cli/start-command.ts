@@ -1,0 +1,176 @@
+// `saferoll start`: checks everything a rollout needs (policy, names, the
+// endpoint and its blue on the router), then starts the rollout workflow and,
+// with --wait, follows it to its verdict.
+import path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { loadPolicyFile } from '../policies/loader.js';
+import { PolicyError } from '../policies/policy-error.js';
+import type { Policy } from '../policies/types.js';
+import { describePlan } from '../policies/describe.js';
+import type { AdminClient } from '../router/client.js';
+import { TASK_QUEUE, rolloutWorkflowId } from '../workflows/messages.js';
+import type { rolloutWorkflow } from '../workflows/rollout.js';
+import { GREEN_TRAFFIC_PERCENT, ROLLOUT_ENDPOINT, ROLLOUT_PHASE } from '../workflows/search-attributes.js';
+import type { GreenSpec, RolloutInput } from '../workflows/types.js';
+import { EXIT, UsageError, parseFlags, type Command } from './command.js';
+import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
+import { followRollout, isLiveTerminal } from './follow-rollout.js';
+import { resultLines } from './rollout-view.js';
+import { ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, TEMPORAL_FLAGS, TEMPORAL_HELP, resolveConfig, withSession, type Session } from './session.js';
+
+const usage = `Usage: saferoll start --policy <file> --endpoint <e> --green <name>
+                      (--upstream <url>... | --command "<cmd>" [--env K=V]... [--readiness-path /healthz])
+                      [--instance-count n] [--blue <name>] [--wait] [--json]
+
+Starts a rollout of a new green deployment on an endpoint, following the
+policy's steps. Everything is checked first: on bad input nothing starts.
+One rollout per endpoint at a time.
+
+Options:
+  --policy <file>         the rollout policy (YAML; check it with saferoll validate)
+  --endpoint <e>          the endpoint to roll out on (must exist and have a blue)
+  --green <name>          name of the new deployment (must not exist yet)
+  --blue <name>           the deployment to replace (default: the one with 100% of live traffic)
+${SOURCE_HELP}
+  --wait                  follow the rollout until it is promoted or rolled back
+  --json                  print JSON on stdout (with --wait the final result; progress goes to stderr)
+${TEMPORAL_HELP}
+${ROUTER_HELP}
+  -h, --help              this help
+
+Exit codes: 0 started (or, with --wait, promoted), 1 rolled back, 2 bad input
+(nothing started), 3 Temporal or the router unreachable, 4 a rollout already
+runs on that endpoint.
+
+${ENV_HELP}`;
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'start a rollout of a new green deployment (--wait to follow it)',
+  usage,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      ...TEMPORAL_FLAGS,
+      ...ROUTER_FLAGS,
+      ...SOURCE_FLAGS,
+      policy: { type: 'string' },
+      endpoint: { type: 'string' },
+      green: { type: 'string' },
+      blue: { type: 'string' },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (values.help) {
+      console.log(usage);
+      return EXIT.ok;
+    }
+    // Everything that needs no server first.
+    if (!values.policy) throw new UsageError('--policy <file> is required');
+    const endpoint = checkName(values.endpoint, '--endpoint');
+    const greenName = checkName(values.green, '--green');
+    const blueName = values.blue === undefined ? undefined : checkName(values.blue, '--blue');
+    if (blueName === greenName) throw new UsageError(`--green and --blue are both "${greenName}": give the new version a new name`);
+    const { instanceCount, source } = parseSource(values);
+    const policy = await loadPolicy(values.policy);
+    if (policy === undefined) return EXIT.badInput;
+    const green: GreenSpec = { name: greenName, instanceCount, source };
+    const config = resolveConfig(values);
+    const workflowId = rolloutWorkflowId(endpoint);
+
+    return withSession(config, async (session) => {
+      const client = await session.temporal();
+      // Before the router: mid-rollout the endpoint has no blue at 100%, and "already running" is the answer that helps.
+      const running = await client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then((d) => d.status.name === 'RUNNING')
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return false;
+          throw err;
+        });
+      if (running) return alreadyRunning(session, endpoint, workflowId);
+      const blue = await checkEndpoint(session.admin(), endpoint, green.name, blueName);
+
+      const input: RolloutInput = { endpoint, policy, green, blue, policySource: path.basename(values.policy ?? '') };
+      let handle;
+      try {
+        handle = await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+          taskQueue: TASK_QUEUE,
+          workflowId,
+          args: [input],
+          typedSearchAttributes: [
+            { key: ROLLOUT_ENDPOINT, value: endpoint },
+            { key: ROLLOUT_PHASE, value: 'Starting' },
+            { key: GREEN_TRAFFIC_PERCENT, value: 0 },
+          ],
+          staticSummary: `rollout of green ${green.name} on endpoint ${endpoint}`,
+          staticDetails: [`replacing blue \`${blue}\``, `policy \`${values.policy}\`: ${describePlan(policy)}`].join('\n\n'),
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return alreadyRunning(session, endpoint, workflowId);
+        throw err;
+      }
+
+      const url = session.workflowUrl(workflowId);
+      const progress = values.json ? process.stderr : process.stdout;
+      progress.write(`started ${workflowId}: green "${green.name}" replacing blue "${blue}" on ${endpoint} (policy ${policy.name})\n  ${url}\n`);
+      if (!values.wait) {
+        if (values.json) console.log(JSON.stringify({ workflowId, runId: handle.firstExecutionRunId, url }, null, 2));
+        return EXIT.ok;
+      }
+
+      // Ctrl-C stops following, not the rollout: say so, and how to reach it again.
+      const stopFollowing = (): void => {
+        progress.write(`\nstopped following; the rollout goes on: saferoll status ${endpoint} | saferoll abort ${endpoint}\n`);
+        process.exit(130);
+      };
+      process.once('SIGINT', stopFollowing);
+      const result = await followRollout(handle, { out: progress, live: isLiveTerminal(progress), query: () => session.queryStatus(handle) });
+      process.off('SIGINT', stopFollowing);
+      if (values.json) {
+        for (const line of resultLines(result, workflowId)) progress.write(`${line}\n`);
+        console.log(JSON.stringify(result, null, 2));
+      } else {
+        for (const line of resultLines(result, workflowId)) console.log(line);
+      }
+      return result.outcome === 'promoted' ? EXIT.ok : EXIT.rolledBack;
+    });
+  },
+};
+
+/** The policy, or undefined after printing its problems one per line (file:line:col first, as editors link them). */
+async function loadPolicy(file: string): Promise<Policy | undefined> {
+  try {
+    return await loadPolicyFile(file);
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    console.error(err.message);
+    console.error(`saferoll start: the policy has ${err.problems.length === 1 ? 'a problem' : `${err.problems.length} problems`}; nothing started (saferoll validate ${file})`);
+    return undefined;
+  }
+}
+
+function alreadyRunning(session: Session, endpoint: string, workflowId: string): number {
+  console.error(
+    `saferoll start: a rollout already runs on endpoint ${endpoint}: workflow ${workflowId} (${session.workflowUrl(workflowId)}); ` +
+      `follow it with saferoll status ${endpoint}, or stop it with saferoll abort ${endpoint}`,
+  );
+  return EXIT.alreadyRunning;
+}
+
+/** The endpoint exists, has the blue to replace, and green is a new name; returns blue. */
+async function checkEndpoint(admin: AdminClient, endpoint: string, green: string, blueFlag: string | undefined): Promise<string> {
+  const view = await admin.getEndpoint(endpoint);
+  const deployments = await admin.listDeployments(endpoint);
+  const names = deployments.map((d) => d.name);
+  const blue = blueFlag ?? Object.entries(view.traffic).find(([, percent]) => percent === 100)?.[0];
+  if (!blue) {
+    throw new UsageError(`cannot tell which deployment is blue on ${endpoint}: none has 100% of live traffic (${JSON.stringify(view.traffic)}); name it with --blue`);
+  }
+  if (!names.includes(blue)) throw new UsageError(`blue deployment "${blue}" does not exist on ${endpoint} (deployments: ${names.join(', ') || 'none'})`);
+  if (blue === green) throw new UsageError(`green "${green}" is the current blue deployment of ${endpoint}; give the new version a new name`);
+  if (names.includes(green)) {
+    throw new UsageError(`deployment "${green}" already exists on ${endpoint}: choose a new name for green, or delete it first (saferoll deployment delete ${endpoint} ${green})`);
+  }
+  return blue;
+}
