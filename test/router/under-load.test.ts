@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('traffic changes under load', () => {
-  it('fails no request while the split and mirror change 60 times', async () => {
+  it('fails no request while the split and mirror change 100 times', async () => {
     const { primaryKey: key } = await t.admin.getKeys('steady');
     let stop = false;
     const statuses = new Map<number, number>();
