@@ -9,6 +9,7 @@ import { demoCommand } from './demo-command.js';
 import { devCommand } from './dev-command.js';
 import { endpointCommand } from './endpoint-command.js';
 import { invokeCommand } from './invoke-command.js';
+import { loadCommand } from './load-command.js';
 import { routerCommand } from './router-command.js';
 import { startCommand } from './start-command.js';
 import { statusCommand } from './status-command.js';
@@ -27,6 +28,7 @@ const commands: Command[] = [
   endpointCommand,
   deploymentCommand,
   invokeCommand,
+  loadCommand,
   routerCommand,
   workerCommand,
   devCommand,
