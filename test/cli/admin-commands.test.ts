@@ -148,6 +148,14 @@ describe('saferoll endpoint and deployment', () => {
   });
 });
 
+describe('saferoll load', () => {
+  it('sends steady traffic for the given duration and reports the counts', async () => {
+    const { code, output } = await run(['load', E, '--rps', '20', '--duration', '1'], env);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/done, [1-9]\d* sent, 0 failed/);
+  });
+});
+
 describe('saferoll invoke', () => {
   it('sends one request with the endpoint key and names the deployment that answered', async () => {
     const { code, output } = await run(['invoke', E], env);
