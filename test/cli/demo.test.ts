@@ -1,0 +1,25 @@
+// `saferoll demo --exit` as a new user runs it: the whole stack on its own
+// ports, a good green promoted, a faulty one rolled back, and the summary.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../cli/temporal-dev-server.js';
+import { runCli } from '../support/cli.js';
+
+describe('saferoll demo', () => {
+  it('promotes a good green, rolls back a faulty one with no client-visible error, and prints the summary', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'saferoll-demo-'));
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [port, adminPort, temporalPort, uiPort] = ports.map(String) as [string, string, string, string];
+    const { code, output } = await runCli(
+      ['demo', '--exit', '--port', port, '--admin-port', adminPort, '--temporal-port', temporalPort, '--ui-port', uiPort, '--state-dir', stateDir],
+      { CI: 'true', SAFEROLL_ADMIN_TOKEN: undefined, TEMPORAL_ADDRESS: undefined },
+    );
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/run 1, a good green: promoted in [\d.]+ s; clients sent \d+ requests, 0 failed/);
+    expect(output).toMatch(/run 2, a faulty green .*: rolled-back in [\d.]+ s; clients sent \d+ requests, 0 failed/);
+    expect(output).toMatch(/green first received traffic → failing gate: [\d.]+ s; → blue back at 100%: [\d.]+ s/);
+    expect(output).toContain(`http://127.0.0.1:${uiPort}/namespaces/default/workflows?query=`);
+  }, 240_000);
+});
