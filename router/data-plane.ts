@@ -5,15 +5,15 @@
 // library, no logging, label children and digests precomputed.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { pipeline } from 'node:stream/promises';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { SaferollError } from '../shared/errors.js';
 import { readRawBody, sendError, sendJson } from './http-util.js';
 import type { TrafficKind } from './metrics.js';
+import { DEPLOYMENT_HEADER, MirrorHandler, ProxyHandler } from './proxy-handlers.js';
 import type { DeploymentTarget, RouteTable } from './route-table.js';
 import { bearerToken, matchesAny } from './secret-compare.js';
 
-export const DEPLOYMENT_HEADER = 'x-saferoll-deployment';
+export { DEPLOYMENT_HEADER } from './proxy-handlers.js';
 export const DEPLOYMENT_HEADER_ALIAS = 'azureml-model-deployment';
 
 // Never forwarded: connection-level headers (RFC 9110 §7.6.1), the client's
@@ -22,7 +22,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'host', 'authorization', DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS,
 ]);
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-connection']);
+/** Request bodies up to this size are read whole and sent with the headers in one write. */
+const SMALL_BODY_BYTES = 64 * 1024;
 
 export interface DataPlaneOptions {
   routes: () => RouteTable;
@@ -48,14 +49,18 @@ export class DataPlane {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight++;
-    this.serve(req, res)
-      .catch((err: unknown) => {
-        if (!res.headersSent) sendError(res, new SaferollError('SAFEROLL_E_INTERNAL', `internal error: ${(err as Error).message}`));
-        else res.destroy();
-      })
-      .finally(() => {
-        if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-      });
+    try {
+      this.serve(req, res);
+    } catch (err) {
+      if (!res.headersSent) sendError(res, new SaferollError('SAFEROLL_E_INTERNAL', `internal error: ${(err as Error).message}`));
+      else res.destroy();
+      this.release();
+    }
+  };
+
+  /** Called once per client request when it is answered (or abandoned). */
+  private readonly release = (): void => {
+    if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   };
 
   /** Resolves when no request is in flight. */
@@ -70,7 +75,12 @@ export class DataPlane {
     await Promise.all(pools.map((pool) => pool.close().catch(() => pool.destroy())));
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private answer(res: ServerResponse, err: SaferollError, extra?: Record<string, unknown>, headers?: Record<string, string>): void {
+    sendError(res, err, extra, headers);
+    this.release();
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const url = req.url ?? '/';
     const slash = url.indexOf('/', 1);
@@ -79,16 +89,17 @@ export class DataPlane {
     const endpointName = url.slice(1, nameEnd);
     if (endpointName === 'healthz' && nameEnd === url.length) {
       sendJson(res, 200, { status: 'ok' });
+      this.release();
       return;
     }
     const routes = this.options.routes().get(endpointName);
     if (!routes) {
-      sendError(res, new SaferollError('SAFEROLL_E_NOT_FOUND', `endpoint "${endpointName}" does not exist`));
+      this.answer(res, new SaferollError('SAFEROLL_E_NOT_FOUND', `endpoint "${endpointName}" does not exist`));
       return;
     }
     const key = bearerToken(req.headers.authorization);
     if (key === undefined || !matchesAny(key, routes.keyDigests)) {
-      sendError(res, new SaferollError('SAFEROLL_E_UNAUTHORIZED', 'missing or invalid endpoint key (Authorization: Bearer <key>)'), undefined, {
+      this.answer(res, new SaferollError('SAFEROLL_E_UNAUTHORIZED', 'missing or invalid endpoint key (Authorization: Bearer <key>)'), undefined, {
         'www-authenticate': 'Bearer',
       });
       return;
@@ -103,14 +114,14 @@ export class DataPlane {
       target = routes.byName.get(requested);
       kind = 'direct';
       if (!target) {
-        sendError(res, new SaferollError('SAFEROLL_E_NOT_FOUND', `deployment "${requested}" does not exist on endpoint "${endpointName}"`));
+        this.answer(res, new SaferollError('SAFEROLL_E_NOT_FOUND', `deployment "${requested}" does not exist on endpoint "${endpointName}"`));
         return;
       }
     } else {
       target = routes.pickLive();
       kind = 'live';
       if (!target) {
-        sendError(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `endpoint "${endpointName}" has no deployment with live traffic; set traffic with PATCH /v1/endpoints/${endpointName}`));
+        this.answer(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `endpoint "${endpointName}" has no deployment with live traffic; set traffic with PATCH /v1/endpoints/${endpointName}`));
         return;
       }
       mirror = routes.pickMirror();
@@ -119,66 +130,44 @@ export class DataPlane {
     const instance = target.pickInstance();
     if (!instance) {
       target.metrics[kind].record(503, (performance.now() - started) / 1000);
-      sendError(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `deployment "${target.name}" has no ready instance`), { deployment: target.name }, {
+      this.answer(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `deployment "${target.name}" has no ready instance`), { deployment: target.name }, {
         [DEPLOYMENT_HEADER]: target.name,
       });
       return;
     }
 
-    const headers = forwardedHeaders(req);
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    let body: Dispatcher.DispatchOptions['body'] = null;
-    if (hasBody) {
-      if (mirror) {
-        body = await readRawBody(req);
-      } else {
-        body = req;
-      }
+    const request: Dispatcher.DispatchOptions = {
+      path,
+      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: forwardedHeaders(req),
+      body: null,
+      headersTimeout: this.options.upstreamTimeoutMs,
+      bodyTimeout: this.options.upstreamTimeoutMs,
+    };
+    const handler = new ProxyHandler(res, target, kind, started, this.options.upstreamTimeoutMs, this.release);
+    const declared = req.headers['content-length'];
+    const length = declared === undefined ? -1 : Number(declared);
+    const hasBody = length > 0 || (declared === undefined && req.headers['transfer-encoding'] !== undefined);
+    // A mirrored body is needed twice; a small one goes out in one write with
+    // the headers. Only large bodies stream through.
+    if (hasBody && (mirror !== undefined || (length > 0 && length <= SMALL_BODY_BYTES))) {
+      readRawBody(req).then(
+        (body) => {
+          request.body = body;
+          if (mirror) this.sendMirror(mirror, request);
+          this.pool(instance).dispatch(request, handler);
+        },
+        () => handler.onResponseError(undefined as never, new Error('client body could not be read')),
+      );
+      return;
     }
-    if (mirror) this.sendMirror(mirror, req.method ?? 'GET', path, headers, body as Buffer | null);
-    await this.proxy(target, kind, instance, req.method ?? 'GET', path, headers, body, res, started);
-  }
-
-  private async proxy(
-    target: DeploymentTarget,
-    kind: TrafficKind,
-    instance: string,
-    method: string,
-    path: string,
-    headers: Record<string, string | string[]>,
-    body: Dispatcher.DispatchOptions['body'],
-    res: ServerResponse,
-    started: number,
-  ): Promise<void> {
-    let status = 502;
-    try {
-      const answer = await this.pool(instance).request({
-        path,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        headersTimeout: this.options.upstreamTimeoutMs,
-        bodyTimeout: this.options.upstreamTimeoutMs,
-      });
-      status = answer.statusCode;
-      res.writeHead(status, responseHeaders(answer.headers, target.name));
-      await pipeline(answer.body, res);
-    } catch (err) {
-      status = isTimeout(err) ? 504 : 502;
-      if (res.headersSent) {
-        res.destroy();
-      } else {
-        const code = status === 504 ? 'SAFEROLL_E_UPSTREAM_TIMEOUT' : 'SAFEROLL_E_UPSTREAM';
-        const what = status === 504 ? `did not answer within ${this.options.upstreamTimeoutMs} ms` : `failed: ${describeError(err)}`;
-        sendError(res, new SaferollError(code, `deployment "${target.name}" ${what}`), { deployment: target.name }, { [DEPLOYMENT_HEADER]: target.name });
-      }
-    } finally {
-      target.metrics[kind].record(status, (performance.now() - started) / 1000);
-    }
+    if (hasBody) request.body = req;
+    if (mirror) this.sendMirror(mirror, request);
+    this.pool(instance).dispatch(request, handler);
   }
 
   // Fire and forget: the client's answer never waits for or sees the mirror.
-  private sendMirror(target: DeploymentTarget, method: string, path: string, headers: Record<string, string | string[]>, body: Buffer | null): void {
+  private sendMirror(target: DeploymentTarget, request: Dispatcher.DispatchOptions): void {
     if (this.mirrorInFlight >= this.options.maxMirrorInFlight) {
       target.mirrorShed.inc();
       return;
@@ -189,29 +178,12 @@ export class DataPlane {
       return;
     }
     this.mirrorInFlight++;
-    const started = performance.now();
-    let status = 502;
-    this.pool(instance)
-      .request({
-        path,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        headersTimeout: this.options.upstreamTimeoutMs,
-        bodyTimeout: this.options.upstreamTimeoutMs,
-      })
-      .then(async (answer) => {
-        status = answer.statusCode;
-        await answer.body.dump({ limit: Number.MAX_SAFE_INTEGER });
-      })
-      .catch((err: unknown) => {
-        status = isTimeout(err) ? 504 : status === 502 ? 502 : status;
-      })
-      .finally(() => {
-        this.mirrorInFlight--;
-        target.metrics.mirror.record(status, (performance.now() - started) / 1000);
-      });
+    this.pool(instance).dispatch({ ...request }, new MirrorHandler(target, this.releaseMirror));
   }
+
+  private readonly releaseMirror = (): void => {
+    this.mirrorInFlight--;
+  };
 
   private pool(origin: string): Pool {
     let pool = this.pools.get(origin);
@@ -250,22 +222,3 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string | string[
   return out;
 }
 
-function responseHeaders(headers: IncomingHttpHeaders, deployment: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
-  }
-  out[DEPLOYMENT_HEADER] = deployment;
-  return out;
-}
-
-function isTimeout(err: unknown): boolean {
-  return err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT';
-}
-
-function describeError(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  return e.code ? `${e.code} ${e.message ?? ''}`.trim() : (e.message ?? String(err));
-}

@@ -1,5 +1,6 @@
 // The data plane's traffic handling over real sockets: weighted split,
 // mirroring, header targeting, and what happens with no traffic.
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRouter, type TestRouter } from '../support/router.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
@@ -94,6 +95,27 @@ describe('data plane traffic', () => {
     expect(green.hits - before).toBe(200);
     const metrics = await t.admin.metricsText();
     expect(metrics).toMatch(/saferoll_requests_total\{endpoint="scoring",deployment="green",traffic="mirror",code="200"\} \d+/);
+  });
+});
+
+describe('client disconnects', () => {
+  it('records a client that hangs up as 499, never as a 5xx of the deployment', async () => {
+    let release!: () => void;
+    blue.behaviour = { hold: new Promise<void>((resolve) => (release = resolve)) };
+    try {
+      await t.admin.setTraffic('scoring', { blue: 100 }, {});
+      const before = blue.hits;
+      const abort = new AbortController();
+      const call = request(`${t.router.dataUrl}/scoring/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+      await waitFor(() => blue.hits > before, 10_000, 'request reached blue');
+      abort.abort();
+      await call.catch(() => undefined);
+      await waitFor(async () => /deployment="blue",traffic="live",code="499"\} 1/.test(await t.admin.metricsText()), 10_000, 'client hang-up counted as 499');
+      expect(await t.admin.metricsText()).not.toMatch(/deployment="blue",traffic="live",code="502"/);
+    } finally {
+      release();
+      blue.behaviour = {};
+    }
   });
 });
 

@@ -1,0 +1,333 @@
+// Router overhead benchmark: on loopback, against the same fast Node
+// upstream, measures side by side in interleaved rounds
+//   direct -> upstream, nginx (keep-alive proxy), a plain undici proxy,
+//   the saferoll router (metrics on) with 0% and with 10% mirroring,
+// each at saturation (wrk, 64 connections) and unloaded (one connection),
+// and prints medians as a markdown table (also bench/out/router-overhead.md).
+//
+//   npm run bench:router [-- --rounds 3 --duration 5 --latency-duration 3 --connections 64 --profile]
+//
+// --profile then runs the mirrored router once more under `node --cpu-prof`
+// and ranks its functions (bench/out/router-profile.md).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { isInterrupted, onInterruptCleanup, stopAllChildren, stopChildrenOnExit, type Child } from './support/children.js';
+import { childPids, startCpuSample, type CpuUsage } from './support/cpu.js';
+import { summarizeCpuProfile } from './support/cpuprofile.js';
+import { startNginx } from './support/nginx.js';
+import { outDir, repoRoot } from './support/paths.js';
+import { configureEndpoint, counterSum, startPlainProxy, startRouterProcess, startUpstream, type RunningRouter } from './support/stack.js';
+import { fmt, markdownTable, median } from './support/stats.js';
+import { errorCount, runWrk, writeWrkScript, type WrkResult } from './support/wrk.js';
+
+const REQUEST_BODY = JSON.stringify({ inputs: [[0.12, 0.5, 3.1, 0.07, 1.9, 0.33, 2.4, 0.81]] });
+const WARMUP_S = 2;
+const USAGE = `Usage: npm run bench:router [-- options]
+
+  --rounds <n>            interleaved A/B rounds (default 3)
+  --duration <s>          saturation run per variant and round (default 5)
+  --latency-duration <s>  unloaded (1 connection) run per variant and round (default 3)
+  --connections <n>       wrk connections at saturation (default 64)
+  --profile               afterwards, profile the mirrored router (node --cpu-prof)
+  --profile-only          only the profile run
+`;
+
+interface Variant {
+  id: string;
+  label: string;
+  /** Full URL wrk hits. */
+  url: string;
+  key: string;
+  /** Pids of the proxy between wrk and the upstream (none for direct). */
+  proxyPids: () => number[];
+  /** A Node proxy: its one JS thread, the core that limits it. */
+  jsThreadPid?: number;
+  script?: string;
+  saturation: WrkResult[];
+  unloaded: WrkResult[];
+  cpu: CpuUsage[];
+  /** rps / direct rps, and / nginx rps, of the same round. */
+  vsDirect: number[];
+  vsNginx: number[];
+}
+
+const log = (message: string): void => {
+  process.stderr.write(`[bench:router] ${message}\n`);
+};
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      'latency-duration': { type: 'string', default: '3' },
+      connections: { type: 'string', default: '64' },
+      profile: { type: 'boolean', default: false },
+      'profile-only': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const int = (name: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${text}"`);
+    return n;
+  };
+  return {
+    help: values.help,
+    rounds: int('rounds', values.rounds, 1),
+    durationS: int('duration', values.duration, 2),
+    latencyDurationS: int('latency-duration', values['latency-duration'], 1),
+    connections: int('connections', values.connections, 1),
+    profile: values.profile || values['profile-only'],
+    profileOnly: values['profile-only'],
+  };
+}
+
+function installTools(): void {
+  const script = path.join(repoRoot, 'scripts', 'install-bench-tools.sh');
+  const result = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) throw new Error(`${script} failed (exit ${result.status ?? result.signal})`);
+}
+
+async function checkVariant(variant: Variant): Promise<void> {
+  const answer = await request(variant.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${variant.key}` },
+    body: REQUEST_BODY,
+  });
+  const text = await answer.body.text();
+  if (answer.statusCode !== 200 || !text.includes('"score"')) throw new Error(`${variant.label}: POST ${variant.url} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+}
+
+/** One saturation run with a CPU window inside wrk's steady state. */
+async function saturate(variant: Variant, upstreamPids: number[], durationS: number, connections: number): Promise<{ result: WrkResult; cpu: CpuUsage | undefined }> {
+  let cpu: CpuUsage | undefined;
+  let sampling: Promise<void> = Promise.resolve();
+  const result = await runWrk({
+    url: variant.url,
+    script: variant.script as string,
+    connections,
+    durationS,
+    onStart: (wrkPid) => {
+      // Sample from 0.5 s after start to 0.5 s before the end, while every process still exists.
+      sampling = (async () => {
+        await sleep(500);
+        const stop = startCpuSample(() => ({
+          proxy: variant.proxyPids(),
+          proxyJs: variant.jsThreadPid === undefined ? [] : [{ mainThreadOf: variant.jsThreadPid }],
+          upstream: upstreamPids,
+          wrk: [wrkPid],
+        }));
+        await sleep(durationS * 1000 - 1000);
+        cpu = stop();
+      })();
+    },
+  });
+  await sampling;
+  return { result, cpu };
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  stopChildrenOnExit((signal) => log(`${signal}: stopping nginx, router, upstreams...`));
+  installTools();
+  if (!existsSync(path.join(repoRoot, 'dist', 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  await mkdir(outDir, { recursive: true });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'saferoll-bench-'));
+  onInterruptCleanup(() => rm(tmp, { recursive: true, force: true }));
+  try {
+    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    log('starting upstreams (examples/model-server.mjs, LATENCY_MS=0): blue, green (mirror target)');
+    const [blue, green] = await Promise.all([startUpstream('blue'), startUpstream('green')]);
+    const upstreamPids = [blue.child.pid, green.child.pid];
+
+    if (!opts.profileOnly) await benchmark(opts, tmp, blue.url, green.url, upstreamPids);
+    if (opts.profile) await profileRouter(opts, tmp, blue.url, green.url);
+  } finally {
+    log('stopping all processes');
+    await stopAllChildren();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl: string, greenUrl: string, upstreamPids: number[]): Promise<void> {
+  log('starting nginx (keepalive 64 to blue), the plain undici proxy and the saferoll router');
+  const [nginx, plain, router] = await Promise.all([startNginx(blueUrl, path.join(tmp, 'nginx')), startPlainProxy(blueUrl), startRouterProcess(path.join(tmp, 'router-state'))]);
+  const plainSetup = await configureEndpoint(router.admin, 'bench-plain', blueUrl, greenUrl, 0);
+  const mirrorSetup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
+  const workers = (master: Child) => () => [master.pid, ...childPids(master.pid)];
+  const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number): Variant => ({
+    id, label, url, key, proxyPids, jsThreadPid, saturation: [], unloaded: [], cpu: [], vsDirect: [], vsNginx: [],
+  });
+  const scorePath = `/${plainSetup.endpoint}/score`;
+  const variants: Variant[] = [
+    variant('direct', 'direct to upstream', `${blueUrl}${scorePath}`, plainSetup.key, () => []),
+    variant('nginx', `nginx keep-alive proxy (${childPids(nginx.child.pid).length} workers)`, `${nginx.url}${scorePath}`, plainSetup.key, workers(nginx.child)),
+    variant('plain', 'plain undici proxy (dispatch; no auth, no metrics)', `${plain.url}${scorePath}`, plainSetup.key, () => [plain.child.pid], plain.child.pid),
+    variant('router', 'saferoll router, metrics, mirror 0%', `${router.dataUrl}${scorePath}`, plainSetup.key, () => [router.child.pid], router.child.pid),
+    variant('router-mirror', 'saferoll router, metrics, mirror 10%', `${router.dataUrl}/${mirrorSetup.endpoint}/score`, mirrorSetup.key, () => [router.child.pid], router.child.pid),
+  ];
+  for (const v of variants) {
+    await checkVariant(v);
+    v.script = await writeWrkScript(tmp, v.id, {
+      method: 'POST',
+      body: REQUEST_BODY,
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${v.key}` },
+    });
+  }
+
+  log(`warm-up: ${WARMUP_S} s at ${opts.connections} connections per variant`);
+  for (const v of variants) await runWrk({ url: v.url, script: v.script as string, connections: opts.connections, durationS: WARMUP_S });
+  const metricsBefore = await router.admin.metricsText();
+
+  const started = Date.now();
+  for (let round = 0; round < opts.rounds; round++) {
+    // Rotate the order each round so no variant always runs first or last.
+    const order = variants.map((_, i) => variants[(i + round) % variants.length] as Variant);
+    const byId = new Map<string, number>();
+    for (const v of order) {
+      const tag = `round ${round + 1}/${opts.rounds} ${v.id.padEnd(13)}`;
+      const { result, cpu } = await saturate(v, upstreamPids, opts.durationS, opts.connections);
+      v.saturation.push(result);
+      if (cpu) v.cpu.push(cpu);
+      byId.set(v.id, result.requestsPerSecond);
+      const unloaded = await runWrk({ url: v.url, script: v.script as string, connections: 1, durationS: opts.latencyDurationS });
+      v.unloaded.push(unloaded);
+      const errors = errorCount(result) + errorCount(unloaded);
+      log(
+        `${tag} ${fmt.int(result.requestsPerSecond).padStart(7)} req/s  p50 ${fmt.ms(unloaded.p50Ms)} ms  p99 ${fmt.ms(unloaded.p99Ms)} ms` +
+          (cpu && v.id !== 'direct' ? `  proxy ${fmt.int(((cpu.cores.proxy ?? 0) * 1e6) / result.requestsPerSecond)} us CPU/req` : '') +
+          (cpu ? `  cpu proxy ${fmt.cores(cpu.cores.proxy)}${v.jsThreadPid === undefined ? '' : ` (JS thread ${fmt.cores(cpu.cores.proxyJs)})`} upstream ${fmt.cores(cpu.cores.upstream)} wrk ${fmt.cores(cpu.cores.wrk)} machine ${fmt.pct(cpu.machineBusy)}` : '') +
+          (errors > 0 ? `  ERRORS ${errors}` : ''),
+      );
+    }
+    for (const v of variants) {
+      const rps = byId.get(v.id) ?? Number.NaN;
+      v.vsDirect.push(rps / (byId.get('direct') ?? Number.NaN));
+      v.vsNginx.push(rps / (byId.get('nginx') ?? Number.NaN));
+    }
+  }
+  const elapsedS = (Date.now() - started) / 1000;
+
+  // Proof that the mirror really ran: copies counted by the router itself.
+  const metricsAfter = await router.admin.metricsText();
+  const delta = (labels: Record<string, string>): number =>
+    counterSum(metricsAfter, 'saferoll_requests_total', labels) - counterSum(metricsBefore, 'saferoll_requests_total', labels);
+  const live = delta({ endpoint: 'bench-mirror', traffic: 'live' });
+  const mirrored = delta({ endpoint: 'bench-mirror', traffic: 'mirror' });
+  const shed = counterSum(metricsAfter, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' }) - counterSum(metricsBefore, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' });
+  const non2xx = delta({ endpoint: 'bench-mirror', traffic: 'live' }) - delta({ endpoint: 'bench-mirror', traffic: 'live', code: '200' });
+
+  const report = renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx });
+  process.stdout.write(`\n${report}\n`);
+  const file = path.join(outDir, 'router-overhead.md');
+  await writeFile(file, `${report}\n`);
+  log(`wrote ${path.relative(repoRoot, file)}`);
+  await router.admin.close();
+}
+
+function renderReport(
+  variants: Variant[],
+  opts: ReturnType<typeof options>,
+  elapsedS: number,
+  mirror: { live: number; mirrored: number; shed: number; non2xx: number },
+): string {
+  const rows = variants.map((v) => [
+    v.label,
+    fmt.int(median(v.saturation.map((r) => r.requestsPerSecond))),
+    fmt.ratio(median(v.vsDirect)),
+    fmt.ratio(median(v.vsNginx)),
+    fmt.ms(median(v.unloaded.map((r) => r.p50Ms))),
+    fmt.ms(median(v.unloaded.map((r) => r.p99Ms))),
+  ]);
+  const cores = os.cpus().length;
+  const cpuRows = variants.map((v) => {
+    const m = (pick: (c: CpuUsage, r: WrkResult) => number): number => median(v.cpu.map((c, i) => pick(c, v.saturation[i] as WrkResult)));
+    const perRequest = (c: CpuUsage, r: WrkResult): number => r.requestsPerSecond * c.seconds;
+    const proxy = v.id !== 'direct';
+    return [
+      v.label,
+      proxy ? fmt.cores(m((c) => c.cores.proxy ?? Number.NaN)) : '-',
+      v.jsThreadPid === undefined ? '-' : fmt.cores(m((c) => c.cores.proxyJs ?? Number.NaN)),
+      proxy ? fmt.ms(m((c, r) => ((c.cores.proxy ?? Number.NaN) * 1e3) / r.requestsPerSecond)) : '-',
+      proxy ? m((c, r) => ((c.syscalls.proxy?.reads ?? Number.NaN) + (c.syscalls.proxy?.writes ?? Number.NaN)) / perRequest(c, r)).toFixed(1) : '-',
+      fmt.cores(m((c) => c.cores.upstream ?? Number.NaN)),
+      fmt.cores(m((c) => c.cores.wrk ?? Number.NaN)),
+      fmt.cores(m((c) => c.machineBusy * cores - (c.cores.proxy ?? 0) - (c.cores.upstream ?? 0) - (c.cores.wrk ?? 0))),
+      fmt.pct(m((c) => c.machineBusy)),
+      fmt.int(v.saturation.reduce((n, r) => n + errorCount(r), 0) + v.unloaded.reduce((n, r) => n + errorCount(r), 0)),
+    ];
+  });
+  return [
+    `## Router overhead (${new Date().toISOString()})`,
+    '',
+    `${cores} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, loopback. Upstream: examples/model-server.mjs (LATENCY_MS=0), one process; ` +
+      `the 10% mirror goes to a second one. POST ${REQUEST_BODY.length}-byte JSON with a bearer key. ` +
+      `${opts.rounds} interleaved rounds (order rotated per round), medians shown; ratios are the median of per-round ratios. ` +
+      `req/s: wrk -t1 -c${opts.connections} -d${opts.durationS}s. p50/p99: wrk -t1 -c1 -d${opts.latencyDurationS}s (unloaded). ` +
+      `Measuring took ${Math.round(elapsedS)} s.`,
+    '',
+    markdownTable(['variant', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms'], rows, [false, true, true, true, true, true]),
+    '',
+    `CPU during the saturation runs (medians; cores: 1.00 = one core busy). "proxy JS thread" is the main thread of a Node proxy ` +
+      `(near 1.00 while the machine has idle capacity: one core is its limit). "proxy ms CPU/req" and "syscalls/req" are the proxy's CPU time and ` +
+      `read+write syscalls per proxied request (robust to other load; from /proc/<pid>/io, which does not count nginx's recvfrom reads); "other" is what processes outside the benchmark used; "machine busy" is the share of all ${cores} cores.`,
+    '',
+    markdownTable(
+      ['variant', 'proxy cores', 'proxy JS thread', 'proxy ms CPU/req', 'proxy syscalls/req', 'upstream cores', 'wrk cores', 'other cores', 'machine busy', 'wrk errors'],
+      cpuRows,
+      [false, true, true, true, true, true, true, true, true, true],
+    ),
+    '',
+    `Mirror check (router counters, bench-mirror, measured rounds): ${fmt.int(mirror.live)} live, ${fmt.int(mirror.mirrored)} mirrored ` +
+      `(${fmt.pct(mirror.live > 0 ? mirror.mirrored / mirror.live : Number.NaN)}), ${fmt.int(mirror.shed)} shed, ${fmt.int(mirror.non2xx)} live answers not 200 ` +
+      `(the router counts as 502 the requests in flight when wrk closes its connections at the end of a run, up to ${opts.connections} per saturation run).`,
+  ].join('\n');
+}
+
+async function profileRouter(opts: ReturnType<typeof options>, tmp: string, blueUrl: string, greenUrl: string): Promise<void> {
+  const profileDir = path.join(tmp, 'profile');
+  await mkdir(profileDir, { recursive: true });
+  log(`profiling: router under node --cpu-prof, mirror 10%, ${opts.durationS} s at ${opts.connections} connections`);
+  let router: RunningRouter | undefined = await startRouterProcess(path.join(tmp, 'profile-state'), ['--cpu-prof', '--cpu-prof-dir', profileDir]);
+  const setup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
+  const v: Variant = {
+    id: 'profile', label: 'router under --cpu-prof', url: `${router.dataUrl}/${setup.endpoint}/score`, key: setup.key,
+    proxyPids: () => [router?.child.pid ?? 0], saturation: [], unloaded: [], cpu: [], vsDirect: [], vsNginx: [],
+  };
+  await checkVariant(v);
+  v.script = await writeWrkScript(tmp, v.id, { method: 'POST', body: REQUEST_BODY, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${v.key}` } });
+  await runWrk({ url: v.url, script: v.script, connections: opts.connections, durationS: WARMUP_S });
+  const { result, cpu } = await saturate(v, [], opts.durationS, opts.connections);
+  log(`profiled run: ${fmt.int(result.requestsPerSecond)} req/s, router cpu ${fmt.cores(cpu?.cores.proxy)} cores`);
+  await router.admin.close();
+  await router.child.stop(15_000); // SIGTERM: the router drains and exits, node writes the profile
+  router = undefined;
+  const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
+  if (files.length === 0) throw new Error('the router wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
+  const newest = (await Promise.all(files.map(async (f) => ({ f, t: (await stat(path.join(profileDir, f))).mtimeMs })))).sort((a, b) => b.t - a.t)[0]?.f as string;
+  const kept = path.join(outDir, 'router.cpuprofile');
+  await copyFile(path.join(profileDir, newest), kept);
+  const summary = await summarizeCpuProfile(kept, repoRoot);
+  const report = `## Router CPU profile (${new Date().toISOString()})\n\nmirror 10%, wrk -t1 -c${opts.connections} -d${opts.durationS}s, ${fmt.int(result.requestsPerSecond)} req/s under the profiler (open bench/out/router.cpuprofile in Chrome DevTools or VS Code).\n\n${summary}`;
+  process.stdout.write(`\n${report}\n`);
+  await writeFile(path.join(outDir, 'router-profile.md'), report);
+  log('wrote bench/out/router-profile.md and bench/out/router.cpuprofile');
+}
+
+main().catch(async (err: unknown) => {
+  if (isInterrupted()) return; // the signal handler stops everything and exits
+  log(`failed: ${(err as Error).stack ?? String(err)}`);
+  await stopAllChildren();
+  process.exitCode = 1;
+});
