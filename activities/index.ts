@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import type { MetricSource } from '../analysis/metric-source.js';
 import type { MetricsSnapshot, TrafficKind } from '../analysis/snapshot.js';
 import { measureWindow } from '../analysis/window.js';
+import type { PolicyStep } from '../policies/types.js';
 import type { AdminClient } from '../router/client.js';
 import { SaferollError } from '../shared/errors.js';
 import type { TickWindows } from '../workflows/gate-decision.js';
@@ -27,17 +28,8 @@ export interface EndpointSummary {
   deployments: { name: string; provisioningState: string }[];
 }
 
-export interface SmokeRequest {
-  endpoint: string;
-  deployment: string;
-  requests: number;
-  path: string;
-  method: string;
-  body?: unknown;
-  headers: Record<string, string>;
-  expectStatus: number;
-  timeoutMs: number;
-}
+/** A policy smoke step, aimed at one deployment of one endpoint. */
+export type SmokeRequest = Omit<Extract<PolicyStep, { kind: 'smoke' }>, 'kind'> & { endpoint: string; deployment: string };
 
 export interface MeasureRequest {
   endpoint: string;

@@ -10,9 +10,9 @@ import { TASK_QUEUE, rolloutWorkflowId } from '../workflows/messages.js';
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import { ROLLOUT_ENDPOINT, ROLLOUT_PHASE, GREEN_TRAFFIC_PERCENT } from '../workflows/search-attributes.js';
 import type { GreenSpec, RolloutResult } from '../workflows/types.js';
-import { EXIT, intFlag, parseFlags, type Command } from './command.js';
+import { EXIT, parseFlags, type Command } from './command.js';
 import { DemoLoad } from './demo-load.js';
-import { startDevStack } from './dev-stack.js';
+import { STACK_FLAGS, STACK_HELP, stackOptions, startDevStack } from './dev-stack.js';
 import { followRollout, isLiveTerminal } from './follow-rollout.js';
 import { resultLines } from './rollout-view.js';
 import { Session } from './session.js';
@@ -27,7 +27,12 @@ sample model server under steady traffic (${REQUESTS_PER_SECOND} requests/s), an
 policies/quick.yaml twice: a good green is promoted to 100% and blue deleted;
 then a faulty green (slower and failing) is rolled back automatically.
 Prints a summary, then keeps the stack up for a look at both runs in the
-Temporal UI until Ctrl-C (or stops at once with --exit).`;
+Temporal UI until Ctrl-C (or stops at once with --exit).
+
+Options:
+${STACK_HELP}
+  --exit                stop the stack when the demo is done (exit 0 when both runs ended as expected)
+  -h, --help            this help`;
 
 interface RunSummary {
   label: string;
@@ -40,14 +45,7 @@ export const demoCommand: Command = {
   summary: 'run the demo: a good green promoted, a faulty one rolled back',
   usage,
   async run(argv) {
-    const { values } = parseFlags(argv, {
-      port: { type: 'string' },
-      'admin-port': { type: 'string' },
-      'temporal-port': { type: 'string' },
-      'ui-port': { type: 'string' },
-      'state-dir': { type: 'string' },
-      exit: { type: 'boolean' },
-    });
+    const { values } = parseFlags(argv, { ...STACK_FLAGS, exit: { type: 'boolean' } });
     if (values.help) {
       console.log(usage);
       return EXIT.ok;
@@ -56,20 +54,14 @@ export const demoCommand: Command = {
     const policyFile = path.join(root, 'policies/quick.yaml');
     const policy = await loadPolicyFile(policyFile);
     const quiet: string[] = [];
-    const stack = await startDevStack({
-      port: intFlag(values.port, 'port', 8080, 1),
-      adminPort: intFlag(values['admin-port'], 'admin-port', 8081, 1),
-      temporalPort: intFlag(values['temporal-port'], 'temporal-port', 7233, 1),
-      uiPort: intFlag(values['ui-port'], 'ui-port', 8233, 1),
-      stateDir: values['state-dir'] ?? '.saferoll',
-      temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
-      log: (line) => {
+    const stack = await startDevStack(
+      stackOptions(values, (line) => {
         // Keep the stack's own chatter out of the way; show it if something breaks.
         quiet.push(line);
         if (quiet.length > 200) quiet.shift();
         if (/error|exited/i.test(line) && !line.startsWith('[temporal]')) console.error(line);
-      },
-    });
+      }),
+    );
     const session = new Session({
       temporalAddress: stack.temporalAddress,
       namespace: stack.namespace,

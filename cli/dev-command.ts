@@ -1,6 +1,6 @@
 // `saferoll dev`: the whole local stack with one command, until Ctrl-C.
-import { EXIT, intFlag, parseFlags, type Command } from './command.js';
-import { startDevStack } from './dev-stack.js';
+import { EXIT, parseFlags, type Command } from './command.js';
+import { STACK_FLAGS, STACK_HELP, stackOptions, startDevStack } from './dev-stack.js';
 
 const usage = `Usage: saferoll dev [--port 8080] [--admin-port 8081] [--temporal-port 7233] [--ui-port 8233] [--state-dir .saferoll]
 
@@ -9,11 +9,7 @@ the state dir, so rollouts survive a restart), the routing core and a worker,
 prints their URLs, and stops them all on Ctrl-C.
 
 Options:
-  --port <n>            data plane port (default 8080)
-  --admin-port <n>      admin API and /metrics port (default 8081)
-  --temporal-port <n>   Temporal frontend port (default 7233)
-  --ui-port <n>         Temporal web UI port (default 8233)
-  --state-dir <dir>     router state, admin token, logs, Temporal database (default .saferoll)
+${STACK_HELP}
   -h, --help            this help
 
 Environment:
@@ -26,27 +22,12 @@ export const devCommand: Command = {
   summary: 'run the whole local stack: Temporal + UI, router, worker',
   usage,
   async run(argv) {
-    const { values } = parseFlags(argv, {
-      port: { type: 'string' },
-      'admin-port': { type: 'string' },
-      'temporal-port': { type: 'string' },
-      'ui-port': { type: 'string' },
-      'state-dir': { type: 'string' },
-    });
+    const { values } = parseFlags(argv, STACK_FLAGS);
     if (values.help) {
       console.log(usage);
       return EXIT.ok;
     }
-    const stack = await startDevStack({
-      port: intFlag(values.port, 'port', 8080, 1),
-      adminPort: intFlag(values['admin-port'], 'admin-port', 8081, 1),
-      temporalPort: intFlag(values['temporal-port'], 'temporal-port', 7233, 1),
-      uiPort: intFlag(values['ui-port'], 'ui-port', 8233, 1),
-      stateDir: values['state-dir'] ?? '.saferoll',
-      temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
-      namespace: process.env.TEMPORAL_NAMESPACE || undefined,
-      log: (line) => console.log(line),
-    });
+    const stack = await startDevStack(stackOptions(values, (line) => console.log(line)));
     console.log(
       [
         '',

@@ -8,7 +8,40 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { resolveAdminToken } from '../router/admin-token.js';
 import { SaferollError } from '../shared/errors.js';
+import { intFlag } from './command.js';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
+
+/** The flags of every command that starts the stack (`dev`, `demo`). */
+export const STACK_FLAGS = {
+  port: { type: 'string' },
+  'admin-port': { type: 'string' },
+  'temporal-port': { type: 'string' },
+  'ui-port': { type: 'string' },
+  'state-dir': { type: 'string' },
+} as const;
+
+export const STACK_HELP = `  --port <n>            data plane port (default 8080)
+  --admin-port <n>      admin API and /metrics port (default 8081)
+  --temporal-port <n>   Temporal frontend port (default 7233)
+  --ui-port <n>         Temporal web UI port (default 8233)
+  --state-dir <dir>     router state, admin token, logs, Temporal database (default .saferoll)`;
+
+type StackFlagValues = Partial<Record<keyof typeof STACK_FLAGS, string | boolean | undefined>>;
+
+/** Stack options from the flags, then the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE). */
+export function stackOptions(values: StackFlagValues, log: (line: string) => void): DevStackOptions {
+  const text = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+  return {
+    port: intFlag(text(values.port), 'port', 8080, 1),
+    adminPort: intFlag(text(values['admin-port']), 'admin-port', 8081, 1),
+    temporalPort: intFlag(text(values['temporal-port']), 'temporal-port', 7233, 1),
+    uiPort: intFlag(text(values['ui-port']), 'ui-port', 8233, 1),
+    stateDir: text(values['state-dir']) ?? '.saferoll',
+    temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
+    namespace: process.env.TEMPORAL_NAMESPACE || undefined,
+    log,
+  };
+}
 
 export interface DevStackOptions {
   port: number;

@@ -5,12 +5,11 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Policy } from '../../policies/types.js';
 import { rolloutWorkflowId, statusQuery } from '../../workflows/messages.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import { launchTestBrowser, type TestBrowser } from '../support/browser.js';
 import { startLoad, type Load } from '../support/load.js';
-import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
+import { RolloutTestBed, createEndpointWithBlue, longBakes, modelServer } from '../support/rollout-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 const ui = inject('temporalUiUrl');
@@ -33,31 +32,13 @@ afterAll(async () => {
   await bed?.close();
 });
 
-/**
- * Bakes far longer than the test, so the rollout sits in Mirror until the UI
- * acts. Gate limits are out of reach on purpose: Chromium rendering a busy
- * history on a 2-core machine can push green's p95 past the usual test SLO,
- * and then the gate, not the operator, would end the rollout.
- */
-const sitsInMirror = (): Policy =>
-  testPolicy({
-    slo: { latency: { p95Ms: 60_000 }, errorRate: 0.01, minRequests: 20 },
-    baseline: { latencyRatio: 1_000 },
-    steps: [
-      { kind: 'create' },
-      { kind: 'mirror', percent: 50, forMs: 600_000 },
-      { kind: 'traffic', percent: 10, forMs: 600_000 },
-      { kind: 'traffic', percent: 100, forMs: 1_000 },
-      { kind: 'deleteBlue', afterMs: 0 },
-    ],
-  });
 
 /** A rollout of `endpoint` under steady load, baking in Mirror and listed so by the server. */
 async function rolloutInMirror(endpoint: string): Promise<{ handle: WorkflowHandle<typeof rolloutWorkflow>; load: Load }> {
   const key = await createEndpointWithBlue(bed.router, endpoint);
   const load = startLoad(bed.router.router.dataUrl, endpoint, key);
   loads.add(load);
-  const handle = await bed.start(endpoint, modelServer('green'), sitsInMirror());
+  const handle = await bed.start(endpoint, modelServer('green'), longBakes());
   await waitFor(async () => (await handle.query(statusQuery)).phase === 'Mirror', 30_000, 'mirror phase');
   // The list page fetches once: wait until visibility has the phase, so a miss is the UI's.
   const query = `WorkflowId="${handle.workflowId}" AND RolloutPhase="Mirror"`;

@@ -47,6 +47,26 @@ export function testPolicy(overrides: Partial<Policy> = {}): Policy {
   };
 }
 
+/**
+ * A rollout that sits in its mirror bake (10 minutes) until an operator acts.
+ * Loose latency limits: these runs are about operator actions, and a busy
+ * 2-core machine (Chromium, other test files) can push p95 past 250 ms, and
+ * then the gate, not the operator, would end the rollout.
+ */
+export function longBakes(): Policy {
+  return testPolicy({
+    slo: { latency: { p95Ms: 60_000 }, errorRate: 0.01, minRequests: 20 },
+    baseline: {},
+    steps: [
+      { kind: 'create' },
+      { kind: 'mirror', percent: 50, forMs: 600_000 },
+      { kind: 'traffic', percent: 10, forMs: 600_000 },
+      { kind: 'traffic', percent: 100, forMs: 1_000 },
+      { kind: 'deleteBlue', afterMs: 0 },
+    ],
+  });
+}
+
 /** Creates `endpoint` with a Succeeded blue model server at 100%. */
 export async function createEndpointWithBlue(router: TestRouter, endpoint: string, blueEnv: Record<string, string> = {}): Promise<string> {
   await router.admin.putEndpoint(endpoint, { authMode: 'key' });

@@ -2,11 +2,10 @@
 // and resume, promote early, approve, and an approval that times out.
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Policy } from '../../policies/types.js';
 import { abortSignal, approveUpdate, pauseSignal, promoteUpdate, resumeSignal, statusQuery } from '../../workflows/messages.js';
 import { recordHistory } from '../support/histories.js';
 import { startLoad } from '../support/load.js';
-import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
+import { RolloutTestBed, createEndpointWithBlue, longBakes, modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let bed: RolloutTestBed;
@@ -17,20 +16,6 @@ beforeAll(async () => {
 });
 afterAll(() => bed?.close());
 
-// Loose latency limits: these tests are about operator actions, and a busy
-// 2-core machine (Chromium, other test files) can push p95 past 250 ms.
-const longBakes = (): Policy =>
-  testPolicy({
-    slo: { latency: { p95Ms: 5_000 }, errorRate: 0.01, minRequests: 20 },
-    baseline: {},
-    steps: [
-      { kind: 'create' },
-      { kind: 'mirror', percent: 50, forMs: 600_000 },
-      { kind: 'traffic', percent: 10, forMs: 600_000 },
-      { kind: 'traffic', percent: 100, forMs: 1_000 },
-      { kind: 'deleteBlue', afterMs: 0 },
-    ],
-  });
 
 async function expectRolledBackToBlue(endpoint: string): Promise<void> {
   const view = await bed.router.admin.getEndpoint(endpoint);
