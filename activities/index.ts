@@ -31,6 +31,11 @@ export interface EndpointSummary {
 /** A policy smoke step, aimed at one deployment of one endpoint. */
 export type SmokeRequest = Omit<Extract<PolicyStep, { kind: 'smoke' }>, 'kind'> & { endpoint: string; deployment: string };
 
+export interface RetryOptions {
+  /** Retry the router's refusals too (rollback), instead of failing at once. */
+  retryRefusals?: boolean;
+}
+
 export interface MeasureRequest {
   endpoint: string;
   green: string;
@@ -77,21 +82,27 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Sets the endpoint's whole live split and mirror share. */
-    async setRoutes(endpoint: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number>): Promise<void> {
-      await classified(() => admin.setTraffic(endpoint, traffic, mirrorTraffic));
+    /**
+     * Sets the endpoint's whole live split and mirror share. During a
+     * rollback (`retryRefusals`) even a refusal is retried: rollback must end
+     * in blue 100%, and a refusal such as "blue is Updating" passes.
+     */
+    async setRoutes(endpoint: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number>, opts: RetryOptions = {}): Promise<void> {
+      const call = () => admin.setTraffic(endpoint, traffic, mirrorTraffic);
+      await (opts.retryRefusals ? call() : classified(call));
     },
 
     /** Deletes a deployment; already gone counts as done. */
-    async deleteDeployment(endpoint: string, name: string): Promise<void> {
-      await classified(async () => {
+    async deleteDeployment(endpoint: string, name: string, opts: RetryOptions = {}): Promise<void> {
+      const call = async (): Promise<void> => {
         try {
           await admin.deleteDeployment(endpoint, name);
         } catch (err) {
           if (err instanceof SaferollError && err.code === 'SAFEROLL_E_NOT_FOUND') return;
           throw err;
         }
-      });
+      };
+      await (opts.retryRefusals ? call() : classified(call));
     },
 
     /** Sends requests straight to one deployment (deployment header) and checks each status. */

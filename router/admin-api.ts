@@ -121,7 +121,7 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
       if (!match) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
-      await route.handler(req, res, match.slice(1).map(decodeURIComponent), url.searchParams);
+      await route.handler(req, res, match.slice(1).map(decodeSegment), url.searchParams);
       return;
     }
     if (pathMatched) {
@@ -130,6 +130,14 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
       return;
     }
     throw new SaferollError('SAFEROLL_E_NOT_FOUND', `no such admin route: ${req.method} ${url.pathname}`);
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new SaferollError('SAFEROLL_E_VALIDATION', `malformed path segment "${segment}"`);
   }
 }
 

@@ -20,7 +20,7 @@ export const DEPLOYMENT_HEADER_ALIAS = 'azureml-model-deployment';
 // saferoll key, and our routing headers.
 const DROPPED_REQUEST_HEADERS = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'host', 'authorization', DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS,
+  'host', 'authorization', 'expect', DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS,
 ]);
 /** Request bodies up to this size are read whole and sent with the headers in one write. */
 const SMALL_BODY_BYTES = 64 * 1024;
@@ -148,17 +148,21 @@ export class DataPlane {
     const declared = req.headers['content-length'];
     const length = declared === undefined ? -1 : Number(declared);
     const hasBody = length > 0 || (declared === undefined && req.headers['transfer-encoding'] !== undefined);
-    // A mirrored body is needed twice; a small one goes out in one write with
-    // the headers. Only large bodies stream through.
-    if (hasBody && (mirror !== undefined || (length > 0 && length <= SMALL_BODY_BYTES))) {
-      readRawBody(req).then(
-        (body) => {
+    // A small body goes out in one write with the headers, and only a small
+    // body is mirrored (it is needed twice; a large or unknown-length upload
+    // is streamed and its mirror copy shed, so memory stays bounded).
+    if (mirror && !(length >= 0 && length <= SMALL_BODY_BYTES)) {
+      mirror.mirrorShed.inc();
+      mirror = undefined;
+    }
+    if (hasBody && length > 0 && length <= SMALL_BODY_BYTES) {
+      readRawBody(req)
+        .then((body) => {
           request.body = body;
           if (mirror) this.sendMirror(mirror, request);
           this.pool(instance).dispatch(request, handler);
-        },
-        () => handler.onResponseError(undefined as never, new Error('client body could not be read')),
-      );
+        })
+        .catch(() => handler.onResponseError(undefined as never, new Error('client body could not be read')));
       return;
     }
     if (hasBody) request.body = req;
@@ -212,8 +216,11 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
 function forwardedHeaders(req: IncomingMessage): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const incoming = req.headers;
+  // Headers the client named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+  const connection = incoming.connection;
+  const named = connection && connection !== 'keep-alive' && connection !== 'close' ? new Set(connection.toLowerCase().split(',').map((h) => h.trim())) : undefined;
   for (const name in incoming) {
-    if (DROPPED_REQUEST_HEADERS.has(name)) continue;
+    if (DROPPED_REQUEST_HEADERS.has(name) || named?.has(name)) continue;
     const value = incoming[name];
     if (value !== undefined) out[name] = value;
   }

@@ -16,11 +16,22 @@ type DurationLabels = 'endpoint' | 'deployment' | 'traffic';
 export class TrafficMetrics {
   private readonly byCode = new Map<number, Counter.Internal>();
 
+  private readonly duration: Histogram.Internal<DurationLabels>;
+
   constructor(
     private readonly requests: Counter<RequestLabels>,
     private readonly labels: LabelValues<DurationLabels>,
-    private readonly duration: Histogram.Internal<DurationLabels>,
-  ) {}
+    private readonly histogram: Histogram<DurationLabels>,
+  ) {
+    this.duration = histogram.labels(labels);
+  }
+
+  /** Drops this deployment's series (it was deleted), so /metrics does not grow with every rollout. */
+  remove(): void {
+    for (const code of this.byCode.keys()) this.requests.remove({ ...this.labels, code: String(code) });
+    this.byCode.clear();
+    this.histogram.remove(this.labels);
+  }
 
   record(code: number, seconds: number): void {
     let counter = this.byCode.get(code);
@@ -64,7 +75,11 @@ export class RouterMetrics {
 
   forTraffic(endpoint: string, deployment: string, traffic: TrafficKind): TrafficMetrics {
     const labels = { endpoint, deployment, traffic };
-    return new TrafficMetrics(this.requests, labels, this.duration.labels(labels));
+    return new TrafficMetrics(this.requests, labels, this.duration);
+  }
+
+  removeShedCounter(endpoint: string, deployment: string): void {
+    this.mirrorShed.remove({ endpoint, deployment });
   }
 
   shedCounter(endpoint: string, deployment: string): Counter.Internal {

@@ -70,10 +70,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.finished) return;
     const res = this.res;
+    // The upstream failed mid-answer or before it: either way the deployment failed this request.
+    this.status = isTimeout(err) ? 504 : 502;
     if (res.headersSent) {
       res.destroy();
     } else {
-      this.status = isTimeout(err) ? 504 : 502;
       const code = this.status === 504 ? 'SAFEROLL_E_UPSTREAM_TIMEOUT' : 'SAFEROLL_E_UPSTREAM';
       const what = this.status === 504 ? `did not answer within ${this.timeoutMs} ms` : `failed: ${describeError(err)}`;
       sendError(res, new SaferollError(code, `deployment "${this.target.name}" ${what}`), { deployment: this.target.name }, { [DEPLOYMENT_HEADER]: this.target.name });

@@ -9,7 +9,7 @@ import type { RouterMetrics } from './metrics.js';
 import { deploymentKey, type DeploymentRecord, type DeploymentSource, type EndpointRecord, type RouterState } from './model.js';
 import { createProvider } from './providers/index.js';
 import type { DeploymentProvider } from './providers/provider.js';
-import { DeploymentTarget, EndpointRoutes, type RouteTable } from './route-table.js';
+import { DeploymentTarget, EndpointRoutes, type RouteTable, type SplitCounters } from './route-table.js';
 import type { DeploymentPutBody, EndpointPatchBody, EndpointPutBody } from './schemas.js';
 import { digestSecret } from './secret-compare.js';
 import { StateStore } from './state-store.js';
@@ -31,6 +31,7 @@ export class Registry {
   private table: RouteTable = new Map();
   private readonly providers = new Map<string, DeploymentProvider>();
   private readonly targets = new Map<string, DeploymentTarget>();
+  private readonly splitCounters = new Map<string, SplitCounters>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -154,13 +155,15 @@ export class Registry {
     const key = deploymentKey(endpoint, name);
     const existing = this.state.deployments[key];
     if (existing) {
+      if (existing.provisioningState === 'Deleting') throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being deleted; try again when it is gone`);
       if (JSON.stringify(existing.source) !== JSON.stringify(source)) {
         throw new SaferollError(
           'SAFEROLL_E_CONFLICT',
           `deployment "${name}" already exists with a different spec; a new version is a new deployment (or DELETE this one first)`,
         );
       }
-      if (existing.instanceCount !== body.instanceCount) {
+      // A changed count scales; the same spec again after a failure provisions again.
+      if (existing.instanceCount !== body.instanceCount || existing.provisioningState === 'Failed') {
         return { created: false, deployment: await this.scaleDeployment(endpoint, name, body.instanceCount) };
       }
       return { created: false, deployment: this.getDeployment(endpoint, name) };
@@ -279,6 +282,11 @@ export class Registry {
     const provider = this.providers.get(key);
     if (provider) await provider.stop();
     this.providers.delete(key);
+    const target = this.targets.get(key);
+    if (target) {
+      for (const metrics of Object.values(target.metrics)) metrics.remove();
+      this.options.metrics.removeShedCounter(target.endpoint, target.name);
+    }
     this.targets.delete(key);
     await this.change((next) => {
       delete next.deployments[key];
@@ -349,6 +357,11 @@ export class Registry {
       }
       const mirrorEntry = Object.entries(endpoint.mirrorTraffic).find(([, percent]) => percent > 0);
       const mirrorTarget = mirrorEntry ? byName.get(mirrorEntry[0]) : undefined;
+      let counters = this.splitCounters.get(endpoint.name);
+      if (!counters) {
+        counters = { live: 0, mirror: 0 };
+        this.splitCounters.set(endpoint.name, counters);
+      }
       table.set(
         endpoint.name,
         new EndpointRoutes(
@@ -357,9 +370,11 @@ export class Registry {
           endpoint.traffic,
           mirrorTarget && mirrorEntry ? { target: mirrorTarget, percent: mirrorEntry[1] } : undefined,
           byName,
+          counters,
         ),
       );
     }
+    for (const name of this.splitCounters.keys()) if (!table.has(name)) this.splitCounters.delete(name);
     this.table = table;
     this.options.onOriginsChanged?.(this.origins());
   }

@@ -41,9 +41,17 @@ interface LiveSlot {
 const LIVE_STRIDE = 61;
 const MIRROR_STRIDE = 37;
 
+/**
+ * Where an endpoint's dealing stands. It outlives route tables: tables are
+ * rebuilt on every change (an instance restarting anywhere, say), and
+ * restarting the sequence each time would starve a 10% share.
+ */
+export interface SplitCounters {
+  live: number;
+  mirror: number;
+}
+
 export class EndpointRoutes {
-  private liveCounter = 0;
-  private mirrorCounter = 0;
   private readonly live: LiveSlot[];
 
   constructor(
@@ -52,6 +60,7 @@ export class EndpointRoutes {
     traffic: Record<string, number>,
     readonly mirror: { target: DeploymentTarget; percent: number } | undefined,
     readonly byName: ReadonlyMap<string, DeploymentTarget>,
+    private readonly counters: SplitCounters = { live: 0, mirror: 0 },
   ) {
     let upTo = 0;
     this.live = [];
@@ -70,8 +79,9 @@ export class EndpointRoutes {
   pickLive(): DeploymentTarget | undefined {
     const slots = this.live;
     if (slots.length === 1) return slots[0]?.target;
-    const slot = (this.liveCounter++ * LIVE_STRIDE) % 100;
-    if (this.liveCounter >= 1_000_000_000) this.liveCounter = 0;
+    const counters = this.counters;
+    const slot = (counters.live++ * LIVE_STRIDE) % 100;
+    if (counters.live >= 1_000_000_000) counters.live = 0;
     for (const candidate of slots) if (slot < candidate.upTo) return candidate.target;
     return undefined;
   }
@@ -80,8 +90,9 @@ export class EndpointRoutes {
   pickMirror(): DeploymentTarget | undefined {
     const mirror = this.mirror;
     if (!mirror) return undefined;
-    const slot = (this.mirrorCounter++ * MIRROR_STRIDE) % 100;
-    if (this.mirrorCounter >= 1_000_000_000) this.mirrorCounter = 0;
+    const counters = this.counters;
+    const slot = (counters.mirror++ * MIRROR_STRIDE) % 100;
+    if (counters.mirror >= 1_000_000_000) counters.mirror = 0;
     return slot < mirror.percent ? mirror.target : undefined;
   }
 }

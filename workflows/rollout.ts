@@ -204,7 +204,12 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           break;
         case 'smoke':
           tracker.enterStep(i, 'Smoke');
-          await act(`smoke: ${step.requests} × ${step.method} ${step.path} straight to green`).smokeTest({
+          await act(`smoke: ${step.requests} × ${step.method} ${step.path} straight to green`, {
+            ...STEP_OPTIONS,
+            // Each request may take its own timeout; the activity heartbeats after each.
+            startToCloseTimeout: step.requests * step.timeoutMs + 10_000,
+            heartbeatTimeout: step.timeoutMs + 5_000,
+          }).smokeTest({
             endpoint,
             deployment: green.name,
             requests: step.requests,
@@ -240,9 +245,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         case 'deleteBlue':
           tracker.enterStep(i, 'DeletingBlue');
           if (step.afterMs > 0) await sleep(step.afterMs);
-          // Point of no return: with blue gone there is nothing to roll back to.
+          await waitWhilePaused();
+          // Point of no return: with blue gone there is nothing to roll back
+          // to, so the deletion is not interrupted by an abort either.
           undo.length = 0;
-          await act(`delete blue "${status.blue}"`).deleteDeployment(endpoint, status.blue);
+          await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`).deleteDeployment(endpoint, status.blue));
           break;
       }
     }
@@ -286,10 +293,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   await CancellationScope.nonCancellable(async () => {
     for (const action of [...undo].reverse()) {
       if (action.kind === 'restoreRoutes') {
-        await act(`rollback: blue "${status.blue}" 100%, mirror off`, ROLLBACK_OPTIONS).setRoutes(endpoint, { [status.blue]: 100 }, {});
+        await act(`rollback: blue "${status.blue}" 100%, mirror off`, ROLLBACK_OPTIONS).setRoutes(endpoint, { [status.blue]: 100 }, {}, { retryRefusals: true });
         tracker.setRoutes(0, 0);
       } else {
-        await act(`rollback: delete green "${green.name}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, green.name);
+        await act(`rollback: delete green "${green.name}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, green.name, { retryRefusals: true });
       }
     }
   });

@@ -301,7 +301,7 @@ export class ProcessProvider implements DeploymentProvider {
       if (!fresh) writeSync(fd, `--- saferoll: restart ${inst.restarts} of instance ${inst.id} after: ${inst.reason ?? 'exit'} ---\n`);
       child = spawn(this.spec.command, [...this.spec.args], {
         cwd: this.spec.cwd,
-        env: { ...process.env, ...this.spec.env, PORT: String(port) },
+        env: { ...inheritedEnv(), ...this.spec.env, PORT: String(port) },
         // Own process group: survives a SIGKILLed router, and stop() signals the whole group.
         detached: true,
         stdio: ['ignore', fd, fd],
@@ -528,3 +528,14 @@ async function waitGone(run: Run, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/**
+ * The router's environment without its own secrets: a deployment is code
+ * being tried out and must not read the admin token or Temporal credentials.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SAFEROLL_') && !name.startsWith('TEMPORAL_')) env[name] = value;
+  }
+  return env;
+}

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 export interface UpstreamBehaviour {
   status?: number;
   delayMs?: number;
+  /** Sends the headers and half a body, then drops the connection (a crash mid-answer). */
+  breakMidBody?: boolean;
   /** When set, answers wait until this promise settles (a hung upstream, released by the test). */
   hold?: Promise<void>;
 }
@@ -28,6 +30,12 @@ export async function startUpstream(name: string, behaviour: UpstreamBehaviour =
       upstream.hits++;
       upstream.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
       const answer = (): void => {
+        if (upstream.behaviour.breakMidBody) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+          res.write('{"partial":');
+          setImmediate(() => res.socket?.destroy());
+          return;
+        }
         res.writeHead(upstream.behaviour.status ?? 200, { 'content-type': 'application/json', 'x-upstream': name });
         res.end(JSON.stringify({ upstream: name, method: req.method, url: req.url }));
       };
