@@ -142,7 +142,6 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         const waitMs = Math.max(1, Math.min(policy.analysis.intervalMs, remaining > 0 ? remaining : policy.analysis.intervalMs));
         const tickStart = Date.now();
         await condition(() => control.promote, waitMs);
-        if (!status.paused) progress.elapsedMs += Date.now() - tickStart;
 
         const measured = await act(`gate: green (${greenTraffic}) vs blue, ${formatDuration(progress.elapsedMs)} of ${formatDuration(forMs)}`).measureWindows({
           endpoint,
@@ -152,6 +151,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           stepStart: progress.stepStart,
           lastTick: progress.lastTick,
         });
+        // The bake clock counts the measurement too (a slow tick must not stretch the bake), not paused time.
+        if (!status.paused) progress.elapsedMs += Date.now() - tickStart;
         progress.lastTick = measured.snapshot;
         const { report } = judgeTick(rules, measured.windows, Date.now());
         tracker.gate(report);
