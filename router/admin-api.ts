@@ -42,8 +42,10 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     routes.push({ method, pattern: new RegExp(`^${path.replaceAll(':p', SEGMENT)}$`), handler });
   };
 
-  on('GET', '/metrics', async (_req, res) => {
-    const text = await metrics.render();
+  on('GET', '/metrics', async (_req, res, _params, query) => {
+    // ?endpoint=<name>: only that endpoint's series, cheap whatever the number of endpoints.
+    const endpoint = query.get('endpoint');
+    const text = endpoint === null ? await metrics.render() : registry.endpointMetrics(endpointName(endpoint));
     res.writeHead(200, { 'content-type': metrics.contentType() });
     res.end(text);
   });

@@ -9,12 +9,21 @@ export type TrafficKind = 'live' | 'mirror' | 'direct';
 // rollout gates are usually written in.
 export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10];
 
+// As prom-client's default metric computes it.
+const PROCESS_START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
+
 type RequestLabels = 'endpoint' | 'deployment' | 'traffic' | 'code';
 type DurationLabels = 'endpoint' | 'deployment' | 'traffic';
 
 /** The metric children of one deployment for one kind of traffic. */
 export class TrafficMetrics {
   private readonly byCode = new Map<number, Counter.Internal>();
+  // Plain copies of the same numbers, so one endpoint's series can be
+  // rendered without walking (and prom-client rendering) every endpoint's:
+  // a gate reads only its own endpoint, every interval.
+  private readonly codeCounts = new Map<number, number>();
+  private readonly bucketCounts = new Float64Array(DURATION_BUCKETS_SECONDS.length + 1);
+  private sumSeconds = 0;
 
   private readonly duration: Histogram.Internal<DurationLabels>;
 
@@ -41,6 +50,31 @@ export class TrafficMetrics {
     }
     counter.inc();
     this.duration.observe(seconds);
+    this.codeCounts.set(code, (this.codeCounts.get(code) ?? 0) + 1);
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS_SECONDS.length && seconds > (DURATION_BUCKETS_SECONDS[bucket] as number)) bucket++;
+    this.bucketCounts[bucket]!++;
+    this.sumSeconds += seconds;
+  }
+
+  /** This series in the Prometheus text format (names are [a-z0-9-], so labels need no escaping). */
+  renderInto(requests: string[], durations: string[]): void {
+    const { endpoint, deployment, traffic } = this.labels;
+    const labels = `endpoint="${endpoint}",deployment="${deployment}",traffic="${traffic}"`;
+    let count = 0;
+    for (const [code, n] of this.codeCounts) {
+      requests.push(`saferoll_requests_total{${labels},code="${code}"} ${n}`);
+      count += n;
+    }
+    if (count === 0) return;
+    let cumulative = 0;
+    DURATION_BUCKETS_SECONDS.forEach((le, i) => {
+      cumulative += this.bucketCounts[i] ?? 0;
+      durations.push(`saferoll_request_duration_seconds_bucket{${labels},le="${le}"} ${cumulative}`);
+    });
+    durations.push(`saferoll_request_duration_seconds_bucket{${labels},le="+Inf"} ${count}`);
+    durations.push(`saferoll_request_duration_seconds_sum{${labels}} ${this.sumSeconds}`);
+    durations.push(`saferoll_request_duration_seconds_count{${labels}} ${count}`);
   }
 }
 
@@ -84,6 +118,14 @@ export class RouterMetrics {
 
   shedCounter(endpoint: string, deployment: string): Counter.Internal {
     return this.mirrorShed.labels({ endpoint, deployment });
+  }
+
+  /** Only these series (one endpoint's), plus the process start time that tells a restart. */
+  renderSeries(series: Iterable<TrafficMetrics>): string {
+    const requests = ['# TYPE saferoll_requests_total counter'];
+    const durations = ['# TYPE saferoll_request_duration_seconds histogram'];
+    for (const metrics of series) metrics.renderInto(requests, durations);
+    return [...requests, ...durations, '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${PROCESS_START_SECONDS}`, ''].join('\n');
   }
 
   contentType(): string {

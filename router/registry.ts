@@ -116,6 +116,13 @@ export class Registry {
     await Promise.all(keys.map((key) => this.finishDeletion(key)));
   }
 
+  /** The endpoint's own series in the Prometheus text format (what a rollout gate reads). */
+  endpointMetrics(name: string): string {
+    this.endpoint(this.state, name);
+    const series = [...this.targets.values()].filter((t) => t.endpoint === name).flatMap((t) => Object.values(t.metrics));
+    return this.options.metrics.renderSeries(series);
+  }
+
   getKeys(name: string): EndpointKeys {
     const { keys } = this.endpoint(this.state, name);
     return { primaryKey: keys.primary, secondaryKey: keys.secondary };

@@ -38,7 +38,7 @@ function routerAdmin(seen: string[] = []) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":"SAFEROLL_E_UNAUTHORIZED","message":"bad token"}');
       return;
     }
-    if (req.url !== '/metrics') {
+    if (req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
@@ -62,7 +62,8 @@ describe('RouterMetricSource', () => {
     const url = await adminServer(routerAdmin(seen));
     const source = new RouterMetricSource(url, TOKEN, { now: () => 42 });
     const snap = await source.snapshot('ep');
-    expect(seen).toEqual(['GET /metrics']);
+    // Only the asked endpoint's series: the router renders them alone.
+    expect(seen).toEqual(['GET /metrics?endpoint=ep']);
     expect(snap.takenAtMs).toBe(42);
     expect(snap.deployments.blue?.live).toMatchObject({ count: 100, errors: 2 });
     expect(snap.deployments.green?.mirror).toMatchObject({ count: 10, errors: 1 });
@@ -75,7 +76,7 @@ describe('RouterMetricSource', () => {
       res.end(fixture);
     });
     await new RouterMetricSource(`${url}/admin`, TOKEN).snapshot('ep');
-    expect(seen).toEqual(['/admin/metrics']);
+    expect(seen).toEqual(['/admin/metrics?endpoint=ep']);
   });
 
   it('is not an error when the endpoint has no data yet', async () => {

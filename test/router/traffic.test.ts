@@ -3,7 +3,8 @@
 import http from 'node:http';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRouter, type TestRouter } from '../support/router.js';
+import { compactSnapshot } from '../../analysis/snapshot.js';
+import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from '../support/router.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -96,6 +97,20 @@ describe('data plane traffic', () => {
     expect(green.hits - before).toBe(200);
     const metrics = await t.admin.metricsText();
     expect(metrics).toMatch(/saferoll_requests_total\{endpoint="scoring",deployment="green",traffic="mirror",code="200"\} \d+/);
+  });
+});
+
+describe('metrics', () => {
+  it('renders one endpoint alone (?endpoint=) with exactly the numbers of the full exposition', async () => {
+    await t.admin.setTraffic('scoring', { blue: 90, green: 10 }, {});
+    await sendMany(200);
+    const adminGet = async (path: string): Promise<string> =>
+      (await request(`${t.router.adminUrl}${path}`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).body.text();
+    const full = compactSnapshot(await adminGet('/metrics'), 'scoring', 0);
+    const alone = compactSnapshot(await adminGet('/metrics?endpoint=scoring'), 'scoring', 0);
+    expect(alone.deployments).toEqual(full.deployments);
+    expect(alone.le).toEqual(full.le);
+    expect(Object.keys(alone.deployments).sort()).toEqual(['blue', 'green']);
   });
 });
 
