@@ -11,20 +11,25 @@
 // and ranks its functions (bench/out/router-profile.md).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { isInterrupted, onInterruptCleanup, stopAllChildren, stopChildrenOnExit, type Child } from './support/children.js';
-import { childPids, startCpuSample, type CpuUsage } from './support/cpu.js';
-import { summarizeCpuProfile } from './support/cpuprofile.js';
-import { startNginx } from './support/nginx.js';
-import { outDir, repoRoot } from './support/paths.js';
-import { configureEndpoint, counterSum, startPlainProxy, startRouterProcess, startUpstream, type RunningRouter } from './support/stack.js';
-import { fmt, markdownTable, median } from './support/stats.js';
-import { errorCount, runWrk, writeWrkScript, type WrkResult } from './support/wrk.js';
+import type { AdminClient } from '../router/client.js';
+import { projectRoot } from '../shared/project-root.js';
+import { startNginx, startPlainProxy } from './lib/baseline-proxies.js';
+import { newestProfile, profileByArea } from './lib/cpu-profile.js';
+import { startCpuSample, type CpuUsage } from './lib/cpu-sample.js';
+import { log } from './lib/log.js';
+import { childPids } from './lib/proc-stat.js';
+import { onCleanup, runBench, type TrackedChild } from './lib/processes.js';
+import { OUT_DIR, markdownTable } from './lib/report.js';
+import { CLI_MAIN, createEndpointWithBlue, startRouterProcess, sumSamples, waitSucceeded, type RouterProcess } from './lib/router-process.js';
+import { median } from './lib/stats.js';
+import { startModelServer } from './lib/upstream-process.js';
+import { errorCount, runWrk, writeWrkScript, type WrkResult } from './lib/wrk.js';
 
 const REQUEST_BODY = JSON.stringify({ inputs: [[0.12, 0.5, 3.1, 0.07, 1.9, 0.33, 2.4, 0.81]] });
 const WARMUP_S = 2;
@@ -57,8 +62,14 @@ interface Variant {
   vsNginx: number[];
 }
 
-const log = (message: string): void => {
-  process.stderr.write(`[bench:router] ${message}\n`);
+// Cells of this report's tables ("n/a": not measured; bench/lib/stats.ts
+// formats differently, e.g. "1.23 ms", and would change the tables).
+const fmt = {
+  int: (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'),
+  ratio: (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : 'n/a'),
+  ms: (n: number): string => (Number.isFinite(n) ? n.toFixed(n < 1 ? 3 : 2) : 'n/a'),
+  cores: (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(2) : '-'),
+  pct: (n: number): string => (Number.isFinite(n) ? `${Math.round(100 * n)}%` : 'n/a'),
 };
 
 function options() {
@@ -90,7 +101,7 @@ function options() {
 }
 
 function installTools(): void {
-  const script = path.join(repoRoot, 'scripts', 'install-bench-tools.sh');
+  const script = path.join(projectRoot(), 'scripts', 'install-bench-tools.sh');
   const result = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) throw new Error(`${script} failed (exit ${result.status ?? result.signal})`);
 }
@@ -139,33 +150,39 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  stopChildrenOnExit((signal) => log(`${signal}: stopping nginx, router, upstreams...`));
   installTools();
-  if (!existsSync(path.join(repoRoot, 'dist', 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
-  await mkdir(outDir, { recursive: true });
+  if (!existsSync(CLI_MAIN)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  await mkdir(OUT_DIR, { recursive: true });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'saferoll-bench-'));
-  onInterruptCleanup(() => rm(tmp, { recursive: true, force: true }));
-  try {
-    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    log('starting upstreams (examples/model-server.mjs, LATENCY_MS=0): blue, green (mirror target)');
-    const [blue, green] = await Promise.all([startUpstream('blue'), startUpstream('green')]);
-    const upstreamPids = [blue.child.pid, green.child.pid];
+  // Cleanups run newest first: the processes stop before their temp dir goes.
+  onCleanup('temp dir', () => rm(tmp, { recursive: true, force: true }));
+  log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log('starting upstreams (examples/model-server.mjs, LATENCY_MS=0): blue, green (mirror target)');
+  const [blue, green] = await Promise.all([startModelServer('blue'), startModelServer('green')]);
+  const upstreamPids = [blue.child.pid, green.child.pid];
 
-    if (!opts.profileOnly) await benchmark(opts, tmp, blue.url, green.url, upstreamPids);
-    if (opts.profile) await profileRouter(opts, tmp, blue.url, green.url);
-  } finally {
-    log('stopping all processes');
-    await stopAllChildren();
-    await rm(tmp, { recursive: true, force: true });
-  }
+  if (!opts.profileOnly) await benchmark(opts, tmp, blue.url, green.url, upstreamPids);
+  if (opts.profile) await profileRouter(opts, tmp, blue.url, green.url);
+}
+
+/**
+ * An endpoint with `blue` (live 100%) and `green` deployments; green gets
+ * `mirrorPercent` of copies (0 = mirroring off).
+ */
+async function configureEndpoint(admin: AdminClient, endpoint: string, blueUrl: string, greenUrl: string, mirrorPercent: number): Promise<{ endpoint: string; key: string }> {
+  const key = await createEndpointWithBlue(admin, endpoint, { upstreams: [blueUrl] });
+  await admin.putDeployment(endpoint, 'green', { instanceCount: 1, upstreams: [greenUrl] });
+  await waitSucceeded(admin, endpoint, 'green');
+  await admin.setTraffic(endpoint, { blue: 100 }, mirrorPercent > 0 ? { green: mirrorPercent } : {});
+  return { endpoint, key };
 }
 
 async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl: string, greenUrl: string, upstreamPids: number[]): Promise<void> {
   log('starting nginx (keepalive 64 to blue), the plain undici proxy and the saferoll router');
-  const [nginx, plain, router] = await Promise.all([startNginx(blueUrl, path.join(tmp, 'nginx')), startPlainProxy(blueUrl), startRouterProcess(path.join(tmp, 'router-state'))]);
+  const [nginx, plain, router] = await Promise.all([startNginx(blueUrl, path.join(tmp, 'nginx')), startPlainProxy(blueUrl), startRouterProcess()]);
   const plainSetup = await configureEndpoint(router.admin, 'bench-plain', blueUrl, greenUrl, 0);
   const mirrorSetup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
-  const workers = (master: Child) => () => [master.pid, ...childPids(master.pid)];
+  const workers = (master: TrackedChild) => () => [master.pid, ...childPids(master.pid)];
   const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number): Variant => ({
     id, label, url, key, proxyPids, jsThreadPid, saturation: [], unloaded: [], cpu: [], vsDirect: [], vsNginx: [],
   });
@@ -222,17 +239,17 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
   // Proof that the mirror really ran: copies counted by the router itself.
   const metricsAfter = await router.admin.metricsText();
   const delta = (labels: Record<string, string>): number =>
-    counterSum(metricsAfter, 'saferoll_requests_total', labels) - counterSum(metricsBefore, 'saferoll_requests_total', labels);
+    sumSamples(metricsAfter, 'saferoll_requests_total', labels) - sumSamples(metricsBefore, 'saferoll_requests_total', labels);
   const live = delta({ endpoint: 'bench-mirror', traffic: 'live' });
   const mirrored = delta({ endpoint: 'bench-mirror', traffic: 'mirror' });
-  const shed = counterSum(metricsAfter, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' }) - counterSum(metricsBefore, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' });
+  const shed = sumSamples(metricsAfter, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' }) - sumSamples(metricsBefore, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' });
   const non2xx = delta({ endpoint: 'bench-mirror', traffic: 'live' }) - delta({ endpoint: 'bench-mirror', traffic: 'live', code: '200' });
 
   const report = renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx });
   process.stdout.write(`\n${report}\n`);
-  const file = path.join(outDir, 'router-overhead.md');
+  const file = path.join(OUT_DIR, 'router-overhead.md');
   await writeFile(file, `${report}\n`);
-  log(`wrote ${path.relative(repoRoot, file)}`);
+  log(`wrote ${path.relative(projectRoot(), file)}`);
   await router.admin.close();
 }
 
@@ -277,7 +294,7 @@ function renderReport(
       `req/s: wrk -t1 -c${opts.connections} -d${opts.durationS}s. p50/p99: wrk -t1 -c1 -d${opts.latencyDurationS}s (unloaded). ` +
       `Measuring took ${Math.round(elapsedS)} s.`,
     '',
-    markdownTable(['variant', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms'], rows, [false, true, true, true, true, true]),
+    markdownTable(['variant', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms'], rows),
     '',
     `CPU during the saturation runs (medians; cores: 1.00 = one core busy). "proxy JS thread" is the main thread of a Node proxy ` +
       `(near 1.00 while the machine has idle capacity: one core is its limit). "proxy ms CPU/req" and "syscalls/req" are the proxy's CPU time and ` +
@@ -286,7 +303,6 @@ function renderReport(
     markdownTable(
       ['variant', 'proxy cores', 'proxy JS thread', 'proxy ms CPU/req', 'proxy syscalls/req', 'upstream cores', 'wrk cores', 'other cores', 'machine busy', 'wrk errors'],
       cpuRows,
-      [false, true, true, true, true, true, true, true, true, true],
     ),
     '',
     `Mirror check (router counters, bench-mirror, measured rounds): ${fmt.int(mirror.live)} live, ${fmt.int(mirror.mirrored)} mirrored ` +
@@ -299,7 +315,7 @@ async function profileRouter(opts: ReturnType<typeof options>, tmp: string, blue
   const profileDir = path.join(tmp, 'profile');
   await mkdir(profileDir, { recursive: true });
   log(`profiling: router under node --cpu-prof, mirror 10%, ${opts.durationS} s at ${opts.connections} connections`);
-  let router: RunningRouter | undefined = await startRouterProcess(path.join(tmp, 'profile-state'), ['--cpu-prof', '--cpu-prof-dir', profileDir]);
+  let router: RouterProcess | undefined = await startRouterProcess({ nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
   const setup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
   const v: Variant = {
     id: 'profile', label: 'router under --cpu-prof', url: `${router.dataUrl}/${setup.endpoint}/score`, key: setup.key,
@@ -310,24 +326,17 @@ async function profileRouter(opts: ReturnType<typeof options>, tmp: string, blue
   await runWrk({ url: v.url, script: v.script, connections: opts.connections, durationS: WARMUP_S });
   const { result, cpu } = await saturate(v, [], opts.durationS, opts.connections);
   log(`profiled run: ${fmt.int(result.requestsPerSecond)} req/s, router cpu ${fmt.cores(cpu?.cores.proxy)} cores`);
-  await router.admin.close();
-  await router.child.stop(15_000); // SIGTERM: the router drains and exits, node writes the profile
+  await router.stop(); // SIGTERM: the router drains and exits, node writes the profile
   router = undefined;
-  const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
-  if (files.length === 0) throw new Error('the router wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
-  const newest = (await Promise.all(files.map(async (f) => ({ f, t: (await stat(path.join(profileDir, f))).mtimeMs })))).sort((a, b) => b.t - a.t)[0]?.f as string;
-  const kept = path.join(outDir, 'router.cpuprofile');
-  await copyFile(path.join(profileDir, newest), kept);
-  const summary = await summarizeCpuProfile(kept, repoRoot);
+  const newest = await newestProfile(profileDir);
+  if (!newest) throw new Error('the router wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
+  const kept = path.join(OUT_DIR, 'router.cpuprofile');
+  await copyFile(newest, kept);
+  const summary = await profileByArea(kept);
   const report = `## Router CPU profile (${new Date().toISOString()})\n\nmirror 10%, wrk -t1 -c${opts.connections} -d${opts.durationS}s, ${fmt.int(result.requestsPerSecond)} req/s under the profiler (open bench/out/router.cpuprofile in Chrome DevTools or VS Code).\n\n${summary}`;
   process.stdout.write(`\n${report}\n`);
-  await writeFile(path.join(outDir, 'router-profile.md'), report);
+  await writeFile(path.join(OUT_DIR, 'router-profile.md'), report);
   log('wrote bench/out/router-profile.md and bench/out/router.cpuprofile');
 }
 
-main().catch(async (err: unknown) => {
-  if (isInterrupted()) return; // the signal handler stops everything and exits
-  log(`failed: ${(err as Error).stack ?? String(err)}`);
-  await stopAllChildren();
-  process.exitCode = 1;
-});
+runBench('bench:router', main);

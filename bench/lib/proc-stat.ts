@@ -1,7 +1,8 @@
-// CPU time of a process from /proc (Linux), to report a process's CPU per
-// request, which stays meaningful when other load shares the machine.
+// Readers of /proc (Linux): CPU time of a process or of its main thread, of
+// the whole machine, direct children of a process and its syscall counts.
+// CPU per request stays meaningful when other load shares the machine.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -16,15 +17,28 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU milliseconds used so far by `pid`; NaN when unknown. */
-export function cpuMs(pid: number): number {
+/** A process (all its threads), or only its main thread (the JS thread of Node). */
+export type CpuTarget = number | { mainThreadOf: number };
+
+export function pidOf(target: CpuTarget): number {
+  return typeof target === 'number' ? target : target.mainThreadOf;
+}
+
+function statPath(target: CpuTarget): string {
+  return typeof target === 'number' ? `/proc/${target}/stat` : `/proc/${target.mainThreadOf}/task/${target.mainThreadOf}/stat`;
+}
+
+/** The fields of a /proc stat line after the command name (in parentheses, may hold spaces): [0] is field 3. */
+function statFields(file: string): string[] {
+  const stat = readFileSync(file, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** User + system CPU milliseconds used so far by a process or thread; NaN when unknown (e.g. gone). */
+export function cpuMs(target: CpuTarget): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / clockTicks();
+    const fields = statFields(statPath(target));
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks(); // utime, stime (fields 14, 15)
   } catch {
     return Number.NaN;
   }
@@ -48,4 +62,28 @@ export function machineCpuMs(): { busy: number; total: number } {
 export function selfCpuMs(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
+}
+
+/** Direct children of `pid` (nginx workers of the master). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(`/proc/${entry}/stat`)[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Read-like and write-like syscalls of a process so far (read/readv/recv…, write/writev/send…); zeros when unknown. */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(io.match(/^syscr: (\d+)/m)?.[1] ?? 0), writes: Number(io.match(/^syscw: (\d+)/m)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
 }

@@ -1,15 +1,18 @@
 // Everything a bench starts is registered here and stopped at the end, whether
-// the bench ends well, throws, or is interrupted (Ctrl-C, SIGTERM): child
+// the bench ends well, throws, or is interrupted (Ctrl-C, SIGTERM, SIGHUP): child
 // processes (each in its own process group, so what it forks goes too) and
 // in-process resources (servers, clients, agents), last started first stopped.
+// Any exit path that skips the cleanups still SIGKILLs the children's groups.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { log, setBenchName } from './log.js';
 
 export interface TrackedChild {
   readonly name: string;
   readonly pid: number;
   readonly proc: ChildProcess;
-  readonly exited: Promise<void>;
+  /** Settles with the exit code (128 + signal number when killed by a signal). */
+  readonly exited: Promise<number | null>;
   /** The last 16 KB the child printed (stdout and stderr). */
   output(): string;
   /** SIGTERM to the child's process group, SIGKILL after graceMs. */
@@ -33,6 +36,13 @@ export interface SpawnOptions {
 
 type Cleanup = { name: string; run: () => Promise<void> };
 const cleanups: Cleanup[] = [];
+
+// Process groups of children still running. On process exit nothing can be
+// awaited any more, so whatever is left is killed outright.
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pid of liveGroups) signalGroup(pid, 'SIGKILL');
+});
 
 // A bench fails at once, instead of waiting on timeouts, when something it
 // relies on dies under it (the router, the worker, the dev server).
@@ -79,15 +89,17 @@ export async function startChild(name: string, command: string, args: string[], 
   });
   if (spawnError || proc.pid === undefined) throw new Error(`${name}: cannot start ${command}: ${spawnError?.message ?? 'no pid'}`);
   const pid = proc.pid;
+  liveGroups.add(pid);
   let text = '';
   const collect = (chunk: Buffer): void => {
     text = (text + chunk.toString()).slice(-16_384);
   };
   proc.stdout?.on('data', collect);
   proc.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
-    else proc.once('exit', () => resolve());
+  const exitCode = (): number | null => proc.exitCode ?? (proc.signalCode ? 128 + constants.signals[proc.signalCode] : null);
+  const exited = new Promise<number | null>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve(exitCode());
+    else proc.once('exit', () => resolve(exitCode()));
   });
   const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
 
@@ -106,6 +118,7 @@ export async function startChild(name: string, command: string, args: string[], 
         clearTimeout(timer);
         // Whatever is left in its process group (it was the group leader).
         signalGroup(pid, 'SIGKILL');
+        liveGroups.delete(pid);
       })();
       return stopping;
     },
@@ -113,6 +126,7 @@ export async function startChild(name: string, command: string, args: string[], 
   const unregister = onCleanup(name, () => child.stop());
   void exited.then(() => {
     if (stopping) return;
+    liveGroups.delete(pid);
     unregister();
     if (options.critical) failBench(new Error(`${name} (pid ${pid}) exited unexpectedly (${proc.exitCode ?? proc.signalCode}); its last output:\n${text.slice(-3_000)}`));
   });
@@ -202,14 +216,13 @@ function withDeadline(promise: Promise<void>, timeoutMs: number, what: string): 
 export function runBench(name: string, main: () => Promise<void>): void {
   setBenchName(name);
   let interrupted = false;
-  const interrupt = (signal: string): void => {
+  const interrupt = (signal: NodeJS.Signals): void => {
     if (interrupted) return;
     interrupted = true;
     log(`${signal}: stopping everything this bench started`);
-    void cleanupAll().finally(() => process.exit(130));
+    void cleanupAll().finally(() => process.exit(128 + constants.signals[signal]));
   };
-  process.once('SIGINT', () => interrupt('SIGINT'));
-  process.once('SIGTERM', () => interrupt('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => interrupt(signal));
   // An error thrown where nothing awaits it (e.g. inside an in-process router) still stops everything we started.
   process.on('uncaughtException', (err) => failBench(err));
   process.on('unhandledRejection', (err) => failBench(err instanceof Error ? err : new Error(String(err))));
@@ -221,11 +234,13 @@ export function runBench(name: string, main: () => Promise<void>): void {
         return 0;
       },
       (err: unknown) => {
-        log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        // After a signal, main fails because its children were stopped under it: expected, not news.
+        if (!interrupted) log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         return 1;
       },
     )
     .then(async (code) => {
+      if (interrupted) return; // the signal handler stops everything and exits
       await cleanupAll();
       // Temporal's native runtime and undici keep-alive sockets may hold the loop: exit explicitly.
       process.exit(code);

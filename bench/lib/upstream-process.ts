@@ -1,7 +1,9 @@
-// Starts bench/lib/upstream-child.js and drives it over IPC.
+// Upstreams in processes of their own: bench/lib/upstream-child.js, driven
+// over IPC, and examples/model-server.mjs as users run it.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChild, type TrackedChild } from './processes.js';
+import { MODEL_SERVER } from './router-process.js';
 import type { UpstreamMode } from './upstream.js';
 import type { UpstreamCommand, UpstreamStats } from './upstream-child.js';
 
@@ -39,4 +41,13 @@ export async function startUpstreamProcess(name: string, mode: UpstreamMode): Pr
     return next;
   };
   return { url: match?.[1] ?? '', child, command, stop: () => child.stop(3_000) };
+}
+
+/** examples/model-server.mjs with no added latency and no errors: as fast as a Node upstream gets. */
+export async function startModelServer(version: string): Promise<{ child: TrackedChild; url: string }> {
+  const { child, match } = await startChild(`upstream ${version}`, process.execPath, [MODEL_SERVER], {
+    env: { ...process.env, PORT: '0', LATENCY_MS: '0', ERROR_RATE: '0', MODEL_VERSION: version },
+    ready: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+  });
+  return { child, url: match?.[1] ?? '' };
 }

@@ -1,4 +1,4 @@
-// Loopback helpers: a free port, and waiting until a URL answers.
+// Loopback helpers: a free port, and waiting until a URL answers 200.
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';

@@ -3,7 +3,7 @@
 // the latency percentiles, so nothing depends on wrk's human output format.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { spawnChild } from './children.js';
+import { startChild } from './processes.js';
 
 export interface WrkRequest {
   method: 'GET' | 'POST';
@@ -54,7 +54,7 @@ export interface WrkRun {
 
 export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const args = ['-t', String(run.threads ?? 1), '-c', String(run.connections), '-d', `${run.durationS}s`, '--timeout', '10s', '-s', run.script, run.url];
-  const { child } = await spawnChild('wrk', 'wrk', args);
+  const { child } = await startChild('wrk', 'wrk', args);
   run.onStart?.(child.pid);
   const code = await child.exited;
   const out = child.output();

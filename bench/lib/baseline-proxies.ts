@@ -1,24 +1,26 @@
-// Debian's nginx as the reference reverse proxy: a temp config with a
-// keep-alive upstream pool, run in the foreground as the current user with
-// its pid, logs and temp paths in a temp dir.
+// The reverse proxies router-overhead measures the router against: Debian's
+// nginx (a temp config with a keep-alive upstream pool, run in the foreground
+// as the current user with its pid, logs and temp paths in a temp dir) and a
+// plain undici proxy (plain-proxy-child.ts), each in a process of its own.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnChild, type Child } from './children.js';
+import { fileURLToPath } from 'node:url';
 import { freePort, waitForHttp } from './net.js';
+import { startChild, type TrackedChild } from './processes.js';
 
-export interface RunningNginx {
-  child: Child;
+export interface RunningProxy {
+  child: TrackedChild;
   url: string;
 }
 
-export function nginxBinary(): string {
+function nginxBinary(): string {
   for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx']) if (existsSync(candidate)) return candidate;
   return 'nginx';
 }
 
-export async function startNginx(upstreamUrl: string, dir: string): Promise<RunningNginx> {
+export async function startNginx(upstreamUrl: string, dir: string): Promise<RunningProxy> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   const upstream = new URL(upstreamUrl);
@@ -65,7 +67,7 @@ http {
 }
 `,
   );
-  const { child } = await spawnChild('nginx', nginxBinary(), ['-p', dir, '-c', conf, '-e', errorLog]);
+  const { child } = await startChild('nginx', nginxBinary(), ['-p', dir, '-c', conf, '-e', errorLog]);
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}/healthz`, 10_000, () => child.exited);
@@ -74,4 +76,13 @@ http {
     throw new Error(`nginx did not start: ${(err as Error).message}\n${child.output()}`);
   }
   return { child, url };
+}
+
+export async function startPlainProxy(upstreamUrl: string): Promise<RunningProxy> {
+  const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'plain-proxy-child.js');
+  const { child, match } = await startChild('plain undici proxy', process.execPath, [entry], {
+    env: { ...process.env, PORT: '0', UPSTREAM_URL: upstreamUrl },
+    ready: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+  });
+  return { child, url: match?.[1] ?? '' };
 }

@@ -3,7 +3,8 @@
 // undici proxy reaches about 0.33x direct"), shaped like undici's own
 // docs/examples/proxy/proxy.js: Pool.dispatch with a handler that writes
 // straight into the response (no body stream, no pipeline), with
-// backpressure. Runs in its own process.
+// backpressure. Runs in a process of its own, started by startPlainProxy()
+// in baseline-proxies.ts.
 //   UPSTREAM_URL  e.g. http://127.0.0.1:9001     PORT  default 0 (any)
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
