@@ -11,7 +11,6 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
-  setHandler,
   sleep,
   workflowInfo,
   type ActivityOptions,
@@ -19,7 +18,7 @@ import {
 import type { RolloutActivities } from '../activities/types.js';
 import { formatDuration } from '../policies/units.js';
 import { gateRules, judgeTick, shouldContinueAsNew, tickVerdict } from './gate-decision.js';
-import { abortSignal, approveUpdate, pauseSignal, promoteUpdate, resumeSignal, statusQuery } from './messages.js';
+import { installOperatorControls, type OperatorControl } from './operator-controls.js';
 import { RolloutTracker } from './rollout-tracker.js';
 import type { BakeProgress, GateReport, RolloutInput, RolloutResult, UndoAction } from './types.js';
 
@@ -64,54 +63,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const undo: UndoAction[] = carried?.undo ?? [];
   let carriedBake: BakeProgress | undefined = carried?.bake;
   const rules = gateRules(policy);
-  const control = { abortReason: undefined as string | undefined, promote: false, approved: false, baking: false };
+  const control: OperatorControl = { abortReason: undefined, promote: false, approved: false, baking: false };
   const plan = new CancellationScope();
 
-  setHandler(statusQuery, () => status);
-  setHandler(abortSignal, (reason?: string) => {
-    if (control.abortReason !== undefined) return;
-    control.abortReason = reason?.trim() || 'aborted by an operator';
-    tracker.decide('operator', `abort: ${control.abortReason}`);
-    plan.cancel();
-  });
-  setHandler(pauseSignal, () => {
-    if (status.paused) return;
-    status.paused = true;
-    tracker.decide('operator', 'paused: no further step starts and the bake clock stops; gates keep guarding');
-  });
-  setHandler(resumeSignal, () => {
-    if (!status.paused) return;
-    status.paused = false;
-    tracker.decide('operator', 'resumed');
-  });
-  setHandler(
-    promoteUpdate,
-    () => {
-      control.promote = true;
-      return `promoting: the ${status.step} bake ends after the next gate reading if it still passes`;
-    },
-    {
-      validator: () => {
-        if (!control.baking) throw new Error(`nothing to promote: step ${status.stepIndex + 1} (${status.step}) is not baking`);
-        if (status.lastGate?.phase !== 'Successful') {
-          throw new Error(`promote refused: the gates have not passed yet (last gate: ${status.lastGate ? status.lastGate.summary : 'not measured yet'})`);
-        }
-      },
-    },
-  );
-  setHandler(
-    approveUpdate,
-    (note: string | undefined) => {
-      control.approved = true;
-      tracker.decide('operator', `approved${note ? `: ${note}` : ''}`);
-      return `approved step ${status.stepIndex + 1}`;
-    },
-    {
-      validator: (_note: string | undefined) => {
-        if (!status.waitingForApproval) throw new Error(`nothing to approve: step ${status.stepIndex + 1} (${status.step}) is not an approval`);
-      },
-    },
-  );
+  installOperatorControls(tracker, control, plan);
 
   const waitWhilePaused = async (): Promise<void> => {
     if (status.paused) await condition(() => !status.paused);
