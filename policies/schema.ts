@@ -1,7 +1,8 @@
 // The zod schema of a policy as written in YAML, and its transform into the
 // plain `Policy` the workflow runs. Validation reports every problem it finds
 // with a path into the input (`steps.2.mirror.percent`); the loader turns the
-// paths into file:line:col.
+// paths into file:line:col. The rules on step order are in step-order.ts, the
+// wording of zod's own messages in schema-messages.ts.
 //
 // Policy reference (defaults in brackets):
 //   name                      required, text
@@ -30,15 +31,12 @@
 // whole numbers, 10 or "10%". Unknown keys are refused everywhere.
 
 import { z } from 'zod';
-import type { Policy, PolicyStep, PolicyStepKind } from './types.js';
+import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
+import { stepOrderProblems, type IndexedStep, type StepOf } from './step-order.js';
+import type { Policy, PolicyStepKind } from './types.js';
 import { formatDuration, parseDuration, parsePercent, parseRate } from './units.js';
 
-/** One thing wrong with the input; `at: 'key'` when the key itself is the problem (unknown key). */
-export interface SchemaProblem {
-  path: (string | number)[];
-  message: string;
-  at: 'key' | 'value';
-}
+export type { SchemaProblem } from './schema-messages.js';
 
 export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; problems: SchemaProblem[] };
 
@@ -146,8 +144,6 @@ const onFailureSchema = z.strictObject({ keepGreen: z.boolean().default(false) }
 
 // ---- steps --------------------------------------------------------------------
 
-type StepOf<K extends PolicyStepKind> = Extract<PolicyStep, { kind: K }>;
-
 const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } = {
   create: z.strictObject({}).transform(() => ({ kind: 'create' as const })),
   smoke: z
@@ -185,11 +181,6 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
     .strictObject({ after: duration().default(0) })
     .transform((s) => ({ kind: 'deleteBlue' as const, afterMs: s.after })),
 };
-
-interface IndexedStep {
-  index: number;
-  step: PolicyStep;
-}
 
 /**
  * Each item is parsed on its own so that one bad step does not hide the
@@ -235,69 +226,6 @@ function stepKindOf(item: unknown, index: number, ctx: z.core.$RefinementCtx<unk
   return key as PolicyStepKind;
 }
 
-/**
- * The rules on the order of steps, over the steps that parsed. `complete` is
- * false when some item failed to parse; then a missing `create` is not
- * reported, since the broken item may be the create.
- */
-function stepOrderProblems(
-  steps: readonly IndexedStep[],
-  itemCount: number,
-  complete: boolean,
-): { path: (string | number)[]; message: string }[] {
-  const problems: { path: (string | number)[]; message: string }[] = [];
-  const creates = steps.filter(({ step }) => step.kind === 'create');
-  for (const { index } of creates) {
-    if (index !== 0) problems.push({ path: [index], message: 'create must be the first step, and appear once' });
-  }
-  if (creates.length === 0 && complete) {
-    problems.push({ path: itemCount === 0 ? [] : [0], message: 'the first step must be create (green has to exist before anything else)' });
-  }
-
-  const lastIndex = itemCount - 1;
-  let firstBakeIndex = Infinity; // first mirror or traffic step
-  let firstTrafficIndex = Infinity;
-  let previousTraffic: StepOf<'traffic'> | undefined;
-  for (const { index, step } of steps) {
-    if (step.kind === 'mirror' || step.kind === 'traffic') firstBakeIndex = Math.min(firstBakeIndex, index);
-    switch (step.kind) {
-      case 'smoke':
-        if (index > firstBakeIndex) {
-          problems.push({ path: [index], message: 'smoke must come before any mirror or traffic step: it proves green before green sees real traffic' });
-        }
-        break;
-      case 'mirror':
-        if (index > firstTrafficIndex) {
-          // The router never mirrors to a deployment that already takes live traffic.
-          problems.push({ path: [index], message: 'mirror must come before the first traffic step' });
-        }
-        break;
-      case 'traffic':
-        firstTrafficIndex = Math.min(firstTrafficIndex, index);
-        if (previousTraffic !== undefined && step.percent < previousTraffic.percent) {
-          problems.push({
-            path: [index, 'traffic', 'percent'],
-            message: `traffic must not decrease: ${step.percent}% comes after ${previousTraffic.percent}%`,
-          });
-        }
-        previousTraffic = step;
-        break;
-      case 'deleteBlue':
-        if (index !== lastIndex) {
-          problems.push({ path: [index], message: 'deleteBlue must be the last step, and appear once' });
-        } else if (previousTraffic?.percent !== 100) {
-          // Deleting blue while it still serves users would be an outage.
-          const now = previousTraffic === undefined ? 'there is no traffic step' : `the last one sends ${previousTraffic.percent}%`;
-          problems.push({ path: [index], message: `deleteBlue needs a traffic step of 100% before it (${now})` });
-        }
-        break;
-      default:
-        break;
-    }
-  }
-  return problems;
-}
-
 // ---- the policy -----------------------------------------------------------------
 
 const policySchema = z
@@ -335,54 +263,6 @@ const policySchema = z
       onFailure: p.onFailure,
     }),
   );
-
-// ---- messages ---------------------------------------------------------------------
-
-const EXPECTED: Record<string, string> = {
-  string: 'text',
-  number: 'a number',
-  int: 'a whole number',
-  boolean: 'true or false',
-  object: 'a map',
-  record: 'a map',
-  array: 'a list',
-};
-
-/** Messages for zod's own issues, written for someone editing YAML. */
-function messageFor(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return 'required';
-      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
-    case 'too_small':
-      if (issue.origin === 'string') return 'must not be empty';
-      return issue.origin === 'array' ? `needs at least ${issue.minimum} items` : `must be at least ${issue.minimum}`;
-    case 'too_big':
-      return issue.origin === 'array' ? `takes at most ${issue.maximum} items` : `must be at most ${issue.maximum}`;
-    case 'invalid_value':
-      return `must be one of ${issue.values.join(', ')}, got ${describeValue(issue.input)}`;
-    default:
-      return undefined;
-  }
-}
-
-function describeValue(value: unknown): string {
-  if (value === null || value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return String(value);
-}
-
-/** One zod issue -> problems; an unknown-keys issue names several keys and becomes one problem per key. */
-function toProblems(issue: z.core.$ZodIssue): SchemaProblem[] {
-  const path = issue.path.filter((part): part is string | number => typeof part !== 'symbol');
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"`, at: 'key' as const }));
-  }
-  const at = issue.code === 'custom' && issue.params?.['at'] === 'key' ? 'key' : 'value';
-  return [{ path, message: issue.message, at }];
-}
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

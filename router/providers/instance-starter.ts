@@ -1,0 +1,114 @@
+// Brings one process instance up: spawns it and waits for its readiness path,
+// or re-adopts the process a previous router left running.
+
+import type { InstanceSupervisor } from './instance-supervisor.js';
+import { commandMatches, freePort, isRunning, tailLines } from './os-process.js';
+import { update, type Instance } from './process-instance.js';
+import { adoptedRun, sleep, spawnRun, stopRun, type Run } from './process-run.js';
+import type { ProcessCommand } from './process.js';
+import { PROBE_TIMEOUT_MS, type ReadinessProbe } from './readiness-probe.js';
+import { SaferollError } from '../../shared/errors.js';
+
+const READY_POLL_MS = 100;
+const ADOPTED_LIVENESS_MS = 500;
+const FAILURE_OUTPUT_LINES = 20;
+
+/** The provider's settings and state that starting an instance depends on. */
+export interface StartingDeployment {
+  /** "endpoint/deployment", for errors. */
+  readonly key: string;
+  readonly spec: ProcessCommand;
+  readonly readinessTimeoutMs: number;
+  readonly stopGraceMs: number;
+  /** True after stop() or detach(): nothing new is spawned or adopted. */
+  isClosed(): boolean;
+  /** True after detach(): the processes belong to the next router, never signal them. */
+  isDetached(): boolean;
+  /** Tells the provider's listeners that the ready set or the records changed. */
+  changed(): void;
+}
+
+export class InstanceStarter {
+  constructor(
+    private readonly deployment: StartingDeployment,
+    private readonly probe: ReadinessProbe,
+    private readonly supervisor: InstanceSupervisor,
+  ) {}
+
+  /** Spawns the instance and waits for readiness; on failure kills it and throws with its last output. */
+  async start(inst: Instance, fresh: boolean): Promise<void> {
+    const run = await this.spawn(inst, fresh);
+    const failure = await this.awaitReady(inst, run);
+    if (failure === undefined) {
+      update(inst, { state: 'ready', reason: undefined, readyAt: Date.now(), failedProbes: 0 });
+      this.deployment.changed();
+      return;
+    }
+    if (!this.deployment.isDetached()) await stopRun(run, this.deployment.stopGraceMs);
+    if (inst.run === run) {
+      update(inst, { run: undefined, state: inst.removed || this.deployment.isClosed() ? 'stopped' : 'crashed', reason: failure });
+      this.deployment.changed();
+    }
+    const output = await tailLines(inst.logFile, FAILURE_OUTPUT_LINES);
+    const shown = output.length > 0 ? `\nlast output lines:\n${output.map((line) => `  ${line}`).join('\n')}` : '\n(no output)';
+    throw new SaferollError('SAFEROLL_E_PROVISIONING', `${this.deployment.key} instance ${inst.id} did not become ready: ${failure}${shown}`);
+  }
+
+  /** Adopts the recorded process if it still runs and answers; otherwise starts afresh. */
+  async restore(inst: Instance): Promise<void> {
+    const pid = inst.adoptPid;
+    const running = pid !== undefined && isRunning(pid);
+    // false: the pid now belongs to an unrelated program; undefined: cannot tell (no /proc).
+    const ours = running ? commandMatches(pid, this.deployment.spec.command) : false;
+    if (pid !== undefined && ours !== false && (await this.probe.check(inst.port)).ok) {
+      const run = adoptedRun(pid, this.deployment.isClosed() ? undefined : ADOPTED_LIVENESS_MS);
+      update(inst, { run, adoptPid: undefined, state: 'ready', reason: undefined, readyAt: Date.now() });
+      this.deployment.changed();
+      this.supervisor.watch(inst, run);
+      return;
+    }
+    if (pid !== undefined && ours === true && !this.deployment.isDetached()) {
+      await stopRun(adoptedRun(pid, undefined), this.deployment.stopGraceMs);
+    }
+    inst.adoptPid = undefined;
+    try {
+      await this.start(inst, true);
+    } catch {
+      // Nobody awaits a restore: keep trying, as after a crash.
+      this.supervisor.scheduleRestart(inst);
+    }
+  }
+
+  private async spawn(inst: Instance, fresh: boolean): Promise<Run> {
+    const port = await freePort();
+    // Checked right before spawning (no await in between), so stop() never misses a child.
+    if (this.deployment.isClosed() || inst.removed) {
+      throw new SaferollError('SAFEROLL_E_PROVISIONING', `${this.deployment.key} was stopped before instance ${inst.id} started`);
+    }
+    const restartNote = fresh ? undefined : `--- saferoll: restart ${inst.restarts} of instance ${inst.id} after: ${inst.reason ?? 'exit'} ---\n`;
+    const run = spawnRun(this.deployment.spec, port, inst.logFile, restartNote);
+    update(inst, { run, port, state: 'starting', readyAt: undefined });
+    this.deployment.changed();
+    this.supervisor.watch(inst, run);
+    return run;
+  }
+
+  /** Resolves undefined once ready, or with why the instance will not be. */
+  private async awaitReady(inst: Instance, run: Run): Promise<string | undefined> {
+    const timeoutMs = this.deployment.readinessTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    for (;;) {
+      if (this.deployment.isClosed() || inst.removed) return 'the deployment was stopped while the instance was starting';
+      if (run.endReason !== undefined) return `${run.endReason} before becoming ready`;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        return `timed out after ${timeoutMs} ms waiting for GET ${this.probe.path} to answer 2xx (last: ${last})`;
+      }
+      const probe = await this.probe.check(inst.port, Math.min(PROBE_TIMEOUT_MS, remaining));
+      if (probe.ok && run.endReason === undefined) return undefined;
+      last = probe.detail;
+      await Promise.race([sleep(READY_POLL_MS), run.ended]);
+    }
+  }
+}

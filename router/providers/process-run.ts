@@ -1,0 +1,118 @@
+// One OS process serving a process instance: spawned into its own process
+// group with output to the instance's log file, or re-adopted; and stopping it.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { groupExists, isRunning, signalGroup } from './os-process.js';
+import type { ProcessCommand } from './process.js';
+
+const KILL_WAIT_MS = 2_000;
+
+/** One OS process serving an instance: a child we spawned, or one we re-adopted. */
+export interface Run {
+  readonly pid: number | undefined;
+  /** Absent for a re-adopted process: it is not our child, so no 'exit' event. */
+  readonly child: ChildProcess | undefined;
+  /** Resolves with why the process ended; never rejects. */
+  readonly ended: Promise<string>;
+  endReason: string | undefined;
+  livenessTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Spawns `spec` with PORT set to `port`, output appended to `logFile`. A
+ * restart writes `restartNote` to the log first; a fresh start (no note) empties it.
+ */
+export function spawnRun(spec: ProcessCommand, port: number, logFile: string, restartNote: string | undefined): Run {
+  if (restartNote === undefined) writeFileSync(logFile, '');
+  // A file, not a pipe: a pipe breaks when the router is killed -9, and the
+  // re-adopted child would then die on its next write.
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    if (restartNote !== undefined) writeSync(fd, restartNote);
+    child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: { ...inheritedEnv(), ...spec.env, PORT: String(port) },
+      // Own process group: survives a SIGKILLed router, and stop() signals the whole group.
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+  } finally {
+    closeSync(fd);
+  }
+  // The router may exit (detach) while its children keep running.
+  child.unref();
+  const { run, end } = newRun(child.pid, child);
+  child.once('exit', (code, signal) => end(signal !== null ? `was killed by ${signal}` : `exited with code ${code}`));
+  child.on('error', (err) => end(`failed to start: ${err.message}`));
+  return run;
+}
+
+/** A Run for a pid that is not our child: its end is seen by polling liveness (no poll: never seen). */
+export function adoptedRun(pid: number, pollMs: number | undefined): Run {
+  const { run, end } = newRun(pid, undefined);
+  if (pollMs !== undefined) {
+    run.livenessTimer = setInterval(() => {
+      if (!isRunning(pid)) end('exited (re-adopted process, exit code unknown)');
+    }, pollMs);
+    run.livenessTimer.unref();
+  }
+  return run;
+}
+
+/** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when gone. */
+export async function stopRun(run: Run, graceMs: number): Promise<void> {
+  clearInterval(run.livenessTimer);
+  if (run.pid === undefined) return;
+  signalGroup(run.pid, 'SIGTERM');
+  if (await waitGone(run, graceMs)) return;
+  signalGroup(run.pid, 'SIGKILL');
+  await waitGone(run, KILL_WAIT_MS);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A Run whose `ended` settles once, through `end`, with the first reason given. */
+function newRun(pid: number | undefined, child: ChildProcess | undefined): { run: Run; end: (reason: string) => void } {
+  let resolveEnded: (reason: string) => void = () => undefined;
+  const ended = new Promise<string>((resolve) => {
+    resolveEnded = resolve;
+  });
+  const run: Run = { pid, child, ended, endReason: undefined, livenessTimer: undefined };
+  const end = (reason: string): void => {
+    if (run.endReason !== undefined) return;
+    run.endReason = reason;
+    clearInterval(run.livenessTimer);
+    resolveEnded(reason);
+  };
+  return { run, end };
+}
+
+/** Waits until the process and the rest of its group are gone; false on timeout. */
+async function waitGone(run: Run, timeoutMs: number): Promise<boolean> {
+  const pid = run.pid;
+  if (pid === undefined) return true;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leaderGone = run.child !== undefined ? run.endReason !== undefined : !isRunning(pid);
+    if (leaderGone && !groupExists(pid)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(25);
+  }
+}
+
+/**
+ * The router's environment without its own secrets: a deployment is code
+ * being tried out and must not read the admin token or Temporal credentials.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SAFEROLL_') && !name.startsWith('TEMPORAL_')) env[name] = value;
+  }
+  return env;
+}

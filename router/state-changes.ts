@@ -1,0 +1,39 @@
+// The router state and the queue that changes it: each change runs on a copy,
+// is saved durably and only then becomes current; one change at a time, in order.
+import type { RouterState } from './model.js';
+import type { StateStore } from './state-store.js';
+
+export class StateChanges {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private state: RouterState,
+    private readonly store: StateStore,
+    /** Called after each change is swapped in (the registry rebuilds its route table). */
+    private readonly onChanged: () => void,
+  ) {}
+
+  get current(): RouterState {
+    return this.state;
+  }
+
+  /** Runs `mutate` on a copy of the state, saves it, then swaps it in; a throw leaves the state as it was. */
+  apply<T>(mutate: (next: RouterState) => T): Promise<T> {
+    const run = async (): Promise<T> => {
+      const next = structuredClone(this.state);
+      const result = mutate(next);
+      await this.store.save(next);
+      this.state = next;
+      this.onChanged();
+      return result;
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves once the changes queued so far have run; never rejects. */
+  settled(): Promise<unknown> {
+    return this.queue.catch(() => undefined);
+  }
+}
