@@ -25,10 +25,10 @@ export interface Run {
  * restart writes `restartNote` to the log first; a fresh start (no note) empties it.
  */
 export function spawnRun(spec: ProcessCommand, port: number, logFile: string, restartNote: string | undefined): Run {
-  if (restartNote === undefined) writeFileSync(logFile, '');
+  if (restartNote === undefined) writeFileSync(logFile, '', { mode: 0o600 });
   // A file, not a pipe: a pipe breaks when the router is killed -9, and the
   // re-adopted child would then die on its next write.
-  const fd = openSync(logFile, 'a');
+  const fd = openSync(logFile, 'a', 0o600); // output may hold secrets of the model: owner only
   let child: ChildProcess;
   try {
     if (restartNote !== undefined) writeSync(fd, restartNote);

@@ -60,7 +60,7 @@ export class ProcessProvider implements DeploymentProvider {
     this.probe = new ReadinessProbe(options.spec.readinessPath);
     this.logDir = options.logDir;
     this.stopGraceMs = options.stopGraceMs ?? 5_000;
-    mkdirSync(this.logDir, { recursive: true });
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
     const isClosed = (): boolean => this.closed;
     const changed = (): void => this.changed();
     this.supervisor = new InstanceSupervisor(
