@@ -1,11 +1,19 @@
 // Keeps started process instances serving: restarts a crashed one with
-// exponential back-off, and probes ready ones so a silent one leaves the ready set.
+// exponential back-off, probes ready ones so a silent one leaves the ready
+// set, and restarts one that stays silent (hung).
 
 import { BACKOFF_MIN_MS, update, type Instance } from './process-instance.js';
-import type { Run } from './process-run.js';
+import { stopRun, type Run } from './process-run.js';
 import type { ReadinessProbe } from './readiness-probe.js';
 
 const UNHEALTHY_AFTER_FAILURES = 3;
+/**
+ * An instance that stays silent this many probes in a row (about 30 s at the
+ * default 2 s interval) is hung, not slow: it is killed, and its end is
+ * handled as a crash (restart with back-off).
+ */
+const RESTART_AFTER_FAILURES = 15;
+const HUNG_STOP_GRACE_MS = 2_000;
 const BACKOFF_MAX_MS = 10_000;
 const STABLE_RUN_MS = 30_000;
 
@@ -89,6 +97,12 @@ export class InstanceSupervisor {
           return;
         }
         inst.failedProbes += 1;
+        if (inst.state === 'unhealthy' && inst.failedProbes === RESTART_AFTER_FAILURES && run) {
+          update(inst, { reason: `no answer to ${inst.failedProbes} readiness probes in a row: restarting it (last: ${probe.detail})` });
+          // A re-adopted process has no exit event: report its end here (a second report is ignored).
+          void stopRun(run, HUNG_STOP_GRACE_MS).then(() => this.onEnded(inst, run, 'killed after it stopped answering'));
+          return;
+        }
         if (inst.state === 'ready' && inst.failedProbes >= UNHEALTHY_AFTER_FAILURES) {
           update(inst, { state: 'unhealthy', reason: `readiness failed ${inst.failedProbes} times in a row (last: ${probe.detail})` });
           this.instances.changed();

@@ -192,6 +192,20 @@ describe('ProcessProvider', () => {
     expect(provider.instances()[0]?.pid).toBe(pid);
   });
 
+  it('restarts an instance that stays silent (hung), as a crash', async () => {
+    const provider = modelServers({}, { healthProbeIntervalMs: 50 });
+    await provider.scale(1);
+    const pid = provider.instances()[0]?.pid ?? -1;
+    signal(pid, 'SIGSTOP'); // hung: alive, but answers nothing
+    try {
+      const restarted = await waitFor(() => provider.instances().find((i) => i.state === 'ready' && i.pid !== pid), 50_000, 'a new process ready');
+      expect(restarted.restarts).toBe(1);
+      expect(alive(pid)).toBe(false);
+    } finally {
+      signal(pid, 'SIGCONT');
+    }
+  }, 60_000);
+
   it('scales up and down, stopping the highest ids', async () => {
     const provider = modelServers();
     let changes = 0;
