@@ -8,6 +8,7 @@ import type { MetricsSnapshot, TrafficKind } from '../analysis/snapshot.js';
 import { measureWindow } from '../analysis/window.js';
 import type { PolicyStep } from '../policies/types.js';
 import type { AdminClient } from '../router/client.js';
+import { DEPLOYMENT_HEADER } from '../router/proxy-handlers.js';
 import { SaferollError } from '../shared/errors.js';
 import type { TickWindows } from '../workflows/gate-decision.js';
 import type { GreenSpec } from '../workflows/types.js';
@@ -117,7 +118,7 @@ export function createActivities(deps: ActivityDeps) {
             headers: {
               ...smoke.headers,
               authorization: `Bearer ${primaryKey}`,
-              'x-saferoll-deployment': smoke.deployment,
+              [DEPLOYMENT_HEADER]: smoke.deployment,
               ...(body !== undefined && typeof smoke.body !== 'string' ? { 'content-type': 'application/json' } : {}),
             },
             body,

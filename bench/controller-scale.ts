@@ -10,6 +10,7 @@
 //
 //   node dist/bench/controller-scale.js [--sizes 10,50] [--full (adds 200)] [--max N] [--interval-ms 1000]
 //        [--per-endpoint-rate 6] [--profile-router (node --cpu-prof on the router, ranked in the report)]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -205,7 +206,4 @@ async function inBatches<T, R>(items: readonly T[], size: number, fn: (item: T) 
   return out;
 }
 
-function sleep(msToWait: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, msToWait));
-}
 

@@ -11,6 +11,7 @@
 // outside, and a scrape stalls exactly that loop.
 //
 //   node dist/bench/metrics-cost.js [--calls 500000] [--rounds 5] [--scrapes 20]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -140,27 +141,19 @@ runBench('bench:metrics', async () => {
   log(`scrapes: big p50 ${ms(median(result.big.ms))}, small p50 ${ms(median(result.small.ms))}, longest stall ${ms(max(result.big.stall))}`);
 
   const recordRows = variants.map((v) => [v.label, fmt(median(v.ns), 0), spread(v.ns, (x) => fmt(x, 0)), ratio(median(v.ns) / median(variants[0]?.ns ?? []))]);
+  const scrapeRow = (label: string, text: string, measured: { ms: number[]; stall: number[] }): string[] => [
+    label,
+    fmt(series(text, 'saferoll_request_duration_seconds_count')),
+    fmt(series(text, 'saferoll_')),
+    `${fmt(text.length / 1024, 0)} KiB`,
+    ms(median(measured.ms)),
+    ms(max(measured.ms)),
+    ms(median(measured.stall)),
+    ms(max(measured.stall)),
+  ];
   const scrapeRows = [
-    [
-      `${ENDPOINTS} endpoints × ${DEPLOYMENTS.length} deployments × ${KINDS.length} kinds`,
-      fmt(series(bigText, 'saferoll_request_duration_seconds_count')),
-      fmt(series(bigText, 'saferoll_')),
-      `${fmt(bigText.length / 1024, 0)} KiB`,
-      ms(median(result.big.ms)),
-      ms(max(result.big.ms)),
-      ms(median(result.big.stall)),
-      ms(max(result.big.stall)),
-    ],
-    [
-      '1 endpoint × 1 deployment × 1 kind',
-      fmt(series(smallText, 'saferoll_request_duration_seconds_count')),
-      fmt(series(smallText, 'saferoll_')),
-      `${fmt(smallText.length / 1024, 0)} KiB`,
-      ms(median(result.small.ms)),
-      ms(max(result.small.ms)),
-      ms(median(result.small.stall)),
-      ms(max(result.small.stall)),
-    ],
+    scrapeRow(`${ENDPOINTS} endpoints × ${DEPLOYMENTS.length} deployments × ${KINDS.length} kinds`, bigText, result.big),
+    scrapeRow('1 endpoint × 1 deployment × 1 kind', smallText, result.small),
     ['idle (no scrape), same length of time', '-', '-', '-', '-', '-', ms(median(result.idle.stall)), ms(max(result.idle.stall))],
   ];
   const md = [
@@ -225,6 +218,3 @@ async function populate(router: RunningRouter, upstream: string, agent: Agent, e
   }
 }
 
-function sleep(msToWait: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, msToWait));
-}

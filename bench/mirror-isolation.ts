@@ -13,6 +13,7 @@
 //
 //   node dist/bench/mirror-isolation.js [--rate 400] [--seconds 3] [--rounds 5]
 //        [--variants none,healthy,hung,slow] [--profile (node --cpu-prof on the router, ranked in the report)]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -180,6 +181,3 @@ runBench('bench:mirror', async () => {
   await writeReport(values.profile ? 'mirror-isolation-profile' : 'mirror-isolation', md);
 });
 
-function sleep(msToWait: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, msToWait));
-}

@@ -6,6 +6,7 @@
 // changes.
 //
 //   node dist/bench/traffic-changes.js [--rate 300] [--changes 100]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { AdminClient } from '../router/client.js';
 import { log } from './lib/log.js';
@@ -123,6 +124,3 @@ async function applyChanges(admin: AdminClient, count: number, everyMs: number, 
   return count;
 }
 
-function sleep(msToWait: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, msToWait));
-}

@@ -5,6 +5,7 @@
 // (goal 0) and p99.
 //
 //   node dist/bench/zero-loss-promotion.js [--rate 200] [--runs 2] [--bake-ms 5000]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { log } from './lib/log.js';
 import { SteadyLoad, describeFailures, summarize, type Sample } from './lib/load.js';
@@ -92,6 +93,3 @@ runBench('bench:promotion', async () => {
   await writeReport('zero-loss-promotion', md);
 });
 
-function sleep(msToWait: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, msToWait));
-}

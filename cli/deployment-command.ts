@@ -8,7 +8,7 @@ import { commandGroup, listFlag, printJson, stringFlag, type FlagValues, type Su
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
 import { table } from './table.js';
 
-export const DEPLOYMENT_HEADER = ['DEPLOYMENT', 'STATE', 'INSTANCES', 'SOURCE'];
+export const DEPLOYMENT_COLUMNS = ['DEPLOYMENT', 'STATE', 'INSTANCES', 'SOURCE'];
 
 export function deploymentRows(deployments: DeploymentView[]): string[][] {
   return deployments.map((d) => [d.name, d.provisioningState + (d.reason && d.provisioningState === 'Failed' ? ` (${d.reason})` : ''), readyText(d), sourceText(d)]);
@@ -144,7 +144,7 @@ const list: Subcommand = {
     const deployments = await session.admin().listDeployments(endpoint);
     if (json) printJson({ deployments });
     else if (deployments.length === 0) console.log(`no deployments on ${endpoint}`);
-    else console.log(table(DEPLOYMENT_HEADER, deploymentRows(deployments)));
+    else console.log(table(DEPLOYMENT_COLUMNS, deploymentRows(deployments)));
     return EXIT.ok;
   },
 };

@@ -4,7 +4,7 @@ import type { DeploymentView, EndpointView } from '../router/views.js';
 import { UsageError, EXIT } from './command.js';
 import { commandGroup, listFlag, printJson, stringFlag, type Subcommand } from './command-group.js';
 import { checkName, parsePairs } from './deployment-source.js';
-import { deploymentRows, DEPLOYMENT_HEADER } from './deployment-command.js';
+import { deploymentRows, DEPLOYMENT_COLUMNS } from './deployment-command.js';
 import { percentMap, table } from './table.js';
 
 const name = (positionals: string[]): string => checkName(positionals[0], 'endpoint');
@@ -56,7 +56,7 @@ function printEndpoint(view: EndpointView, deployments: DeploymentView[], dataUr
     return;
   }
   console.log('');
-  console.log(table(DEPLOYMENT_HEADER, deploymentRows(deployments)).replace(/^/gm, '  '));
+  console.log(table(DEPLOYMENT_COLUMNS, deploymentRows(deployments)).replace(/^/gm, '  '));
 }
 
 const list: Subcommand = {

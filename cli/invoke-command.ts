@@ -2,6 +2,7 @@
 // client sends it (with the endpoint's key), showing which deployment answered.
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
+import { DEPLOYMENT_HEADER } from '../router/proxy-handlers.js';
 import { SaferollError } from '../shared/errors.js';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { checkName } from './deployment-source.js';
@@ -64,7 +65,7 @@ export const invokeCommand: Command = {
       const url = `${config.routerDataUrl.replace(/\/+$/, '')}/${endpoint}${path}`;
       const headers: Record<string, string> = { authorization: `Bearer ${primaryKey}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
-      if (deployment !== undefined) headers['x-saferoll-deployment'] = deployment;
+      if (deployment !== undefined) headers[DEPLOYMENT_HEADER] = deployment;
       let answer;
       try {
         answer = await request(url, { method: method as 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
@@ -73,7 +74,7 @@ export const invokeCommand: Command = {
         throw new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach the saferoll data plane at ${config.routerDataUrl}: ${e.code ?? e.message ?? String(err)}`, { cause: err });
       }
       const text = await answer.body.text();
-      const answered = answer.headers['x-saferoll-deployment'];
+      const answered = answer.headers[DEPLOYMENT_HEADER];
       const by = typeof answered === 'string' ? answered : undefined;
       const ok = answer.statusCode >= 200 && answer.statusCode < 300;
       if (values.json) {

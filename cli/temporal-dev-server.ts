@@ -3,10 +3,10 @@
 // waits until it answers. Used by `saferoll dev` and by the test run.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SaferollError } from '../shared/errors.js';
+import { freePort } from '../shared/free-port.js';
 import { projectRoot } from '../shared/project-root.js';
 import { SEARCH_ATTRIBUTES } from '../worker/search-attributes-spec.js';
 
@@ -110,16 +110,4 @@ async function waitUntilHealthy(binary: string, address: string, exitedWith: () 
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

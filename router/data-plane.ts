@@ -13,7 +13,6 @@ import { DEPLOYMENT_HEADER, MirrorHandler, ProxyHandler } from './proxy-handlers
 import type { DeploymentTarget, RouteTable } from './route-table.js';
 import { bearerToken, matchesAny } from './secret-compare.js';
 
-export { DEPLOYMENT_HEADER } from './proxy-handlers.js';
 export const DEPLOYMENT_HEADER_ALIAS = 'azureml-model-deployment';
 
 // Never forwarded: connection-level headers (RFC 9110 §7.6.1), the client's
@@ -41,11 +40,6 @@ export class DataPlane {
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: DataPlaneOptions) {}
-
-  /** Requests currently being proxied (mirrors excluded). */
-  get activeRequests(): number {
-    return this.inFlight;
-  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight++;

@@ -1,18 +1,10 @@
 // Loopback helpers: a free port, and waiting until a URL answers 200.
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { freePort } from '../../shared/free-port.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
+
 
 /** Polls `url` until it answers 200; fails early when `exited` settles first. */
 export async function waitForHttp(url: string, timeoutMs: number, exited?: () => Promise<unknown>): Promise<void> {

@@ -2,9 +2,11 @@
 // or re-adopts the process a previous router left running.
 
 import type { InstanceSupervisor } from './instance-supervisor.js';
-import { commandMatches, freePort, isRunning, tailLines } from './os-process.js';
+import { freePort } from '../../shared/free-port.js';
+import { commandMatches, isRunning, tailLines } from './os-process.js';
 import { update, type Instance } from './process-instance.js';
-import { adoptedRun, sleep, spawnRun, stopRun, type Run } from './process-run.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adoptedRun, spawnRun, stopRun, type Run } from './process-run.js';
 import type { ProcessCommand } from './process.js';
 import { PROBE_TIMEOUT_MS, type ReadinessProbe } from './readiness-probe.js';
 import { SaferollError } from '../../shared/errors.js';

@@ -2,24 +2,10 @@
 // a pid (zombies count as dead), process-group signals, and log tails.
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { basename } from 'node:path';
 
 const TAIL_BYTES = 64 * 1024;
 
-/** Finds a free loopback port; the child may still lose a race for it and then fails readiness. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Alive and ours to signal. A zombie still answers kill(0), so /proc tells it apart where it exists. */
 export function isRunning(pid: number): boolean {

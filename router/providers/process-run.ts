@@ -1,6 +1,7 @@
 // One OS process serving a process instance: spawned into its own process
 // group with output to the instance's log file, or re-adopted; and stopping it.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
@@ -72,9 +73,6 @@ export async function stopRun(run: Run, graceMs: number): Promise<void> {
   await waitGone(run, KILL_WAIT_MS);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** A Run whose `ended` settles once, through `end`, with the first reason given. */
 function newRun(pid: number | undefined, child: ChildProcess | undefined): { run: Run; end: (reason: string) => void } {

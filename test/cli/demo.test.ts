@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../cli/temporal-dev-server.js';
+import { freePort } from '../../shared/free-port.js';
 import { runCli } from '../support/cli.js';
 
 describe('saferoll demo', () => {
