@@ -14,6 +14,7 @@ const PROCESS_START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 
 type RequestLabels = 'endpoint' | 'deployment' | 'traffic' | 'code';
 type DurationLabels = 'endpoint' | 'deployment' | 'traffic';
+type AbortLabels = DurationLabels;
 
 /** The metric children of one deployment for one kind of traffic. */
 export class TrafficMetrics {
@@ -24,6 +25,9 @@ export class TrafficMetrics {
   private readonly codeCounts = new Map<number, number>();
   private readonly bucketCounts = new Float64Array(DURATION_BUCKETS_SECONDS.length + 1);
   private sumSeconds = 0;
+  // Created on the first hang-up, like the per-code children: most series never see one.
+  private abortCounter: Counter.Internal | undefined;
+  private abortCount = 0;
 
   private readonly duration: Histogram.Internal<DurationLabels>;
 
@@ -31,6 +35,7 @@ export class TrafficMetrics {
     private readonly requests: Counter<RequestLabels>,
     private readonly labels: LabelValues<DurationLabels>,
     private readonly histogram: Histogram<DurationLabels>,
+    private readonly aborts: Counter<AbortLabels>,
   ) {
     this.duration = histogram.labels(labels);
   }
@@ -40,6 +45,19 @@ export class TrafficMetrics {
     for (const code of this.byCode.keys()) this.requests.remove({ ...this.labels, code: String(code) });
     this.byCode.clear();
     this.histogram.remove(this.labels);
+    if (this.abortCounter) this.aborts.remove(this.labels);
+    this.abortCounter = undefined;
+  }
+
+  /**
+   * A client that hung up before the deployment's answer began: not an
+   * answer, so it stays out of the request count and the latency histogram
+   * (and so out of a gate's sample size, error rate and percentiles).
+   */
+  recordClientAbort(): void {
+    if (!this.abortCounter) this.abortCounter = this.aborts.labels(this.labels);
+    this.abortCounter.inc();
+    this.abortCount++;
   }
 
   record(code: number, seconds: number): void {
@@ -58,9 +76,10 @@ export class TrafficMetrics {
   }
 
   /** This series in the Prometheus text format (names are [a-z0-9-], so labels need no escaping). */
-  renderInto(requests: string[], durations: string[]): void {
+  renderInto(requests: string[], durations: string[], aborts: string[]): void {
     const { endpoint, deployment, traffic } = this.labels;
     const labels = `endpoint="${endpoint}",deployment="${deployment}",traffic="${traffic}"`;
+    if (this.abortCount > 0) aborts.push(`saferoll_client_aborts_total{${labels}} ${this.abortCount}`);
     let count = 0;
     for (const [code, n] of this.codeCounts) {
       requests.push(`saferoll_requests_total{${labels},code="${code}"} ${n}`);
@@ -83,6 +102,7 @@ export class RouterMetrics {
   private readonly requests: Counter<RequestLabels>;
   private readonly duration: Histogram<DurationLabels>;
   private readonly mirrorShed: Counter<'endpoint' | 'deployment'>;
+  private readonly clientAborts: Counter<AbortLabels>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -94,7 +114,8 @@ export class RouterMetrics {
     });
     this.duration = new Histogram({
       name: 'saferoll_request_duration_seconds',
-      help: 'Time from receiving a request to the end of the upstream answer, by endpoint, deployment and kind of traffic.',
+      help:
+        "The deployment's own time: from the request fully sent to the upstream to the upstream's answer headers (time to first byte), by endpoint, deployment and kind of traffic.",
       labelNames: ['endpoint', 'deployment', 'traffic'],
       buckets: DURATION_BUCKETS_SECONDS,
       registers: [this.registry],
@@ -105,11 +126,17 @@ export class RouterMetrics {
       labelNames: ['endpoint', 'deployment'],
       registers: [this.registry],
     });
+    this.clientAborts = new Counter({
+      name: 'saferoll_client_aborts_total',
+      help: 'Clients that hung up before the upstream answer began; never counted as requests answered, by endpoint, deployment and kind of traffic.',
+      labelNames: ['endpoint', 'deployment', 'traffic'],
+      registers: [this.registry],
+    });
   }
 
   forTraffic(endpoint: string, deployment: string, traffic: TrafficKind): TrafficMetrics {
     const labels = { endpoint, deployment, traffic };
-    return new TrafficMetrics(this.requests, labels, this.duration);
+    return new TrafficMetrics(this.requests, labels, this.duration, this.clientAborts);
   }
 
   removeShedCounter(endpoint: string, deployment: string): void {
@@ -124,8 +151,9 @@ export class RouterMetrics {
   renderSeries(series: Iterable<TrafficMetrics>): string {
     const requests = ['# TYPE saferoll_requests_total counter'];
     const durations = ['# TYPE saferoll_request_duration_seconds histogram'];
-    for (const metrics of series) metrics.renderInto(requests, durations);
-    return [...requests, ...durations, '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${PROCESS_START_SECONDS}`, ''].join('\n');
+    const aborts = ['# TYPE saferoll_client_aborts_total counter'];
+    for (const metrics of series) metrics.renderInto(requests, durations, aborts);
+    return [...requests, ...durations, ...aborts, '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${PROCESS_START_SECONDS}`, ''].join('\n');
   }
 
   contentType(): string {
