@@ -307,7 +307,7 @@ function renderReport(
     '',
     `Mirror check (router counters, bench-mirror, measured rounds): ${fmt.int(mirror.live)} live, ${fmt.int(mirror.mirrored)} mirrored ` +
       `(${fmt.pct(mirror.live > 0 ? mirror.mirrored / mirror.live : Number.NaN)}), ${fmt.int(mirror.shed)} shed, ${fmt.int(mirror.non2xx)} live answers not 200 ` +
-      `(the requests in flight when wrk closes its connections at the end of a run, up to ${opts.connections} per saturation run, counted as 499: client closed).`,
+      `(the requests in flight when wrk closes its connections at the end of a run are hang-ups, counted apart in saferoll_client_aborts_total, not answers).`,
   ].join('\n');
 }
 

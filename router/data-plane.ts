@@ -3,11 +3,12 @@
 // instances with undici, and copies a share of requests to the mirror
 // deployment without waiting for it. This is the hot path: no validation
 // library, no logging, label children and digests precomputed.
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { Pool, type Dispatcher } from 'undici';
 import { SaferollError } from '../shared/errors.js';
-import { readRawBody, sendError, sendJson } from './http-util.js';
+import { isDotSegment, resolveDotSegments } from './dot-segments.js';
+import { connectionNamedHeaders, readRawBody, sendError, sendJson } from './http-util.js';
 import type { TrafficKind } from './metrics.js';
 import { DEPLOYMENT_HEADER, MirrorHandler, ProxyHandler } from './proxy-handlers.js';
 import type { DeploymentTarget, RouteTable } from './route-table.js';
@@ -23,6 +24,14 @@ const DROPPED_REQUEST_HEADERS = new Set([
 ]);
 /** Request bodies up to this size are read whole and sent with the headers in one write. */
 const SMALL_BODY_BYTES = 64 * 1024;
+
+// Keys are per endpoint, so a key never opens an endpoint that does not
+// exist. The key is still hashed and compared (against random digests, which
+// no key can match), so an unknown endpoint costs and answers exactly what a known one
+// with a wrong key does: names cannot be enumerated without a key.
+const NO_ENDPOINT_DIGESTS = [randomBytes(32), randomBytes(32)];
+const UNAUTHORIZED = new SaferollError('SAFEROLL_E_UNAUTHORIZED', 'missing or invalid endpoint key (Authorization: Bearer <key>)');
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer' };
 
 export interface DataPlaneOptions {
   routes: () => RouteTable;
@@ -75,7 +84,6 @@ export class DataPlane {
   }
 
   private serve(req: IncomingMessage, res: ServerResponse): void {
-    const started = performance.now();
     const url = req.url ?? '/';
     const slash = url.indexOf('/', 1);
     const query = url.indexOf('?');
@@ -86,19 +94,23 @@ export class DataPlane {
       this.release();
       return;
     }
+    // `/./e/...` or `/%2e%2e/e/...`: which endpoint is meant is ambiguous, so
+    // none is guessed. Said before the key check: it depends on the path alone.
+    if (isDotSegment(endpointName)) {
+      this.answer(res, pathError('the path must start with an endpoint name, not a dot segment'));
+      return;
+    }
     const routes = this.options.routes().get(endpointName);
-    if (!routes) {
-      this.answer(res, new SaferollError('SAFEROLL_E_NOT_FOUND', `endpoint "${endpointName}" does not exist`));
-      return;
-    }
     const key = bearerToken(req.headers.authorization);
-    if (key === undefined || !matchesAny(key, routes.keyDigests)) {
-      this.answer(res, new SaferollError('SAFEROLL_E_UNAUTHORIZED', 'missing or invalid endpoint key (Authorization: Bearer <key>)'), undefined, {
-        'www-authenticate': 'Bearer',
-      });
+    if (key === undefined || !matchesAny(key, routes ? routes.keyDigests : NO_ENDPOINT_DIGESTS) || !routes) {
+      this.answer(res, UNAUTHORIZED, undefined, UNAUTHORIZED_HEADERS);
       return;
     }
-    const path = nameEnd === url.length ? '/' : url[nameEnd] === '?' ? `/${url.slice(nameEnd)}` : url.slice(nameEnd);
+    const path = resolveDotSegments(nameEnd === url.length ? '/' : url[nameEnd] === '?' ? `/${url.slice(nameEnd)}` : url.slice(nameEnd));
+    if (typeof path !== 'string') {
+      this.answer(res, pathError(path.message));
+      return;
+    }
 
     const requested = headerValue(req.headers, DEPLOYMENT_HEADER) ?? headerValue(req.headers, DEPLOYMENT_HEADER_ALIAS);
     let target: DeploymentTarget | undefined;
@@ -123,7 +135,8 @@ export class DataPlane {
 
     const instance = target.pickInstance();
     if (!instance) {
-      target.metrics[kind].record(503, (performance.now() - started) / 1000);
+      // The deployment's own failure, decided at once.
+      target.metrics[kind].record(503, 0);
       this.answer(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `deployment "${target.name}" has no ready instance`), { deployment: target.name }, {
         [DEPLOYMENT_HEADER]: target.name,
       });
@@ -138,10 +151,11 @@ export class DataPlane {
       headersTimeout: this.options.upstreamTimeoutMs,
       bodyTimeout: this.options.upstreamTimeoutMs,
     };
-    const handler = new ProxyHandler(res, target, kind, started, this.options.upstreamTimeoutMs, this.release);
     const declared = req.headers['content-length'];
     const length = declared === undefined ? -1 : Number(declared);
     const hasBody = length > 0 || (declared === undefined && req.headers['transfer-encoding'] !== undefined);
+    const smallBody = hasBody && length > 0 && length <= SMALL_BODY_BYTES;
+    const handler = new ProxyHandler(req, res, target, kind, this.options.upstreamTimeoutMs, this.release, hasBody && !smallBody);
     // A small body goes out in one write with the headers, and only a small
     // body is mirrored (it is needed twice; a large or unknown-length upload
     // is streamed and its mirror copy shed, so memory stays bounded).
@@ -149,17 +163,20 @@ export class DataPlane {
       mirror.mirrorShed.inc();
       mirror = undefined;
     }
-    if (hasBody && length > 0 && length <= SMALL_BODY_BYTES) {
+    if (smallBody) {
       readRawBody(req)
         .then((body) => {
           request.body = body;
           if (mirror) this.sendMirror(mirror, request);
           this.pool(instance).dispatch(request, handler);
         })
-        .catch(() => handler.onResponseError(undefined as never, new Error('client body could not be read')));
+        .catch(() => handler.onClientBodyError());
       return;
     }
-    if (hasBody) request.body = req;
+    if (hasBody) {
+      request.body = req;
+      req.once('end', handler.onBodyEnd);
+    }
     if (mirror) this.sendMirror(mirror, request);
     this.pool(instance).dispatch(request, handler);
   }
@@ -202,6 +219,10 @@ export class DataPlane {
   }
 }
 
+function pathError(message: string): SaferollError {
+  return new SaferollError('SAFEROLL_E_VALIDATION', `path: ${message}`, { field: 'path' });
+}
+
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -211,8 +232,7 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string | string[
   const out: Record<string, string | string[]> = {};
   const incoming = req.headers;
   // Headers the client named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-  const connection = incoming.connection;
-  const named = connection && connection !== 'keep-alive' && connection !== 'close' ? new Set(connection.toLowerCase().split(',').map((h) => h.trim())) : undefined;
+  const named = connectionNamedHeaders(incoming.connection);
   for (const name in incoming) {
     if (DROPPED_REQUEST_HEADERS.has(name) || named?.has(name)) continue;
     const value = incoming[name];

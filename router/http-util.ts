@@ -61,3 +61,21 @@ export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
+
+/**
+ * The header names a `Connection` header lists (RFC 9110 §7.6.1): they are
+ * hop-by-hop, so a proxy drops them in both directions. Undefined for the
+ * usual bare `close` / `keep-alive`, so the common case allocates nothing.
+ */
+export function connectionNamedHeaders(value: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' ? value : value.join(',');
+  const lower = text.toLowerCase();
+  if (lower === 'close' || lower === 'keep-alive') return undefined;
+  const named = new Set<string>();
+  for (const token of lower.split(',')) {
+    const name = token.trim();
+    if (name !== '') named.add(name);
+  }
+  return named;
+}

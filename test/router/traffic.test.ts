@@ -141,21 +141,26 @@ describe('upstream failures', () => {
 });
 
 describe('client disconnects', () => {
-  it('records a client that hangs up as 499, never as a 5xx of the deployment', async () => {
+  it('counts a client that hangs up before the answer apart (saferoll_client_aborts_total), never as an answer of the deployment', async () => {
     let release!: () => void;
     blue.behaviour = { hold: new Promise<void>((resolve) => (release = resolve)) };
     try {
       await t.admin.setTraffic('scoring', { blue: 100 }, {});
       const before = blue.hits;
-      const count502 = async (): Promise<string | undefined> => /deployment="blue",traffic="live",code="502"\} (\d+)/.exec(await t.admin.metricsText())?.[1];
-      const errorsBefore = await count502();
+      const answered = async (): Promise<number> => {
+        const text = await t.admin.metricsText();
+        let sum = 0;
+        for (const m of text.matchAll(/saferoll_requests_total\{endpoint="scoring",deployment="blue",traffic="live",code="\d+"\} (\d+)/g)) sum += Number(m[1]);
+        return sum;
+      };
+      const answeredBefore = await answered();
       const abort = new AbortController();
       const call = request(`${t.router.dataUrl}/scoring/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
       await waitFor(() => blue.hits > before, 10_000, 'request reached blue');
       abort.abort();
       await call.catch(() => undefined);
-      await waitFor(async () => /deployment="blue",traffic="live",code="499"\} 1/.test(await t.admin.metricsText()), 10_000, 'client hang-up counted as 499');
-      expect(await count502()).toBe(errorsBefore);
+      await waitFor(async () => /saferoll_client_aborts_total\{endpoint="scoring",deployment="blue",traffic="live"\} 1/.test(await t.admin.metricsText()), 10_000, 'client hang-up counted');
+      expect(await answered()).toBe(answeredBefore);
     } finally {
       release();
       blue.behaviour = {};

@@ -1,0 +1,231 @@
+// What the data plane books for a gate, over real sockets: only answers a
+// deployment gave, timed from the request fully sent to the answer's headers.
+// Client hang-ups are counted apart, and a slow client's upload is not the
+// deployment's time. Windows are read as a gate reads them: snapshots of
+// /metrics?endpoint= through RouterMetricSource, then measureWindow.
+import http, { createServer, type Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { setTimeout as pause } from 'node:timers/promises';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateGate } from '../../analysis/evaluate.js';
+import { RouterMetricSource } from '../../analysis/router-metric-source.js';
+import type { MetricsSnapshot } from '../../analysis/snapshot.js';
+import { measureWindow } from '../../analysis/window.js';
+import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from '../support/router.js';
+import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { waitFor } from '../support/wait-for.js';
+
+let t: TestRouter;
+let source: RouterMetricSource;
+const upstreams: TestUpstream[] = [];
+const servers: Server[] = [];
+
+async function endpointWith(endpoint: string, deployments: Record<string, string>, traffic: Record<string, number>, mirror: Record<string, number> = {}): Promise<string> {
+  await t.admin.putEndpoint(endpoint, { authMode: 'key' });
+  for (const [name, url] of Object.entries(deployments)) await t.admin.putDeployment(endpoint, name, { instanceCount: 1, upstreams: [url] });
+  await waitFor(async () => (await t.admin.listDeployments(endpoint)).every((d) => d.provisioningState === 'Succeeded'));
+  await t.admin.setTraffic(endpoint, traffic, mirror);
+  return (await t.admin.getKeys(endpoint)).primaryKey;
+}
+
+async function endpointText(endpoint: string): Promise<string> {
+  const answer = await request(`${t.router.adminUrl}/metrics?endpoint=${endpoint}`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  return answer.body.text();
+}
+
+function abortsIn(text: string, endpoint: string, deployment: string): number {
+  const m = new RegExp(`saferoll_client_aborts_total\\{endpoint="${endpoint}",deployment="${deployment}",traffic="live"\\} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+function answersIn(text: string, endpoint: string, deployment: string): Map<string, number> {
+  const byCode = new Map<string, number>();
+  const re = new RegExp(`saferoll_requests_total\\{endpoint="${endpoint}",deployment="${deployment}",traffic="live",code="(\\d+)"\\} (\\d+)`, 'g');
+  for (const m of text.matchAll(re)) byCode.set(m[1] as string, Number(m[2]));
+  return byCode;
+}
+
+/** Waits until the router has booked `n` more requests (answers or hang-ups) for the deployment. */
+async function settled(endpoint: string, deployment: string, n: number): Promise<string> {
+  return waitFor(
+    async () => {
+      const text = await endpointText(endpoint);
+      const answers = [...answersIn(text, endpoint, deployment).values()].reduce((a, b) => a + b, 0);
+      return answers + abortsIn(text, endpoint, deployment) >= n ? text : undefined;
+    },
+    10_000,
+    `${n} requests booked for ${endpoint}/${deployment}`,
+  );
+}
+
+/** Declares a body (20 bytes, or chunked of unknown length), sends a part of it, and hangs up. */
+async function hangUpMidBody(endpoint: string, key: string, chunked = false): Promise<void> {
+  const { port } = new URL(t.router.dataUrl);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const framing = chunked ? 'transfer-encoding: chunked\r\n\r\n5\r\n' : 'content-length: 20\r\n\r\n';
+  const head = `POST /${endpoint}/score HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\n${framing}`;
+  await new Promise<void>((resolve, reject) => socket.write(`${head}{"x":`, (err) => (err ? reject(err) : resolve())));
+  socket.destroy();
+}
+
+interface SlowUpload {
+  chunks: number;
+  chunkBytes: number;
+  gapMs: number;
+  /** Sends content-length; without it, node:http sends the body chunked. */
+  declareLength: boolean;
+}
+
+/** A client on a slow link: the body goes out in pieces over `chunks * gapMs`. Resolves with the status. */
+async function slowUpload(endpoint: string, key: string, upload: SlowUpload, startInMs: number): Promise<number> {
+  await pause(startInMs);
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' };
+  if (upload.declareLength) headers['content-length'] = String(upload.chunks * upload.chunkBytes);
+  const answer = new Promise<number>((resolve, reject) => {
+    const req = http.request(`${t.router.dataUrl}/${endpoint}/score`, { method: 'POST', headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    void (async () => {
+      for (let i = 0; i < upload.chunks; i++) {
+        if (i > 0) await pause(upload.gapMs); // the client's pace, not a wait on the system under test
+        req.write(Buffer.alloc(upload.chunkBytes, 0x61));
+      }
+      req.end();
+    })();
+  });
+  return answer;
+}
+
+beforeAll(async () => {
+  t = await startTestRouter();
+  source = new RouterMetricSource(t.router.adminUrl, TEST_ADMIN_TOKEN);
+});
+
+afterAll(async () => {
+  await t.close();
+  for (const upstream of upstreams) await upstream.close();
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+describe('client hang-ups', () => {
+  it('a dead green that only sees clients hanging up mid-body has no answers: its window is empty, the gate inconclusive, the hang-ups counted apart', async () => {
+    const green = await startUpstream('green');
+    const key = await endpointWith('dead-green', { green: green.url }, { green: 100 });
+    await green.close(); // crashed right after it was created: nothing listens there any more
+    const start = await source.snapshot('dead-green');
+
+    for (let i = 0; i < 8; i++) await hangUpMidBody('dead-green', key);
+    const text = await settled('dead-green', 'green', 8);
+    const window = measureWindow(start, await source.snapshot('dead-green'), 'green', 'live');
+    expect(window.requests).toBe(0);
+    expect(window.p95Ms).toBeNull();
+    const gate = evaluateGate({ minRequests: 5, p95Ms: 250, errorRate: 0.01 }, window);
+    expect(gate.phase).toBe('Inconclusive');
+    expect(answersIn(text, 'dead-green', 'green')).toEqual(new Map());
+    expect(abortsIn(text, 'dead-green', 'green')).toBe(8);
+
+    // Real requests are still judged: the dead green fails each of them.
+    for (let i = 0; i < 5; i++) expect((await t.call('dead-green', { key })).status).toBe(502);
+    const judged = measureWindow(start, await source.snapshot('dead-green'), 'green', 'live');
+    expect(judged).toMatchObject({ requests: 5, errors: 5 });
+    expect(evaluateGate({ minRequests: 5, p95Ms: 250, errorRate: 0.01 }, judged).phase).toBe('Failed');
+  });
+
+  it('clients that hang up mid-upload to a live deployment (body read whole, or streamed) are hang-ups, not answers or 5xx', async () => {
+    const blue = await startUpstream('blue');
+    upstreams.push(blue);
+    const key = await endpointWith('leave-early', { blue: blue.url }, { blue: 100 });
+    for (let i = 0; i < 4; i++) await hangUpMidBody('leave-early', key, i % 2 === 1);
+    const text = await settled('leave-early', 'blue', 4);
+    expect(answersIn(text, 'leave-early', 'blue')).toEqual(new Map());
+    expect(abortsIn(text, 'leave-early', 'blue')).toBe(4);
+  });
+
+  it('a client that hangs up after the answer headers arrived is booked with the status the deployment answered', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'content-type': 'text/plain' });
+        res.flushHeaders();
+        res.write('first part, the rest is held');
+        void held.then(() => res.end());
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const key = await endpointWith('leave-late', { blue: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { blue: 100 });
+    try {
+      const abort = new AbortController();
+      const answer = await request(`${t.router.dataUrl}/leave-late/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+      expect(answer.statusCode).toBe(201);
+      abort.abort(); // the client has the headers and leaves before the body ends
+      await answer.body.text().catch(() => undefined);
+      const text = await settled('leave-late', 'blue', 1);
+      expect(answersIn(text, 'leave-late', 'blue')).toEqual(new Map([['201', 1]]));
+      expect(abortsIn(text, 'leave-late', 'blue')).toBe(0);
+    } finally {
+      release();
+    }
+  });
+});
+
+describe('latency is the deployment time, not the client upload', () => {
+  let key: string;
+  let copy: TestUpstream;
+
+  beforeAll(async () => {
+    const fast = await startUpstream('fast', { delayMs: 1 });
+    copy = await startUpstream('copy', { delayMs: 1 });
+    upstreams.push(fast, copy);
+    key = await endpointWith('uploads', { fast: fast.url, copy: copy.url }, { fast: 100 }, { copy: 50 });
+    // Warms the router up (first connections, compiled code); this request is in no window.
+    expect((await t.call('uploads', { key })).status).toBe(200);
+  });
+
+  async function uploadWindow(clients: number, upload: SlowUpload): Promise<{ live: ReturnType<typeof measureWindow>; start: MetricsSnapshot }> {
+    const start = await source.snapshot('uploads');
+    // Staggered like real clients (one every 50 ms), so no burst of bodies ends at once.
+    const statuses = await Promise.all(Array.from({ length: clients }, async (_, i) => slowUpload('uploads', key, upload, i * 50)));
+    expect(statuses).toEqual(Array.from({ length: clients }, () => 200));
+    return { live: measureWindow(start, await source.snapshot('uploads'), 'fast', 'live'), start };
+  }
+
+  it('a 20-byte body uploaded over 0.6 s to a 1 ms deployment records a p95 under 50 ms (mirror copies too)', async () => {
+    const copiesBefore = copy.hits;
+    const { live, start } = await uploadWindow(20, { chunks: 4, chunkBytes: 5, gapMs: 200, declareLength: true });
+    expect(live.requests).toBe(20);
+    expect(live.p95Ms).not.toBeNull();
+    expect(live.p95Ms as number).toBeLessThan(50);
+    // The mirrored copies (half of the requests) are timed the same way.
+    const mirrored = await waitFor(
+      async () => {
+        const w = measureWindow(start, await source.snapshot('uploads'), 'copy', 'mirror');
+        return w.requests >= 8 && w.requests === copy.hits - copiesBefore ? w : undefined;
+      },
+      10_000,
+      'mirror copies booked',
+    );
+    expect(mirrored.p95Ms as number).toBeLessThan(50);
+  });
+
+  it('a streamed body (chunked) uploaded over 0.6 s records a p95 under 50 ms', async () => {
+    const { live } = await uploadWindow(20, { chunks: 4, chunkBytes: 5, gapMs: 200, declareLength: false });
+    expect(live.requests).toBe(20);
+    expect(live.p95Ms as number).toBeLessThan(50);
+  });
+
+  it('a streamed body over 64 KiB uploaded over 0.6 s records a p95 under 50 ms', async () => {
+    const { live } = await uploadWindow(20, { chunks: 4, chunkBytes: 24 * 1024, gapMs: 200, declareLength: true });
+    expect(live.requests).toBe(20);
+    expect(live.p95Ms as number).toBeLessThan(50);
+  });
+});
