@@ -68,7 +68,7 @@ export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
  * usual bare `close` / `keep-alive`, so the common case allocates nothing.
  */
 export function connectionNamedHeaders(value: string | string[] | undefined): ReadonlySet<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const text = typeof value === 'string' ? value : value.join(',');
   const lower = text.toLowerCase();
   if (lower === 'close' || lower === 'keep-alive') return undefined;
