@@ -509,6 +509,23 @@ describe.each(MODES)('what an instance can read (isolation %s)', (isolationMode)
   });
 });
 
+describe('ProcessProvider where isolation is not available', () => {
+  beforeEach(() => {
+    mode = 'namespaces';
+  });
+
+  it('fails to start an instance, saying why and what to do, where namespaces cannot be made', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // no unshare to be found
+    try {
+      const err = await provisioningError(modelServers().scale(1));
+      expect(err.message).toMatch(/cannot start: process instances run in their own user, mount and pid namespaces .*cannot run unshare.*--instance-isolation none/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
+
 describe('ProcessProvider env files', () => {
   beforeEach(() => {
     mode = 'namespaces';
