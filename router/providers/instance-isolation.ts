@@ -7,8 +7,9 @@
 //
 // The process the router spawns, records and signals is `unshare` itself: it
 // leads the instance's process group, stays in the router's pid namespace
-// (so /proc/<pid>/stat and environ can be checked on adoption), ignores SIGTERM
-// and, through --kill-child, takes the whole namespace down when it is killed.
+// (so /proc/<pid>/stat and environ can be checked on adoption), blocks SIGTERM
+// and SIGINT, and, through --kill-child, takes the whole namespace down when it
+// is killed.
 // A SIGTERM to the group reaches the command, whose exit ends the shell that
 // is the namespace's init, then `unshare`, with the command's exit code.
 import { spawn } from 'node:child_process';
