@@ -31,7 +31,7 @@ const WAIT_HELP = '  --wait                  wait until the deployment is Succee
 
 const create: Subcommand = {
   name: 'create',
-  synopsis: 'create <endpoint> <deployment> (--upstream <url>... | --command "<cmd>") [--instance-count n] [--wait]',
+  synopsis: 'create <endpoint> <deployment> (--upstream <url>... | --command "<cmd>" [--env K=V]... [--env-from-file PATH]...) [--instance-count n] [--wait]',
   summary: 'create (or update) a deployment; it takes no traffic until given some',
   flags: { ...SOURCE_FLAGS, ...WAIT_FLAGS },
   flagsHelp: `${SOURCE_HELP}\n${WAIT_HELP}`,
@@ -42,6 +42,7 @@ const create: Subcommand = {
       upstream: listFlag(values, 'upstream'),
       command: stringFlag(values, 'command'),
       env: listFlag(values, 'env'),
+      'env-from-file': listFlag(values, 'env-from-file'),
       'readiness-path': stringFlag(values, 'readiness-path'),
       'instance-count': stringFlag(values, 'instance-count'),
     });
@@ -123,6 +124,7 @@ const show: Subcommand = {
       const p = view.source.process;
       console.log(`  command: ${[p.command, ...p.args].join(' ')}`);
       if (Object.keys(p.env).length > 0) console.log(`  env: ${Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      if (p.envFiles !== undefined && p.envFiles.length > 0) console.log(`  env files: ${p.envFiles.join(' ')}`);
       console.log(`  readiness: ${p.readinessPath}`);
     }
     if (view.instances.length > 0) {

@@ -1,6 +1,7 @@
 // The flags that say where a deployment's instances come from, shared by
 // `saferoll start` (green) and `saferoll deployment create`: upstream URLs
 // that already run, or a command the router starts once per instance.
+import path from 'node:path';
 import type { DeploymentSourceSpec } from '../workflows/types.js';
 import { UsageError, intFlag } from './command.js';
 import { splitShellWords } from './shell-words.js';
@@ -11,6 +12,7 @@ export const SOURCE_FLAGS = {
   upstream: { type: 'string', multiple: true },
   command: { type: 'string' },
   env: { type: 'string', multiple: true },
+  'env-from-file': { type: 'string', multiple: true },
   'readiness-path': { type: 'string' },
   'instance-count': { type: 'string' },
 } as const;
@@ -18,7 +20,10 @@ export const SOURCE_FLAGS = {
 export const SOURCE_HELP = `  --upstream <url>        an instance that already runs (repeat for more; http(s) origin, no path)
   --command "<cmd args>"  or: a command the router starts per instance (quotes as in a shell;
                           it gets PORT and runs in the router's working directory)
-  --env K=V               environment of --command (repeatable)
+  --env K=V               environment of --command (repeatable); stored in the router's state,
+                          shown by GET and (with start) kept in Temporal history: no secrets here
+  --env-from-file <path>  NAME=value lines the router reads at each start of an instance
+                          (repeatable; only the path is stored and shown): for secrets
   --readiness-path <p>    path that answers 2xx once an instance is ready (default /healthz)
   --instance-count <n>    instances, 1-64 (default 1; with --upstream, the number of URLs)`;
 
@@ -26,6 +31,7 @@ export interface SourceFlags {
   upstream?: string[] | undefined;
   command?: string | undefined;
   env?: string[] | undefined;
+  'env-from-file'?: string[] | undefined;
   'readiness-path'?: string | undefined;
   'instance-count'?: string | undefined;
 }
@@ -45,7 +51,9 @@ export function parseSource(flags: SourceFlags): { instanceCount: number; source
   if (upstreams.length === 0 && flags.command === undefined) throw new UsageError('give the instances: --upstream <url>... or --command "<cmd>"');
 
   if (upstreams.length > 0) {
-    if (flags.env !== undefined || flags['readiness-path'] !== undefined) throw new UsageError('--env and --readiness-path go with --command, not --upstream');
+    if (flags.env !== undefined || flags['env-from-file'] !== undefined || flags['readiness-path'] !== undefined) {
+      throw new UsageError('--env, --env-from-file and --readiness-path go with --command, not --upstream');
+    }
     for (const url of upstreams) checkOrigin(url);
     const instanceCount = intFlag(flags['instance-count'], 'instance-count', upstreams.length, 1, 64);
     return { instanceCount, source: { upstreams } };
@@ -55,9 +63,11 @@ export function parseSource(flags: SourceFlags): { instanceCount: number; source
   if (command === undefined) throw new UsageError('--command is empty');
   const readinessPath = flags['readiness-path'] ?? '/healthz';
   if (!readinessPath.startsWith('/')) throw new UsageError(`--readiness-path must start with /, got "${readinessPath}"`);
+  // Absolute, as the router reads them (from its own working directory).
+  const envFiles = flags['env-from-file']?.map((file) => path.resolve(file));
   return {
     instanceCount: intFlag(flags['instance-count'], 'instance-count', 1, 1, 64),
-    source: { process: { command, args, env: parseEnv(flags.env ?? []), readinessPath } },
+    source: { process: { command, args, env: parseEnv(flags.env ?? []), ...(envFiles ? { envFiles } : {}), readinessPath } },
   };
 }
 

@@ -1,8 +1,9 @@
 // `saferoll router`: runs the routing core until SIGTERM/SIGINT, then drains.
 import path from 'node:path';
 import { resolveAdminToken } from '../router/admin-token.js';
+import { ISOLATION_MODES } from '../router/providers/instance-isolation.js';
 import { startRouter } from '../router/server.js';
-import { EXIT, intFlag, parseFlags, type Command } from './command.js';
+import { EXIT, UsageError, intFlag, parseFlags, type Command } from './command.js';
 
 const usage = `Usage: saferoll router [--port 8080] [--admin-port 8081] [--state-dir .saferoll]
 
@@ -17,11 +18,21 @@ Options:
   --state-dir <dir>      where state, the admin token and instance logs live (default .saferoll)
   --upstream-timeout <ms>  upstream answer deadline before a 504 (default 30000)
   --readiness-timeout <ms> how long a process instance may take to become ready (default 30000)
+  --instance-isolation namespaces|none
+                         namespaces (default): each process instance runs in its own user,
+                         mount and pid namespaces, where the state dir is hidden and the
+                         router's processes (and their environment) are not visible; needs
+                         Linux with user namespaces. none: instances run as the router's
+                         user and can read the state dir (endpoint keys, admin token) and
+                         the router's environment. Not a sandbox either way.
   -h, --help             this help
 
 Environment:
   SAFEROLL_ADMIN_TOKEN   admin bearer token; when unset one is generated once,
                          printed, and kept (mode 0600) in <state-dir>/admin-token
+  SAFEROLL_INSTANCE_ISOLATION  default of --instance-isolation
+
+One router per state dir: a second one on the same dir refuses to start.
 
 SIGTERM or Ctrl-C drains in-flight requests, stops process instances, exits 0.`;
 
@@ -38,12 +49,15 @@ export const routerCommand: Command = {
       'state-dir': { type: 'string' },
       'upstream-timeout': { type: 'string' },
       'readiness-timeout': { type: 'string' },
+      'instance-isolation': { type: 'string' },
     });
     if (values.help) {
       console.log(usage);
       return EXIT.ok;
     }
     const stateDir = path.resolve(values['state-dir'] ?? '.saferoll');
+    const isolation = values['instance-isolation'] ?? process.env.SAFEROLL_INSTANCE_ISOLATION ?? 'namespaces';
+    if (!isIsolationMode(isolation)) throw new UsageError(`--instance-isolation must be ${ISOLATION_MODES.join(' or ')}, got "${isolation}"`);
     const token = await resolveAdminToken(stateDir, process.env.SAFEROLL_ADMIN_TOKEN);
     const router = await startRouter({
       port: intFlag(values.port, 'port', 8080),
@@ -54,7 +68,13 @@ export const routerCommand: Command = {
       adminToken: token.token,
       upstreamTimeoutMs: intFlag(values['upstream-timeout'], 'upstream-timeout', 30_000, 1, 3_600_000),
       readinessTimeoutMs: intFlag(values['readiness-timeout'], 'readiness-timeout', 30_000, 1, 3_600_000),
+      instanceIsolation: isolation,
     });
+    if (isolation === 'none') {
+      console.warn(
+        `saferoll router: warning: --instance-isolation none: process deployments run as this user and can read ${stateDir} (endpoint keys, admin token) and this router's environment`,
+      );
+    }
     if (token.generated) {
       console.log(`saferoll router: generated an admin token (shown once, kept in ${token.file}):\n  export SAFEROLL_ADMIN_TOKEN=${token.token}`);
     }
@@ -72,3 +92,7 @@ export const routerCommand: Command = {
     return EXIT.ok;
   },
 };
+
+function isIsolationMode(value: string): value is (typeof ISOLATION_MODES)[number] {
+  return (ISOLATION_MODES as readonly string[]).includes(value);
+}

@@ -19,7 +19,8 @@ import { resultLines } from './rollout-view.js';
 import { ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, TEMPORAL_FLAGS, TEMPORAL_HELP, resolveConfig, withSession, type Session } from './session.js';
 
 const usage = `Usage: saferoll start --policy <file> --endpoint <e> --green <name>
-                      (--upstream <url>... | --command "<cmd>" [--env K=V]... [--readiness-path /healthz])
+                      (--upstream <url>... | --command "<cmd>" [--env K=V]... [--env-from-file PATH]...
+                       [--readiness-path /healthz])
                       [--instance-count n] [--blue <name>] [--wait] [--json]
 
 Starts a rollout of a new green deployment on an endpoint, following the

@@ -31,6 +31,7 @@ export class DeploymentLifecycle {
     return createProvider(source, {
       deploymentKey: key,
       logDir: path.join(this.options.stateDir, 'logs'),
+      launch: this.options.launch,
       readinessTimeoutMs: this.options.readinessTimeoutMs,
       stopGraceMs: this.options.stopGraceMs,
       restore,

@@ -8,6 +8,8 @@ export interface ProcessSpec {
   command: string;
   args: string[];
   env: Record<string, string>;
+  /** Absolute paths of NAME=value files the router reads at each spawn; their values are never stored. */
+  envFiles?: string[] | undefined;
   readinessPath: string;
 }
 

@@ -9,6 +9,8 @@ import { SaferollError } from '../shared/errors.js';
 import { DeploymentLifecycle } from './deployment-lifecycle.js';
 import { checkInstanceCount, checkNoTraffic, checkRedeploy, checkScalable } from './deployment-rules.js';
 import type { RouterMetrics } from './metrics.js';
+import { checkEnvFiles } from './providers/env-files.js';
+import type { LaunchSettings } from './providers/process-run.js';
 import { deploymentKey, type DeploymentRecord, type DeploymentSource, type EndpointRecord, type RouterState } from './model.js';
 import { RouteBuilder } from './route-builder.js';
 import type { RouteTable } from './route-table.js';
@@ -25,6 +27,8 @@ export interface RegistryOptions {
   metrics: RouterMetrics;
   readinessTimeoutMs: number;
   stopGraceMs: number;
+  /** How process instances are started: isolation and owner marker. */
+  launch: LaunchSettings;
   /** Told the set of instance origins still in use after every change. */
   onOriginsChanged?: (origins: ReadonlySet<string>) => void;
 }
@@ -174,6 +178,7 @@ export class Registry {
       }
       return { created: false, deployment: this.getDeployment(endpoint, name) };
     }
+    if ('process' in source) await checkEnvFiles(source.process.envFiles, 'process.envFiles');
     const provider = this.lifecycle.makeProvider(key, source, []);
     try {
       await this.changes.apply((next) => {

@@ -1,5 +1,6 @@
 // zod schemas for every admin API input. Validation happens here, when
 // configuration changes — never per data-plane request.
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { SaferollError } from '../shared/errors.js';
 
@@ -29,6 +30,8 @@ export const processSpec = z.strictObject({
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names must be identifiers'), z.string()).default({}),
+  // Secrets by reference: only the paths are stored and shown (readability is checked on create).
+  envFiles: z.array(z.string().refine((file) => isAbsolute(file), 'must be an absolute path (the router reads it)')).max(16).optional(),
   readinessPath: z.string().startsWith('/').default('/healthz'),
 });
 

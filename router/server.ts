@@ -1,12 +1,17 @@
 // Starts the routing core: the registry (state + instances), the data plane
-// on its port and the admin API on its own. `close()` drains: stop
-// accepting, let in-flight requests finish, then stop the instances.
+// on its port and the admin API on its own, with the state dir locked for this
+// router alone. `close()` drains: stop accepting, let in-flight requests
+// finish, then stop the instances and release the lock.
+import { realpath } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdminHandler } from './admin-api.js';
 import { DataPlane } from './data-plane.js';
 import { RouterMetrics } from './metrics.js';
+import { ownerMarker } from './owner-marker.js';
+import type { InstanceIsolation } from './providers/instance-isolation.js';
 import { Registry } from './registry.js';
+import { lockStateDir } from './state-dir-lock.js';
 
 export interface RouterOptions {
   port: number;
@@ -20,6 +25,12 @@ export interface RouterOptions {
   stopGraceMs?: number;
   maxMirrorInFlight?: number;
   drainTimeoutMs?: number;
+  /**
+   * `namespaces` (default): process instances cannot see the state dir or the
+   * router's processes (providers/instance-isolation.ts). `none`: they run as
+   * the router's user with access to both.
+   */
+  instanceIsolation?: InstanceIsolation['mode'];
 }
 
 export interface RunningRouter {
@@ -31,14 +42,30 @@ export interface RunningRouter {
 }
 
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
+  const lock = await lockStateDir(options.stateDir);
+  try {
+    return await startLocked(options, () => lock.release());
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(options: RouterOptions, releaseLock: () => Promise<void>): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
   // The registry reports gone instances before the data plane exists (during recovery).
   const late: { plane?: DataPlane } = {};
+  // The real path: the cover is mounted there, whatever symlink led to it.
+  const stateDir = await realpath(options.stateDir);
   const registry = await Registry.open({
     stateDir: options.stateDir,
     metrics,
     readinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
     stopGraceMs: options.stopGraceMs ?? 5_000,
+    launch: {
+      isolation: options.instanceIsolation === 'none' ? { mode: 'none' } : { mode: 'namespaces', hiddenDirs: [stateDir] },
+      marker: await ownerMarker(stateDir),
+    },
     onOriginsChanged: (origins) => late.plane?.prune(origins),
   });
   const plane = new DataPlane({
@@ -71,6 +98,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await drained;
       await plane.close();
       await registry.close('stop');
+      await releaseLock();
     })();
     return closing;
   };

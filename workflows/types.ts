@@ -6,7 +6,7 @@ import type { Policy } from '../policies/types.js';
 
 export type DeploymentSourceSpec =
   | { upstreams: string[] }
-  | { process: { command: string; args: string[]; env: Record<string, string>; readinessPath: string } };
+  | { process: { command: string; args: string[]; env: Record<string, string>; envFiles?: string[] | undefined; readinessPath: string } };
 
 export interface GreenSpec {
   name: string;

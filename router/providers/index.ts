@@ -4,11 +4,14 @@
 
 import { ProcessProvider } from './process.js';
 import type { ProcessCommand } from './process.js';
+import type { LaunchSettings } from './process-run.js';
 import type { DeploymentProvider, InstanceRecord } from './provider.js';
 import { UpstreamsProvider } from './upstreams.js';
 
 export type { DeploymentProvider, InstanceRecord, InstanceState, InstanceView } from './provider.js';
 export type { ProcessCommand, ProcessProviderOptions } from './process.js';
+export type { InstanceIsolation } from './instance-isolation.js';
+export type { LaunchSettings } from './process-run.js';
 export { ProcessProvider } from './process.js';
 export { UpstreamsProvider } from './upstreams.js';
 
@@ -27,6 +30,7 @@ export interface ProviderOptions {
   /** "endpoint/deployment" */
   readonly deploymentKey: string;
   readonly logDir: string;
+  readonly launch: LaunchSettings;
   readonly readinessTimeoutMs?: number | undefined;
   readonly stopGraceMs?: number | undefined;
   /** What records() returned before the router restarted. */

@@ -3,10 +3,13 @@
 
 import type { InstanceSupervisor } from './instance-supervisor.js';
 import { freePort } from '../../shared/free-port.js';
-import { commandMatches, isRunning, tailLines } from './os-process.js';
+import { readEnvFiles } from './env-files.js';
+import { checkIsolation } from './instance-isolation.js';
+import { tailLines } from './os-process.js';
 import { update, type Instance } from './process-instance.js';
+import { ownershipOf } from './process-ownership.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { adoptedRun, spawnRun, stopRun, type Run } from './process-run.js';
+import { adoptedRun, spawnRun, stopRun, type LaunchSettings, type Run } from './process-run.js';
 import type { ProcessCommand } from './process.js';
 import { PROBE_TIMEOUT_MS, type ReadinessProbe } from './readiness-probe.js';
 import { SaferollError } from '../../shared/errors.js';
@@ -22,12 +25,15 @@ export interface StartingDeployment {
   readonly spec: ProcessCommand;
   readonly readinessTimeoutMs: number;
   readonly stopGraceMs: number;
+  readonly launch: LaunchSettings;
   /** True after stop() or detach(): nothing new is spawned or adopted. */
   isClosed(): boolean;
   /** True after detach(): the processes belong to the next router, never signal them. */
   isDetached(): boolean;
   /** Tells the provider's listeners that the ready set or the records changed. */
   changed(): void;
+  /** Writes a line to the router's log. */
+  warn(line: string): void;
 }
 
 export class InstanceStarter {
@@ -56,23 +62,30 @@ export class InstanceStarter {
     throw new SaferollError('SAFEROLL_E_PROVISIONING', `${this.deployment.key} instance ${inst.id} did not become ready: ${failure}${shown}`);
   }
 
-  /** Adopts the recorded process if it still runs and answers; otherwise starts afresh. */
+  /**
+   * Adopts the recorded process if it is provably ours (pid, start time and
+   * owner marker match) and answers; otherwise starts afresh. A process that is
+   * not provably ours is never signalled: a pid is reused by the system, and a
+   * copy of the state dir names processes of another router.
+   */
   async restore(inst: Instance): Promise<void> {
     const pid = inst.adoptPid;
-    const running = pid !== undefined && isRunning(pid);
-    // false: the pid now belongs to an unrelated program; undefined: cannot tell (no /proc).
-    const ours = running ? commandMatches(pid, this.deployment.spec.command) : false;
-    if (pid !== undefined && ours !== false && (await this.probe.check(inst.port)).ok) {
-      const run = adoptedRun(pid, this.deployment.isClosed() ? undefined : ADOPTED_LIVENESS_MS);
-      update(inst, { run, adoptPid: undefined, state: 'ready', reason: undefined, readyAt: Date.now() });
+    const startTime = inst.adoptStartTime;
+    const ownership = pid === undefined ? undefined : ownershipOf(pid, startTime, this.deployment.launch.marker);
+    if (pid !== undefined && startTime !== undefined && ownership?.ours === true && (await this.probe.check(inst.port)).ok) {
+      const run = adoptedRun(pid, startTime, this.deployment.isClosed() ? undefined : ADOPTED_LIVENESS_MS);
+      update(inst, { run, adoptPid: undefined, adoptStartTime: undefined, state: 'ready', reason: undefined, readyAt: Date.now() });
       this.deployment.changed();
       this.supervisor.watch(inst, run);
       return;
     }
-    if (pid !== undefined && ours === true && !this.deployment.isDetached()) {
-      await stopRun(adoptedRun(pid, undefined), this.deployment.stopGraceMs);
+    if (pid !== undefined && startTime !== undefined && ownership?.ours === true && !this.deployment.isDetached()) {
+      // Ours, but it does not answer: a leftover to replace.
+      await stopRun(adoptedRun(pid, startTime, undefined), this.deployment.stopGraceMs);
+    } else if (ownership?.ours === false && ownership.running) {
+      this.deployment.warn(`instance ${inst.id}: not adopting the recorded process: ${ownership.why}; it is left alone and a new instance is started`);
     }
-    inst.adoptPid = undefined;
+    update(inst, { adoptPid: undefined, adoptStartTime: undefined });
     try {
       await this.start(inst, true);
     } catch {
@@ -82,13 +95,23 @@ export class InstanceStarter {
   }
 
   private async spawn(inst: Instance, fresh: boolean): Promise<Run> {
+    let fileEnv: Record<string, string>;
+    try {
+      await checkIsolation(this.deployment.launch.isolation);
+      fileEnv = await readEnvFiles(this.deployment.spec.envFiles ?? []);
+    } catch (err) {
+      const reason = (err as Error).message;
+      update(inst, { state: inst.removed || this.deployment.isClosed() ? 'stopped' : 'crashed', reason });
+      this.deployment.changed();
+      throw new SaferollError('SAFEROLL_E_PROVISIONING', `${this.deployment.key} instance ${inst.id} cannot start: ${reason}`);
+    }
     const port = await freePort();
     // Checked right before spawning (no await in between), so stop() never misses a child.
     if (this.deployment.isClosed() || inst.removed) {
       throw new SaferollError('SAFEROLL_E_PROVISIONING', `${this.deployment.key} was stopped before instance ${inst.id} started`);
     }
     const restartNote = fresh ? undefined : `--- saferoll: restart ${inst.restarts} of instance ${inst.id} after: ${inst.reason ?? 'exit'} ---\n`;
-    const run = spawnRun(this.deployment.spec, port, inst.logFile, restartNote);
+    const run = spawnRun(this.deployment.spec, port, inst.logFile, restartNote, this.deployment.launch, fileEnv);
     update(inst, { run, port, state: 'starting', readyAt: undefined });
     this.deployment.changed();
     this.supervisor.watch(inst, run);

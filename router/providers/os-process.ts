@@ -1,11 +1,10 @@
-// Operating-system helpers of the process provider: free ports, liveness of
-// a pid (zombies count as dead), process-group signals, and log tails.
+// Operating-system helpers of the process provider: liveness and start time
+// of a pid (zombies count as dead), its environment, process-group signals,
+// and log tails.
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename } from 'node:path';
 
 const TAIL_BYTES = 64 * 1024;
-
 
 /** Alive and ours to signal. A zombie still answers kill(0), so /proc tells it apart where it exists. */
 export function isRunning(pid: number): boolean {
@@ -22,13 +21,45 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-/** Whether the pid still runs our command, so a reused pid is never killed; undefined without /proc. */
-export function commandMatches(pid: number, command: string): boolean | undefined {
+/**
+ * When the process started, in clock ticks since boot (field 22 of
+ * /proc/<pid>/stat): with the pid it names one process for good, as a pid
+ * alone is reused. Undefined when the process is gone or there is no /proc.
+ */
+export function startTimeOf(pid: number): number | undefined {
+  let stat: string;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(basename(command));
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
+  return parseStartTime(stat);
+}
+
+/** Field 22 of a /proc/<pid>/stat line. */
+export function parseStartTime(stat: string): number | undefined {
+  // Field 2 (comm) is the program name in parentheses and may itself hold spaces
+  // and ')': field 3 starts after the LAST ')', so field 22 is the 20th from there.
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const value = stat.slice(close + 2).split(' ')[19];
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The value of `name` in the environment the process was started with
+ * (/proc/<pid>/environ); undefined when unset or unreadable.
+ */
+export function environValue(pid: number, name: string): string | undefined {
+  let environ: string;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const prefix = `${name}=`;
+  for (const entry of environ.split('\0')) if (entry.startsWith(prefix)) return entry.slice(prefix.length);
+  return undefined;
 }
 
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {

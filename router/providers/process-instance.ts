@@ -14,6 +14,8 @@ export interface Instance {
   run: Run | undefined;
   /** The recorded pid while re-adoption is being decided. */
   adoptPid: number | undefined;
+  /** Its recorded start time (none in records of an older saferoll). */
+  adoptStartTime: number | undefined;
   state: InstanceState;
   reason: string | undefined;
   restarts: number;
@@ -35,6 +37,7 @@ export function newInstance(id: string, logFile: string): Instance {
     port: 0,
     run: undefined,
     adoptPid: undefined,
+    adoptStartTime: undefined,
     state: 'starting',
     reason: undefined,
     restarts: 0,

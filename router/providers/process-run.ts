@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { groupExists, isRunning, signalGroup } from './os-process.js';
+import { endReasonOf, launchOf, type InstanceIsolation } from './instance-isolation.js';
+import { groupExists, isRunning, signalGroup, startTimeOf } from './os-process.js';
+import { OWNER_MARKER_ENV } from './process-ownership.js';
 import type { ProcessCommand } from './process.js';
 
 const KILL_WAIT_MS = 2_000;
@@ -13,6 +15,8 @@ const KILL_WAIT_MS = 2_000;
 /** One OS process serving an instance: a child we spawned, or one we re-adopted. */
 export interface Run {
   readonly pid: number | undefined;
+  /** Of `pid`, from /proc (undefined without it): a live pid with another start time is not ours. */
+  readonly startTime: number | undefined;
   /** Absent for a re-adopted process: it is not our child, so no 'exit' event. */
   readonly child: ChildProcess | undefined;
   /** Resolves with why the process ended; never rejects. */
@@ -21,11 +25,28 @@ export interface Run {
   livenessTimer: NodeJS.Timeout | undefined;
 }
 
+/** How every instance of a router is started. */
+export interface LaunchSettings {
+  readonly isolation: InstanceIsolation;
+  /** The router's owner marker (process-ownership.ts), put in the instance's environment. */
+  readonly marker: string;
+}
+
 /**
  * Spawns `spec` with PORT set to `port`, output appended to `logFile`. A
  * restart writes `restartNote` to the log first; a fresh start (no note) empties it.
+ * `fileEnv` holds the variables of the spec's env files, read just before.
  */
-export function spawnRun(spec: ProcessCommand, port: number, logFile: string, restartNote: string | undefined): Run {
+export function spawnRun(
+  spec: ProcessCommand,
+  port: number,
+  logFile: string,
+  restartNote: string | undefined,
+  launch: LaunchSettings,
+  fileEnv: Readonly<Record<string, string>>,
+): Run {
+  const cwd = spec.cwd ?? process.cwd();
+  const { file, args } = launchOf(launch.isolation, spec.command, spec.args, cwd);
   if (restartNote === undefined) writeFileSync(logFile, '', { mode: 0o600 });
   // A file, not a pipe: a pipe breaks when the router is killed -9, and the
   // re-adopted child would then die on its next write.
@@ -33,9 +54,9 @@ export function spawnRun(spec: ProcessCommand, port: number, logFile: string, re
   let child: ChildProcess;
   try {
     if (restartNote !== undefined) writeSync(fd, restartNote);
-    child = spawn(spec.command, [...spec.args], {
-      cwd: spec.cwd,
-      env: { ...inheritedEnv(), ...spec.env, PORT: String(port) },
+    child = spawn(file, args, {
+      cwd,
+      env: { ...inheritedEnv(), ...fileEnv, ...spec.env, PORT: String(port), [OWNER_MARKER_ENV]: launch.marker },
       // Own process group: survives a SIGKILLed router, and stop() signals the whole group.
       detached: true,
       stdio: ['ignore', fd, fd],
@@ -45,18 +66,22 @@ export function spawnRun(spec: ProcessCommand, port: number, logFile: string, re
   }
   // The router may exit (detach) while its children keep running.
   child.unref();
-  const { run, end } = newRun(child.pid, child);
-  child.once('exit', (code, signal) => end(signal !== null ? `was killed by ${signal}` : `exited with code ${code}`));
+  // Read now, while the child cannot have been reaped: its pid is surely still its own.
+  const { run, end } = newRun(child.pid, child.pid === undefined ? undefined : startTimeOf(child.pid), child);
+  child.once('exit', (code, signal) => end(endReasonOf(launch.isolation, code, signal)));
   child.on('error', (err) => end(`failed to start: ${err.message}`));
   return run;
 }
 
-/** A Run for a pid that is not our child: its end is seen by polling liveness (no poll: never seen). */
-export function adoptedRun(pid: number, pollMs: number | undefined): Run {
-  const { run, end } = newRun(pid, undefined);
+/**
+ * A Run for a pid that is not our child but proven ours (process-ownership.ts):
+ * its end is seen by polling liveness (no poll: never seen).
+ */
+export function adoptedRun(pid: number, startTime: number, pollMs: number | undefined): Run {
+  const { run, end } = newRun(pid, startTime, undefined);
   if (pollMs !== undefined) {
     run.livenessTimer = setInterval(() => {
-      if (!isRunning(pid)) end('exited (re-adopted process, exit code unknown)');
+      if (!isRunning(pid) || startTimeOf(pid) !== startTime) end('exited (re-adopted process, exit code unknown)');
     }, pollMs);
     run.livenessTimer.unref();
   }
@@ -66,21 +91,29 @@ export function adoptedRun(pid: number, pollMs: number | undefined): Run {
 /** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when gone. */
 export async function stopRun(run: Run, graceMs: number): Promise<void> {
   clearInterval(run.livenessTimer);
-  if (run.pid === undefined) return;
+  if (run.pid === undefined || pidReused(run)) return;
   signalGroup(run.pid, 'SIGTERM');
   if (await waitGone(run, graceMs)) return;
+  if (pidReused(run)) return;
   signalGroup(run.pid, 'SIGKILL');
   await waitGone(run, KILL_WAIT_MS);
 }
 
+/** A live process under the run's pid that started at another time: the pid, and its group, are someone else's now. */
+function pidReused(run: Run): boolean {
+  if (run.pid === undefined || run.startTime === undefined) return false;
+  const now = startTimeOf(run.pid);
+  return now !== undefined && now !== run.startTime;
+}
+
 
 /** A Run whose `ended` settles once, through `end`, with the first reason given. */
-function newRun(pid: number | undefined, child: ChildProcess | undefined): { run: Run; end: (reason: string) => void } {
+function newRun(pid: number | undefined, startTime: number | undefined, child: ChildProcess | undefined): { run: Run; end: (reason: string) => void } {
   let resolveEnded: (reason: string) => void = () => undefined;
   const ended = new Promise<string>((resolve) => {
     resolveEnded = resolve;
   });
-  const run: Run = { pid, child, ended, endReason: undefined, livenessTimer: undefined };
+  const run: Run = { pid, startTime, child, ended, endReason: undefined, livenessTimer: undefined };
   const end = (reason: string): void => {
     if (run.endReason !== undefined) return;
     run.endReason = reason;
@@ -96,6 +129,8 @@ async function waitGone(run: Run, timeoutMs: number): Promise<boolean> {
   if (pid === undefined) return true;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The system reuses no pid while it names a process group: reused means ours is gone.
+    if (pidReused(run)) return true;
     const leaderGone = run.child !== undefined ? run.endReason !== undefined : !isRunning(pid);
     if (leaderGone && !groupExists(pid)) return true;
     if (Date.now() >= deadline) return false;
@@ -106,6 +141,8 @@ async function waitGone(run: Run, timeoutMs: number): Promise<boolean> {
 /**
  * The router's environment without its own secrets: a deployment is code
  * being tried out and must not read the admin token or Temporal credentials.
+ * (This is not enough alone: /proc/<router pid>/environ keeps what the router
+ * started with; instance-isolation.ts hides the router's processes.)
  */
 function inheritedEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

@@ -10,7 +10,7 @@ import { InstanceStarter } from './instance-starter.js';
 import { InstanceSupervisor } from './instance-supervisor.js';
 import { tailLines } from './os-process.js';
 import { byId, newInstance, update, urlOf, type Instance } from './process-instance.js';
-import { stopRun } from './process-run.js';
+import { stopRun, type LaunchSettings } from './process-run.js';
 import { ReadinessProbe } from './readiness-probe.js';
 import { SaferollError } from '../../shared/errors.js';
 import type { DeploymentProvider, InstanceRecord, InstanceView } from './provider.js';
@@ -18,8 +18,10 @@ import type { DeploymentProvider, InstanceRecord, InstanceView } from './provide
 export interface ProcessCommand {
   readonly command: string;
   readonly args: readonly string[];
-  /** Added to the router's own environment; PORT is set by the provider. */
+  /** Added to the router's own environment (after envFiles); PORT is set by the provider. */
   readonly env: Readonly<Record<string, string>>;
+  /** Absolute paths of NAME=value files read at each spawn (env-files.ts): secrets by reference. */
+  readonly envFiles?: readonly string[] | undefined;
   /** Polled with GET until it answers 2xx, e.g. "/healthz". */
   readonly readinessPath: string;
   readonly cwd?: string | undefined;
@@ -30,6 +32,8 @@ export interface ProcessProviderOptions {
   readonly deploymentKey: string;
   readonly spec: ProcessCommand;
   readonly logDir: string;
+  /** Isolation from the router's secrets, and the owner marker that proves an instance ours. */
+  readonly launch: LaunchSettings;
   readonly readinessTimeoutMs?: number | undefined;
   readonly stopGraceMs?: number | undefined;
   /** How often ready instances are probed (default 2 s); tests shorten it. */
@@ -74,9 +78,11 @@ export class ProcessProvider implements DeploymentProvider {
         spec: options.spec,
         readinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
         stopGraceMs: this.stopGraceMs,
+        launch: options.launch,
         isClosed,
         isDetached: () => this.detached,
         changed,
+        warn: (line) => console.warn(`saferoll router: ${this.key} ${line}`),
       },
       this.probe,
       this.supervisor,
@@ -85,9 +91,11 @@ export class ProcessProvider implements DeploymentProvider {
     if (restore.length > 0) {
       // Listed at once, so records() keeps reporting them while adoption is decided.
       for (const record of restore) {
-        const inst = newInstance(record.id, record.logFile);
+        // The log is always ours: a recorded path may lead into another router's state dir (a copy of this one).
+        const inst = newInstance(record.id, this.logFileOf(record.id));
         inst.port = record.port;
         inst.adoptPid = record.pid;
+        inst.adoptStartTime = record.startTime;
         this.list.push(inst);
       }
       this.list.sort(byId);
@@ -122,7 +130,7 @@ export class ProcessProvider implements DeploymentProvider {
       }
       while (this.list.length < count) {
         const id = this.nextId();
-        const inst = newInstance(id, join(this.logDir, `${this.key.replace(/[^A-Za-z0-9._-]/g, '_')}-${id}.log`));
+        const inst = newInstance(id, this.logFileOf(id));
         this.list.push(inst);
         starts.push(this.provision(inst));
       }
@@ -160,7 +168,8 @@ export class ProcessProvider implements DeploymentProvider {
     const out: InstanceRecord[] = [];
     for (const inst of this.list) {
       const pid = inst.run?.pid ?? inst.adoptPid;
-      if (pid !== undefined) out.push({ id: inst.id, port: inst.port, pid, logFile: inst.logFile });
+      const startTime = inst.run !== undefined ? inst.run.startTime : inst.adoptStartTime;
+      if (pid !== undefined) out.push({ id: inst.id, port: inst.port, pid, startTime, logFile: inst.logFile });
     }
     return out;
   }
@@ -210,6 +219,10 @@ export class ProcessProvider implements DeploymentProvider {
     return result;
   }
 
+  private logFileOf(id: string): string {
+    return join(this.logDir, `${this.key.replace(/[^A-Za-z0-9._-]/g, '_')}-${id}.log`);
+  }
+
   private nextId(): string {
     const used = new Set(this.list.map((inst) => inst.id));
     let n = 0;
@@ -243,6 +256,6 @@ export class ProcessProvider implements DeploymentProvider {
     inst.removed = true;
     this.supervisor.cancelRestart(inst);
     if (inst.run !== undefined) await stopRun(inst.run, this.stopGraceMs);
-    update(inst, { run: undefined, adoptPid: undefined, state: 'stopped', reason: undefined });
+    update(inst, { run: undefined, adoptPid: undefined, adoptStartTime: undefined, state: 'stopped', reason: undefined });
   }
 }

@@ -22,6 +22,11 @@ export interface InstanceRecord {
   readonly id: string;
   readonly port: number;
   readonly pid: number;
+  /**
+   * When `pid` started (clock ticks since boot, /proc/<pid>/stat): a process is
+   * re-adopted only if it still matches. Absent in records of older saferolls.
+   */
+  readonly startTime?: number | undefined;
   readonly logFile: string;
 }
 

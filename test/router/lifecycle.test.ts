@@ -1,6 +1,8 @@
 // The router as a process: state survives kill -9 (process instances are
-// re-adopted), a corrupt state file stops it, SIGTERM drains, the admin token.
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+// re-adopted), a corrupt state file stops it, SIGTERM drains, the admin token,
+// one router per state dir, and instances it cannot prove its own left alone.
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent } from 'undici';
@@ -129,4 +131,92 @@ describe('router lifecycle', () => {
     cleanups.push(() => admin.close());
     expect(await admin.listEndpoints()).toEqual([]);
   });
+
+  it('refuses a second router on the same state dir, naming the first one\'s pid, and the first keeps serving', async () => {
+    const stateDir = await freshDir();
+    const first = await started(stateDir);
+    await first.admin.putEndpoint('solo', { authMode: 'key' });
+    const second = await runCli(['router', '--port', '0', '--admin-port', '0', '--state-dir', stateDir], { SAFEROLL_ADMIN_TOKEN: TOKEN });
+    expect(second.code).not.toBe(0);
+    expect(second.output).toContain(`state dir ${stateDir} is in use by router pid ${first.router.child.pid}`);
+    expect((await first.admin.getEndpoint('solo')).name).toBe('solo');
+  });
+
+  it('two routers on copies of one state dir leave each other\'s instances and logs alone', async () => {
+    const stateDir = await freshDir();
+    const first = await started(stateDir);
+    await first.admin.putEndpoint('copied', { authMode: 'key' });
+    await first.admin.putDeployment('copied', 'blue', { instanceCount: 1, process: modelServer() });
+    const original = await waitFor(async () => {
+      const d = await first.admin.getDeployment('copied', 'blue');
+      return d.provisioningState === 'Succeeded' ? d.instances[0] : undefined;
+    }, 20_000, 'blue ready on the first router');
+    await first.admin.setTraffic('copied', { blue: 100 });
+    const firstLog = path.join(stateDir, 'logs', 'copied_blue-0.log');
+    const logged = await readFile(firstLog, 'utf8');
+    expect(logged).toContain('listening');
+
+    // A copy taken while the first router runs: its state names the first router's instance (and lock).
+    const copy = `${stateDir}-copy`;
+    await cp(stateDir, copy, { recursive: true });
+    const second = await started(copy);
+    const own = await waitFor(async () => {
+      const d = await second.admin.getDeployment('copied', 'blue');
+      return d.instances[0]?.healthy ? d.instances[0] : undefined;
+    }, 20_000, 'blue ready on the second router');
+    expect(own.pid).not.toBe(original?.pid);
+    expect(second.router.output()).toMatch(/copied\/blue instance 0: not adopting the recorded process: .*no matching SAFEROLL_INSTANCE_ID/);
+
+    // The second router stops its own instances, and only those.
+    second.router.child.kill('SIGTERM');
+    await second.router.exited;
+    expect(isAlive(original?.pid ?? -1)).toBe(true);
+    expect(isAlive(own.pid ?? -1)).toBe(false);
+    expect(await readFile(firstLog, 'utf8')).toContain(logged);
+    const { primaryKey } = await first.admin.getKeys('copied');
+    expect((await callDataPlane(first.router.dataUrl, agent, 'copied', { key: primaryKey })).status).toBe(200);
+  });
+
+  it('starts on the state of an older saferoll (no start times): fresh instances, the recorded process left alone, a log line', async () => {
+    const stateDir = await freshDir();
+    const first = await started(stateDir);
+    await first.admin.putEndpoint('legacy', { authMode: 'key' });
+    await first.admin.putDeployment('legacy', 'blue', { instanceCount: 1, process: modelServer() });
+    await waitFor(async () => (await first.admin.getDeployment('legacy', 'blue')).provisioningState === 'Succeeded', 20_000, 'blue ready');
+    first.router.child.kill('SIGTERM');
+    await first.router.exited;
+
+    // An unrelated node program now runs under the pid the old-style record names.
+    const stray = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
+    stray.unref();
+    const strayPid = stray.pid ?? -1;
+    cleanups.push(() => {
+      if (isAlive(strayPid)) process.kill(strayPid, 'SIGKILL');
+    });
+    const file = path.join(stateDir, 'state.json');
+    const state = JSON.parse(await readFile(file, 'utf8')) as { deployments: Record<string, { instances: Record<string, unknown>[] }> };
+    const deployment = state.deployments['legacy/blue'];
+    if (deployment === undefined) throw new Error('no legacy/blue in the state');
+    deployment.instances = [{ id: '0', port: 1, pid: strayPid, logFile: path.join(stateDir, 'logs', 'legacy_blue-0.log') }];
+    await writeFile(file, JSON.stringify(state));
+
+    const second = await started(stateDir);
+    const fresh = await waitFor(async () => (await second.admin.getDeployment('legacy', 'blue')).instances.find((i) => i.healthy), 20_000, 'a fresh blue');
+    expect(fresh.pid).not.toBe(strayPid);
+    expect(isAlive(strayPid)).toBe(true);
+    expect(second.router.output()).toContain(`legacy/blue instance 0: not adopting the recorded process: its record has no start time (written by an older saferoll), so pid ${strayPid} cannot be proven ours`);
+  });
 });
+
+function modelServer() {
+  return { command: 'node', args: [path.join(PROJECT_ROOT, 'examples/model-server.mjs')], env: {}, readinessPath: '/healthz' };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,40 +1,58 @@
 // The process provider against real children: examples/model-server.mjs
-// started on free ports, crashed, stopped, and re-adopted by a new provider.
+// started on free ports, crashed, stopped, and re-adopted by a new provider,
+// with and without isolation from the router's secrets; and what it adopts.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { InstanceIsolation } from '../../../router/providers/instance-isolation.js';
+import { parseStartTime, startTimeOf } from '../../../router/providers/os-process.js';
+import { OWNER_MARKER_ENV } from '../../../router/providers/process-ownership.js';
 import { ProcessProvider } from '../../../router/providers/process.js';
 import type { ProcessProviderOptions } from '../../../router/providers/process.js';
+import type { InstanceRecord } from '../../../router/providers/provider.js';
 import { SaferollError } from '../../../shared/errors.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const MODEL_SERVER = fileURLToPath(new URL('../../../examples/model-server.mjs', import.meta.url));
+const SNOOP = fileURLToPath(new URL('../fixtures/secret-snoop.mjs', import.meta.url));
+const MARKER = 'test-router-id:1:2';
+const MODES = ['namespaces', 'none'] as const;
 
+/** Plays the router's state dir: the logs live in it, and it holds a secret. */
+let stateDir = '';
 let logDir = '';
+let mode: (typeof MODES)[number] = 'namespaces';
 const providers: ProcessProvider[] = [];
 const strays: number[] = [];
 
 beforeEach(() => {
-  logDir = mkdtempSync(join(tmpdir(), 'saferoll-process-'));
+  stateDir = mkdtempSync(join(tmpdir(), 'saferoll-process-'));
+  logDir = join(stateDir, 'logs');
+  writeFileSync(join(stateDir, 'state.json'), '{"secret":"endpoint-key"}', { mode: 0o600 });
 });
 
 afterEach(async () => {
   await Promise.all(providers.splice(0).map((provider) => provider.stop()));
   for (const pid of strays.splice(0)) signal(-pid, 'SIGKILL');
-  rmSync(logDir, { recursive: true, force: true });
+  rmSync(stateDir, { recursive: true, force: true });
 });
+
+function isolation(): InstanceIsolation {
+  return mode === 'none' ? { mode: 'none' } : { mode: 'namespaces', hiddenDirs: [stateDir] };
+}
 
 function modelServers(env: Record<string, string> = {}, options: Partial<ProcessProviderOptions> = {}): ProcessProvider {
   const provider = new ProcessProvider({
     deploymentKey: 'ep/green',
     spec: { command: process.execPath, args: [MODEL_SERVER], env, readinessPath: '/healthz' },
     logDir,
+    launch: { isolation: isolation(), marker: MARKER },
     readinessTimeoutMs: 15_000,
     stopGraceMs: 2_000,
     ...options,
@@ -51,6 +69,28 @@ function inlineNode(script: string, options: Partial<ProcessProviderOptions> = {
 async function score(url: string): Promise<{ status: number; body: { score?: number; version: string; pid: number } }> {
   const res = await request(`${url}/score`, { method: 'POST', body: 'hello' });
   return { status: res.statusCode, body: (await res.body.json()) as { score?: number; version: string; pid: number } };
+}
+
+/**
+ * Whether the process that reported `reported` as its pid belongs to the
+ * instance whose recorded pid is `pid`: the same pid without isolation; in
+ * namespaces, a process of the tree under it (its pid there, from NSpid).
+ */
+function servedBy(reported: number, pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  if (mode === 'none') return reported === pid;
+  return innerPids(pid).has(reported);
+}
+
+function innerPids(pid: number): Set<number> {
+  const found = new Set<number>();
+  const walk = (p: number): void => {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+    if (nspid !== undefined) found.add(Number(nspid.at(-1)));
+    for (const child of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ').filter(Boolean)) walk(Number(child));
+  };
+  walk(pid);
+  return found;
 }
 
 function alive(pid: number): boolean {
@@ -83,12 +123,20 @@ async function unusedPort(): Promise<number> {
 }
 
 /** A process of our own in its own group, to play a leftover or an unrelated program. */
-function startStray(command: string, args: string[]): number {
-  const child = spawn(command, args, { detached: true, stdio: 'ignore' });
+function startStray(command: string, args: string[], env: Record<string, string> = {}): number {
+  const child = spawn(command, args, { detached: true, stdio: 'ignore', env: { ...process.env, ...env } });
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   strays.push(child.pid);
   return child.pid;
+}
+
+/** An unrelated node program that answers GET /healthz on `port`, as a model server would. */
+async function startAnsweringStray(port: number, env: Record<string, string> = {}): Promise<number> {
+  const script = `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+  const pid = startStray(process.execPath, ['-e', script], env);
+  await waitFor(async () => (await request(`http://127.0.0.1:${port}/healthz`)).statusCode === 200, 10_000, 'the stray answers');
+  return pid;
 }
 
 async function provisioningError(promise: Promise<unknown>): Promise<SaferollError> {
@@ -99,7 +147,11 @@ async function provisioningError(promise: Promise<unknown>): Promise<SaferollErr
   return saferoll;
 }
 
-describe('ProcessProvider', () => {
+describe.each(MODES)('ProcessProvider (isolation %s)', (isolationMode) => {
+  beforeEach(() => {
+    mode = isolationMode;
+  });
+
   it('starts N instances on their own loopback ports, and each answers', async () => {
     const provider = modelServers({ MODEL_VERSION: 'v2' });
     await provider.scale(3);
@@ -115,7 +167,8 @@ describe('ProcessProvider', () => {
     for (const [i, url] of urls.entries()) {
       const { status, body } = await score(url);
       expect(status).toBe(200);
-      expect(body).toMatchObject({ version: 'v2', pid: instances[i]?.pid });
+      expect(body.version).toBe('v2');
+      expect(servedBy(body.pid, instances[i]?.pid)).toBe(true);
     }
     expect(provider.records().map((record) => record.id)).toEqual(['0', '1', '2']);
   });
@@ -171,7 +224,7 @@ describe('ProcessProvider', () => {
     expect(after.restarts).toBe(1);
     expect(changes).toBeGreaterThan(0);
     expect(provider.records()[0]?.pid).toBe(after.pid);
-    expect((await score(after.url)).body.pid).toBe(after.pid);
+    expect(servedBy((await score(after.url)).body.pid, after.pid)).toBe(true);
     expect(await provider.logs(50)).toContainEqual(expect.stringMatching(/^\[0\] --- saferoll: restart 1 of instance 0 after: exited with code 1/));
   });
 
@@ -180,13 +233,13 @@ describe('ProcessProvider', () => {
     await provider.scale(1);
     const pid = provider.instances()[0]?.pid ?? -1;
 
-    signal(pid, 'SIGSTOP');
+    signal(-pid, 'SIGSTOP');
     try {
       const inst = await waitFor(() => provider.instances().find((i) => i.state === 'unhealthy'), 20_000, 'unhealthy');
       expect(inst.reason).toMatch(/readiness failed 3 times in a row/);
       expect(provider.readyUrls()).toEqual([]);
     } finally {
-      signal(pid, 'SIGCONT');
+      signal(-pid, 'SIGCONT');
     }
     await waitFor(() => provider.readyUrls().length === 1, 20_000, 'ready again');
     expect(provider.instances()[0]?.pid).toBe(pid);
@@ -196,13 +249,13 @@ describe('ProcessProvider', () => {
     const provider = modelServers({}, { healthProbeIntervalMs: 50 });
     await provider.scale(1);
     const pid = provider.instances()[0]?.pid ?? -1;
-    signal(pid, 'SIGSTOP'); // hung: alive, but answers nothing
+    signal(-pid, 'SIGSTOP'); // hung: alive, but answers nothing
     try {
       const restarted = await waitFor(() => provider.instances().find((i) => i.state === 'ready' && i.pid !== pid), 50_000, 'a new process ready');
       expect(restarted.restarts).toBe(1);
       expect(alive(pid)).toBe(false);
     } finally {
-      signal(pid, 'SIGCONT');
+      signal(-pid, 'SIGCONT');
     }
   }, 60_000);
 
@@ -223,7 +276,7 @@ describe('ProcessProvider', () => {
     expect(provider.instances().map((inst) => inst.id)).toEqual(['0']);
     expect(provider.readyUrls()).toHaveLength(1);
     for (const pid of removed) expect(alive(pid)).toBe(false);
-    expect((await score(provider.readyUrls()[0] ?? '')).body.pid).toBe(first);
+    expect(servedBy((await score(provider.readyUrls()[0] ?? '')).body.pid, first)).toBe(true);
   });
 
   it('refuses an instance count that is not a whole number of at least 1', async () => {
@@ -280,7 +333,11 @@ describe('ProcessProvider', () => {
   });
 });
 
-describe('ProcessProvider re-adoption', () => {
+describe.each(MODES)('ProcessProvider re-adoption (isolation %s)', (isolationMode) => {
+  beforeEach(() => {
+    mode = isolationMode;
+  });
+
   it('re-adopts the running instances from records(), and restarts one that dies later', async () => {
     const first = modelServers();
     await first.scale(2);
@@ -303,7 +360,7 @@ describe('ProcessProvider re-adoption', () => {
       const inst = second.instances()[0];
       return inst?.state === 'ready' && inst.pid !== dead ? inst : undefined;
     }, 15_000, 'a restarted instance');
-    expect((await score(restarted.url)).body.pid).toBe(restarted.pid);
+    expect(servedBy((await score(restarted.url)).body.pid, restarted.pid)).toBe(true);
 
     const adopted = pids(second);
     await second.stop();
@@ -323,22 +380,189 @@ describe('ProcessProvider re-adoption', () => {
     expect(inst?.state).toBe('ready');
     expect(inst?.pid).not.toBe(records[0]?.pid);
   });
+});
 
-  it('kills a leftover of our command that does not answer, but never an unrelated process that reused the pid', async () => {
-    const leftover = startStray(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+describe('ProcessProvider adopts only what it proves its own', () => {
+  beforeEach(() => {
+    mode = 'none';
+  });
+
+  /** Restores `records` and waits for the instances: all fresh, none adopted. */
+  async function restoreFresh(records: InstanceRecord[]): Promise<{ provider: ProcessProvider; warnings: string[] }> {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const provider = modelServers({}, { restore: records, stopGraceMs: 500 });
+      await provider.scale(records.length);
+      expect(provider.instances().map((inst) => inst.state)).toEqual(records.map(() => 'ready'));
+      for (const record of records) expect(pids(provider)).not.toContain(record.pid);
+      return { provider, warnings: warn.mock.calls.map((call) => String(call[0])) };
+    } finally {
+      warn.mockRestore();
+    }
+  }
+
+  it('never adopts or signals what a record of an older saferoll names (no start time), and says so', async () => {
+    // Old code adopted the one that answers (same command name) and killed the silent one.
+    const answeringPort = await unusedPort();
+    const answering = await startAnsweringStray(answeringPort);
+    const silent = startStray(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    const { warnings } = await restoreFresh([
+      { id: '0', port: answeringPort, pid: answering, logFile: join(logDir, 'ep_green-0.log') },
+      { id: '1', port: await unusedPort(), pid: silent, logFile: join(logDir, 'ep_green-1.log') },
+    ]);
+    expect(alive(answering)).toBe(true);
+    expect(alive(silent)).toBe(true);
+    expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`ep/green instance 0: not adopting .*no start time \\(written by an older saferoll\\).*pid ${answering}.*left alone`)));
+    expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`instance 1: .*pid ${silent}`)));
+  });
+
+  it('never adopts or signals a reused pid: same pid and marker, another start time', async () => {
+    const port = await unusedPort();
+    const other = await startAnsweringStray(port, { [OWNER_MARKER_ENV]: MARKER });
+    const startTime = (startTimeOf(other) ?? 0) + 1;
+    const { warnings } = await restoreFresh([{ id: '0', port, pid: other, startTime, logFile: join(logDir, 'ep_green-0.log') }]);
+    expect(alive(other)).toBe(true);
+    expect(warnings).toContainEqual(expect.stringMatching(`pid ${other} now belongs to another process`));
+  });
+
+  it("never adopts or signals a process without this state dir's marker, even with the right pid and start time", async () => {
+    const [portA, portB] = [await unusedPort(), await unusedPort()];
+    const unmarked = await startAnsweringStray(portA);
+    const otherRouters = await startAnsweringStray(portB, { [OWNER_MARKER_ENV]: 'another-state-dir' });
+    const { warnings } = await restoreFresh([
+      { id: '0', port: portA, pid: unmarked, startTime: startTimeOf(unmarked), logFile: join(logDir, 'ep_green-0.log') },
+      { id: '1', port: portB, pid: otherRouters, startTime: startTimeOf(otherRouters), logFile: join(logDir, 'ep_green-1.log') },
+    ]);
+    expect(alive(unmarked)).toBe(true);
+    expect(alive(otherRouters)).toBe(true);
+    expect(warnings.filter((line) => line.includes(`no matching ${OWNER_MARKER_ENV}`))).toHaveLength(2);
+  });
+
+  it('writes a fresh instance\'s output to its own log, never to the file a record names', async () => {
+    const foreignLog = join(stateDir, 'another-router-instance.log');
+    writeFileSync(foreignLog, 'output of another router\'s instance\n');
     const unrelated = startStray('sleep', ['60']);
-    const restore = [
-      { id: '0', port: await unusedPort(), pid: leftover, logFile: join(logDir, 'old-0.log') },
-      { id: '1', port: await unusedPort(), pid: unrelated, logFile: join(logDir, 'old-1.log') },
-    ];
-    const provider = modelServers({}, { restore, stopGraceMs: 500 });
-    await provider.scale(2);
-
-    expect(provider.instances().map((inst) => inst.state)).toEqual(['ready', 'ready']);
-    expect(pids(provider)).not.toContain(leftover);
-    expect(pids(provider)).not.toContain(unrelated);
-    await waitFor(() => !alive(leftover), 5_000, 'the leftover is killed');
+    await restoreFresh([{ id: '0', port: await unusedPort(), pid: unrelated, startTime: startTimeOf(unrelated), logFile: foreignLog }]);
+    expect(readFileSync(foreignLog, 'utf8')).toBe('output of another router\'s instance\n');
+    expect(readdirSync(logDir)).toContain('ep_green-0.log');
     expect(alive(unrelated)).toBe(true);
+  });
+
+  it('stops a leftover of its own (pid, start time and marker match) that does not answer', async () => {
+    const leftover = startStray(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { [OWNER_MARKER_ENV]: MARKER });
+    await restoreFresh([{ id: '0', port: await unusedPort(), pid: leftover, startTime: startTimeOf(leftover), logFile: join(logDir, 'x.log') }]);
+    await waitFor(() => !alive(leftover), 5_000, 'the leftover is stopped');
+  });
+
+  it('reads the start time after the last ")" of /proc/<pid>/stat, whatever the program name holds', () => {
+    const rest = Array.from({ length: 50 }, (_, i) => String(i + 3));
+    rest[19] = '987654';
+    expect(parseStartTime(`42 (a) b (c)) x) ${rest.join(' ')}`)).toBe(987654);
+    expect(parseStartTime(`42 (node) ${rest.join(' ')}`)).toBe(987654);
+    expect(parseStartTime('42 (truncated')).toBeUndefined();
+    const own = startTimeOf(process.pid);
+    expect(own).toBeTypeOf('number');
+    expect(startTimeOf(process.pid)).toBe(own);
+  });
+});
+
+describe.each(MODES)('what an instance can read (isolation %s)', (isolationMode) => {
+  beforeEach(() => {
+    mode = isolationMode;
+  });
+
+  it('namespaces: not the state dir, not the router\'s environment, and it cannot unmount the cover; none: both', async () => {
+    const environ = `/proc/${process.pid}/environ`;
+    const snoop = modelServers({}, {
+      spec: {
+        command: process.execPath,
+        args: [SNOOP],
+        env: { SNOOP_UNMOUNT: stateDir, SNOOP_LIST: JSON.stringify([stateDir]), SNOOP_READ: JSON.stringify([join(stateDir, 'state.json'), environ]) },
+        readinessPath: '/healthz',
+      },
+    });
+    await snoop.scale(1);
+    const res = await request(`${snoop.readyUrls()[0] ?? ''}/report`);
+    const report = (await res.body.json()) as { unmount: { status: number }; listed: Record<string, string>; read: Record<string, string> };
+    const state = report.read[join(stateDir, 'state.json')] ?? '';
+    const routerEnv = report.read[environ] ?? '';
+    if (isolationMode === 'namespaces') {
+      expect(report.unmount.status).not.toBe(0);
+      expect(report.listed[stateDir]).toBe('ok: []');
+      expect(state).toBe('ENOENT');
+      expect(routerEnv).not.toMatch(/^ok:/);
+    } else {
+      expect(state).toBe('ok: {"secret":"endpoint-key"}');
+      expect(routerEnv).toMatch(/^ok: .*PATH=/s);
+    }
+    // Its output still reaches the log, in the hidden dir.
+    expect(await snoop.logs(5)).toContainEqual(expect.stringMatching(/^\[0\] snoop report /));
+  });
+
+  it('SIGTERM on stop reaches the command itself, which can shut down cleanly', async () => {
+    const snoop = modelServers({}, { spec: { command: process.execPath, args: [SNOOP], env: {}, readinessPath: '/healthz' } });
+    await snoop.scale(1);
+    const pid = pids(snoop)[0] ?? -1;
+    await snoop.stop();
+    expect(alive(pid)).toBe(false);
+    expect(await snoop.logs(5)).toContainEqual('[0] snoop got SIGTERM');
+  });
+});
+
+describe('ProcessProvider where isolation is not available', () => {
+  beforeEach(() => {
+    mode = 'namespaces';
+  });
+
+  it('fails to start an instance, saying why and what to do, where namespaces cannot be made', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // no unshare to be found
+    try {
+      const err = await provisioningError(modelServers().scale(1));
+      expect(err.message).toMatch(/cannot start: process instances run in their own user, mount and pid namespaces .*cannot run unshare.*--instance-isolation none/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
+
+describe('ProcessProvider env files', () => {
+  beforeEach(() => {
+    mode = 'namespaces';
+  });
+
+  it('reads them at each start: a changed file takes effect on the next restart; env overrides them', async () => {
+    const base = join(tmpdir(), `saferoll-env-${process.pid}-${Date.now()}`);
+    mkdirSync(base);
+    const [first, second] = [join(base, 'a.env'), join(base, 'b.env')];
+    writeFileSync(first, '# comment\nMODEL_VERSION=from-a\nCRASH_AFTER_REQUESTS=1\nLATENCY_MS=5\n');
+    writeFileSync(second, 'MODEL_VERSION=from-b\n\n');
+    try {
+      const provider = modelServers({}, {
+        spec: { command: process.execPath, args: [MODEL_SERVER], env: { LATENCY_MS: '0' }, envFiles: [first, second], readinessPath: '/healthz' },
+      });
+      await provider.scale(1);
+      const before = provider.instances()[0];
+      expect((await score(before?.url ?? '')).body.version).toBe('from-b');
+      writeFileSync(second, 'MODEL_VERSION=changed\n');
+      const after = await waitFor(() => {
+        const inst = provider.instances()[0];
+        return inst?.state === 'ready' && inst.pid !== before?.pid ? inst : undefined;
+      }, 15_000, 'restarted after the crash');
+      expect((await score(after.url)).body.version).toBe('changed');
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the start, naming the file and line but never its content, when an env file is bad', async () => {
+    const file = join(stateDir, 'bad.env');
+    writeFileSync(file, 'GOOD=1\nnot a pair s3cr3t\n');
+    const provider = modelServers({}, { spec: { command: process.execPath, args: [MODEL_SERVER], env: {}, envFiles: [file], readinessPath: '/healthz' } });
+    const err = await provisioningError(provider.scale(1));
+    expect(err.message).toContain(`env file ${file}:2: expected NAME=value`);
+    expect(err.message).not.toContain('s3cr3t');
+    expect(provider.instances()[0]?.state).toBe('crashed');
   });
 });
 

@@ -97,7 +97,7 @@ describe('UpstreamsProvider', () => {
 
 describe('createProvider', () => {
   it('picks the provider by the shape of the spec', () => {
-    const options = { deploymentKey: 'ep/blue', logDir };
+    const options = { deploymentKey: 'ep/blue', logDir, launch: { isolation: { mode: 'none' as const }, marker: 'test' } };
     const byUrls = createProvider({ upstreams: urls }, options);
     const byCommand = createProvider({ process: { command: process.execPath, args: [], env: {}, readinessPath: '/healthz' } }, options);
     providers.push(byUrls, byCommand);
