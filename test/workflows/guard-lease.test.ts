@@ -13,6 +13,7 @@ import type { WindowStats } from '../../analysis/window.js';
 import type { Policy } from '../../policies/types.js';
 import { approveUpdate, statusQuery } from '../../workflows/messages.js';
 import { rolloutWorkflow } from '../../workflows/rollout.js';
+import { recordHistory } from '../support/histories.js';
 import { connectTestEnv, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -134,7 +135,9 @@ describe('guard lease in the rollout workflow', () => {
       const before = router.named('renewGuard').length;
       await waitFor(() => router.named('renewGuard').length >= before + 3, 20_000, 'renewals while waiting for approval');
       await handle.executeUpdate(approveUpdate, { args: ['ok'] });
-      return handle.result();
+      const done = await handle.result();
+      await recordHistory('guard-renewed-through-approval', handle);
+      return done;
     });
     expect(result.outcome, result.reason).toBe('promoted');
 
@@ -158,7 +161,9 @@ describe('guard lease in the rollout workflow', () => {
     router.failRenewal = (n) => n >= 2;
     const result = await withWorker(router, async () => {
       const handle = await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 300 }]));
-      return handle.result();
+      const done = await handle.result();
+      await recordHistory('guard-lapsed', handle);
+      return done;
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe(LOST);
