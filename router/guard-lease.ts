@@ -66,10 +66,12 @@ export function applyGuardRequest(endpoint: EndpointRecord, request: GuardReques
   }
   const fallback = deploymentOf(request.fallback);
   if (!fallback) throw invalid('guard.fallback', `deployment "${request.fallback}" does not exist`);
-  // A renewal keeps working while blue is being scaled; a new lease needs a
-  // fallback that can take all the traffic now.
+  // As for traffic (traffic-rules.ts): a deployment that serves now, or the
+  // fallback of a lease being renewed, may be scaled meanwhile; anything
+  // else must be Succeeded to be one that takes all the traffic.
   const renewing = current?.state === 'held' && current.fallback === request.fallback;
-  if (fallback.provisioningState === 'Deleting' || (!renewing && fallback.provisioningState !== 'Succeeded')) {
+  const serving = (endpoint.traffic[request.fallback] ?? 0) > 0;
+  if (fallback.provisioningState === 'Deleting' || (!renewing && !serving && fallback.provisioningState !== 'Succeeded')) {
     throw invalid('guard.fallback', `deployment "${request.fallback}" is ${fallback.provisioningState}; the fallback must be Succeeded (it takes 100% if the lease lapses)`);
   }
   const ttlMs = parseDuration(request.ttl);
