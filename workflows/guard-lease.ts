@@ -42,12 +42,21 @@ export class GuardLease {
     return this.ttlMs === undefined ? undefined : null;
   }
 
-  /** Starts the renewal loop once the lease is held (again, after continue-as-new); a no-op when it runs or is off. */
+  /** Starts the renewal loop once a route change took the lease; a no-op when it runs or is off. */
   keep(): void {
+    this.startRenewing(true);
+  }
+
+  /** Starts the renewal loop again in a run continued as new (the previous run held the lease). */
+  resume(): void {
+    this.startRenewing(false);
+  }
+
+  private startRenewing(announce: boolean): void {
     const ttlMs = this.ttlMs;
     if (ttlMs === undefined || this.keeper) return;
     this.stopping = false;
-    this.tracker.decide('step', `guard lease held on the routing core: with no word from this controller for ${formatDuration(ttlMs)}, it puts "${this.tracker.status.blue}" back to 100% itself`);
+    if (announce) this.tracker.decide('step', `guard lease held on the routing core: with no word from this controller for ${formatDuration(ttlMs)}, it puts "${this.tracker.status.blue}" back to 100% itself`);
     // Outside the plan's scope: an abort must not cut a renewal off half-way (stop() ends the loop).
     this.keeper = CancellationScope.nonCancellable(() => this.renewUntilStopped(ttlMs));
   }

@@ -150,7 +150,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       tracker.setPhase(status.phase);
       tracker.decide('step', `continued as new at step ${status.stepIndex + 1}`);
       // The lease is held exactly while there are routes to undo.
-      if (undo.some((u) => u.kind === 'restoreRoutes')) guard.keep();
+      if (undo.some((u) => u.kind === 'restoreRoutes')) guard.resume();
     }
     for (let i = status.stepIndex; i < policy.steps.length; i++) {
       await waitWhilePaused();

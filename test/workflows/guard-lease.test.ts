@@ -4,6 +4,7 @@
 // (an approval wait), is released before blue is deleted and never renewed
 // after; a lapse learned by a renewal or by a route change ends the rollout
 // rolled back with the controller-lost reason.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -22,6 +23,7 @@ const LOST = 'controller lost: the routing core\'s guard lease lapsed at 2026-01
 interface Call {
   name: string;
   args: unknown[];
+  runId: string;
 }
 
 /** Activities that answer as a healthy router would, record every call, and fail where a test says. */
@@ -39,7 +41,7 @@ class FakeRouter {
   }
 
   activities(): RolloutActivities {
-    const record = (name: string, args: unknown[]): void => void this.calls.push({ name, args });
+    const record = (name: string, args: unknown[]): void => void this.calls.push({ name, args, runId: Context.current().info.workflowExecution?.runId ?? '' });
     const fired = (): never => {
       throw ApplicationFailure.nonRetryable(LOST, 'SAFEROLL_E_GUARD_FIRED');
     };
@@ -119,8 +121,8 @@ async function withWorker<T>(router: FakeRouter, body: () => Promise<T>): Promis
 }
 
 let runs = 0;
-function start(p: Policy) {
-  return env.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: `guard-lease-${process.pid}-${++runs}`, args: [{ endpoint: 'guarded', policy: p, green }] });
+function start(p: Policy, maxHistoryEvents?: number) {
+  return env.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: `guard-lease-${process.pid}-${++runs}`, args: [{ endpoint: 'guarded', policy: p, green, maxHistoryEvents }] });
 }
 
 describe('guard lease in the rollout workflow', () => {
@@ -185,6 +187,17 @@ describe('guard lease in the rollout workflow', () => {
     expect(result.failedStep?.description).toBe('traffic 100% 300ms');
     expect(router.named('setRoutes').at(-1)?.args.slice(1)).toEqual([{ blue: 100 }, {}, { retryRefusals: true, guard: null }]);
     expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['green']);
+  });
+
+  it('keeps renewing in the runs a long bake continues as new into', async () => {
+    const router = new FakeRouter();
+    const result = await withWorker(router, async () =>
+      (await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_000 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]), 40)).result(),
+    );
+    expect(result.outcome, result.reason).toBe('promoted');
+    const runsThatRenewed = new Set(router.named('renewGuard').map((c) => c.runId));
+    expect(runsThatRenewed.size).toBeGreaterThan(1);
+    expect(router.named('releaseGuard')).toHaveLength(1);
   });
 
   it('with controllerLossTimeout off, takes no lease and leaves any lease alone', async () => {
