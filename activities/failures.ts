@@ -4,7 +4,15 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { isSaferollError } from '../shared/errors.js';
 
-const NON_RETRYABLE = new Set(['SAFEROLL_E_VALIDATION', 'SAFEROLL_E_NOT_FOUND', 'SAFEROLL_E_CONFLICT', 'SAFEROLL_E_UNAUTHORIZED', 'SAFEROLL_E_PROVISIONING', 'SAFEROLL_E_POLICY']);
+const NON_RETRYABLE = new Set([
+  'SAFEROLL_E_VALIDATION',
+  'SAFEROLL_E_NOT_FOUND',
+  'SAFEROLL_E_CONFLICT',
+  'SAFEROLL_E_GUARD_FIRED',
+  'SAFEROLL_E_UNAUTHORIZED',
+  'SAFEROLL_E_PROVISIONING',
+  'SAFEROLL_E_POLICY',
+]);
 
 export function toActivityFailure(err: unknown): unknown {
   if (isSaferollError(err) && NON_RETRYABLE.has(err.code)) return ApplicationFailure.nonRetryable(err.message, err.code);

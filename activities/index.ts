@@ -13,6 +13,7 @@ import { SaferollError } from '../shared/errors.js';
 import type { TickWindows } from '../workflows/gate-decision.js';
 import type { GreenSpec } from '../workflows/types.js';
 import { classified } from './failures.js';
+import { createGuardActivities, explainingGuardFired, type GuardRequest } from './guard.js';
 
 export interface ActivityDeps {
   admin: AdminClient;
@@ -37,6 +38,11 @@ export interface RetryOptions {
   retryRefusals?: boolean;
 }
 
+export interface RouteOptions extends RetryOptions {
+  /** Takes or renews the guard lease with the routes, atomically (`null` releases it). */
+  guard?: GuardRequest | null | undefined;
+}
+
 export interface MeasureRequest {
   endpoint: string;
   green: string;
@@ -52,6 +58,8 @@ export function createActivities(deps: ActivityDeps) {
   const smokeAgent = new Agent({ keepAliveTimeout: 5_000 });
 
   return {
+    ...createGuardActivities(admin),
+
     async describeEndpoint(endpoint: string): Promise<EndpointSummary> {
       return classified(async () => {
         const [view, deployments] = await Promise.all([admin.getEndpoint(endpoint), admin.listDeployments(endpoint)]);
@@ -86,10 +94,12 @@ export function createActivities(deps: ActivityDeps) {
     /**
      * Sets the endpoint's whole live split and mirror share. During a
      * rollback (`retryRefusals`) even a refusal is retried: rollback must end
-     * in blue 100%, and a refusal such as "blue is Updating" passes.
+     * in blue 100%, and a refusal such as "blue is Updating" passes. With a
+     * guard request, a lease that already lapsed refuses the whole change.
      */
-    async setRoutes(endpoint: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number>, opts: RetryOptions = {}): Promise<void> {
-      const call = () => admin.setTraffic(endpoint, traffic, mirrorTraffic);
+    async setRoutes(endpoint: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number>, opts: RouteOptions = {}): Promise<void> {
+      const call = () =>
+        opts.guard === undefined ? admin.setTraffic(endpoint, traffic, mirrorTraffic) : explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { traffic, mirrorTraffic, guard: opts.guard }));
       await (opts.retryRefusals ? call() : classified(call));
     },
 

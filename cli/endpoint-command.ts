@@ -50,6 +50,8 @@ function printEndpoint(view: EndpointView, deployments: DeploymentView[], dataUr
   console.log(`  scoring URL: ${dataUrl}${view.scoringPath}`);
   console.log(`  traffic:     ${percentMap(view.traffic)}`);
   console.log(`  mirror:      ${percentMap(view.mirrorTraffic)}`);
+  if (view.guard?.state === 'held') console.log(`  guard lease: held, expires ${view.guard.expiresAt} (ttl ${view.guard.ttl}); falls back to ${view.guard.fallback}`);
+  if (view.guard?.state === 'fired') console.log(`  guard lease: FIRED at ${view.guard.firedAt}: ${view.guard.reason}`);
   if (Object.keys(view.tags).length > 0) console.log(`  tags:        ${Object.entries(view.tags).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (deployments.length === 0) {
     console.log('  no deployments');

@@ -15,6 +15,9 @@
 //     latencyRatio            green p95 <= ratio x blue p95; at least 1
 //     errorRateDelta          green error rate <= blue's + delta: 0.5% or 0.005
 //   analysis.interval         [5s] how often gates are measured during a bake; at least 100ms
+//   analysis.controllerLossTimeout  [60s, or 3 x interval if longer] with no word from the
+//                             controller for this long, the routing core puts blue back itself
+//                             (a guard lease); at least 3 x interval and 1s, at most 24h; `off` = no lease
 //   steps                     a list; each item is a map with exactly one key:
 //     create: {}              green, from the start arguments; exactly once, first
 //     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
@@ -31,6 +34,13 @@
 // whole numbers, 10 or "10%". Unknown keys are refused everywhere.
 
 import { z } from 'zod';
+import {
+  CONTROLLER_LOSS_INTERVALS,
+  DEFAULT_CONTROLLER_LOSS_TIMEOUT_MS,
+  MAX_CONTROLLER_LOSS_TIMEOUT_MS,
+  MIN_CONTROLLER_LOSS_TIMEOUT_MS,
+  defaultControllerLossTimeoutMs,
+} from './controller-loss.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
 import { stepOrderProblems, type IndexedStep, type StepOf } from './step-order.js';
 import type { Policy, PolicyStepKind } from './types.js';
@@ -135,10 +145,38 @@ const baselineSchema = z
   })
   .default(() => ({}));
 
+/** A duration, or `off`. */
+const controllerLossTimeout = z
+  .union([z.string(), z.number()], { error: (issue) => `expected a duration such as 60s, or off, got ${describeValue(issue.input)}` })
+  .transform((input, ctx): number | 'off' => {
+    if (input === 'off') return 'off';
+    try {
+      const ms = parseDuration(input);
+      if (ms >= MIN_CONTROLLER_LOSS_TIMEOUT_MS && ms <= MAX_CONTROLLER_LOSS_TIMEOUT_MS) return ms;
+      ctx.addIssue({ code: 'custom', message: `must be from ${formatDuration(MIN_CONTROLLER_LOSS_TIMEOUT_MS)} to ${formatDuration(MAX_CONTROLLER_LOSS_TIMEOUT_MS)}, or off` });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${err instanceof Error ? err.message : String(err)} (or off)` });
+    }
+    return z.NEVER;
+  });
+
 const analysisSchema = z
-  .strictObject({ interval: duration(MIN_INTERVAL_MS).default(DEFAULT_INTERVAL_MS) })
-  .transform(({ interval }) => ({ intervalMs: interval }))
-  .default(() => ({ intervalMs: DEFAULT_INTERVAL_MS }));
+  .strictObject({ interval: duration(MIN_INTERVAL_MS).default(DEFAULT_INTERVAL_MS), controllerLossTimeout: controllerLossTimeout.optional() })
+  .check((ctx) => {
+    const { interval, controllerLossTimeout: timeout } = ctx.value;
+    if (typeof timeout !== 'number' || timeout >= CONTROLLER_LOSS_INTERVALS * interval) return;
+    ctx.issues.push({
+      code: 'custom',
+      input: timeout,
+      path: ['controllerLossTimeout'],
+      message: `must be at least ${CONTROLLER_LOSS_INTERVALS} × analysis.interval (${formatDuration(CONTROLLER_LOSS_INTERVALS * interval)}): the controller looks at green once per interval, so a shorter timeout guards no better and puts blue back on an ordinary pause`,
+    });
+  })
+  .transform(({ interval, controllerLossTimeout: timeout }) => ({
+    intervalMs: interval,
+    controllerLossTimeoutMs: timeout ?? defaultControllerLossTimeoutMs(interval),
+  }))
+  .default(() => ({ intervalMs: DEFAULT_INTERVAL_MS, controllerLossTimeoutMs: DEFAULT_CONTROLLER_LOSS_TIMEOUT_MS }));
 
 const onFailureSchema = z.strictObject({ keepGreen: z.boolean().default(false) }).default(() => ({ keepGreen: false }));
 

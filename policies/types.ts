@@ -10,7 +10,15 @@ export interface Policy {
   slo: { latency: { p95Ms?: number; p99Ms?: number }; errorRate?: number; minRequests: number };
   /** Green compared with blue over the same window. */
   baseline: { latencyRatio?: number; errorRateDelta?: number };
-  analysis: { intervalMs: number };
+  analysis: {
+    intervalMs: number;
+    /**
+     * The guard lease's TTL: with no renewal from the controller for this
+     * long, the routing core puts blue back itself. 'off': no lease. Absent
+     * (a policy built in code): the default (controller-loss.ts).
+     */
+    controllerLossTimeoutMs?: number | 'off';
+  };
   steps: PolicyStep[];
   onFailure: { keepGreen: boolean };
 }

@@ -1,5 +1,6 @@
 // The routing core's data model: what is persisted in the state file and
 // returned (in views) by the admin API.
+import type { GuardRecord } from './guard-lease.js';
 import type { InstanceRecord } from './providers/provider.js';
 
 export type ProvisioningState = 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
@@ -39,6 +40,8 @@ export interface EndpointRecord {
   traffic: Record<string, number>;
   /** deployment -> percent of requests copied to it; at most one entry. */
   mirrorTraffic: Record<string, number>;
+  /** The controller's guard lease (guard-lease.ts), while held and after it fired. */
+  guard?: GuardRecord | undefined;
   createdAt: string;
   updatedAt: string;
 }

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { SaferollError } from '../shared/errors.js';
 import { DeploymentLifecycle } from './deployment-lifecycle.js';
 import { checkInstanceCount, checkNoTraffic, checkRedeploy, checkScalable } from './deployment-rules.js';
+import { applyGuardRequest, checkNotGuardFallback, fireLapsedGuard } from './guard-lease.js';
+import { GuardTimers } from './guard-timers.js';
 import type { RouterMetrics } from './metrics.js';
 import { checkEnvFiles } from './providers/env-files.js';
 import type { LaunchSettings } from './providers/process-run.js';
@@ -38,12 +40,14 @@ export class Registry {
   private readonly routeBuilder = new RouteBuilder();
   private readonly changes: StateChanges;
   private readonly lifecycle: DeploymentLifecycle;
+  private readonly guards: GuardTimers;
 
   private constructor(
     state: RouterState,
     store: StateStore,
     private readonly options: RegistryOptions,
   ) {
+    this.guards = new GuardTimers(options.metrics, (endpoint, expiresAt) => this.fireGuard(endpoint, expiresAt));
     this.changes = new StateChanges(state, store, () => this.rebuildRoutes());
     this.lifecycle = new DeploymentLifecycle(this.changes, options);
   }
@@ -106,6 +110,8 @@ export class Registry {
       const endpoint = this.endpoint(next, name);
       const traffic = body.traffic ?? endpoint.traffic;
       const mirrorTraffic = body.mirrorTraffic ?? endpoint.mirrorTraffic;
+      // The guard first: a lapsed lease refuses a controller's route change along with its renewal.
+      if (body.guard !== undefined) applyGuardRequest(endpoint, body.guard, (d) => next.deployments[deploymentKey(name, d)], Date.now());
       checkTrafficRules(traffic, mirrorTraffic, (d) => next.deployments[deploymentKey(name, d)], endpoint);
       endpoint.traffic = withoutZeros(traffic);
       endpoint.mirrorTraffic = withoutZeros(mirrorTraffic);
@@ -221,6 +227,7 @@ export class Registry {
       const ep = this.endpoint(next, endpoint);
       const record = this.deployment(next, endpoint, name);
       checkNoTraffic(ep, name);
+      checkNotGuardFallback(ep, name);
       record.provisioningState = 'Deleting';
     });
     await this.lifecycle.finishDeletion(key);
@@ -234,6 +241,7 @@ export class Registry {
 
   /** Stops (or, with `detach`, leaves running for re-adoption) every instance. */
   close(mode: 'stop' | 'detach' = 'stop'): Promise<void> {
+    this.guards.close();
     return this.lifecycle.close(mode);
   }
 
@@ -247,13 +255,24 @@ export class Registry {
       if (record.provisioningState === 'Deleting') deleting.push(key);
       else this.lifecycle.provision(key, provider, record.instanceCount);
     }
+    // Leases that lapsed while the router was down fire before it serves a request.
+    await this.guards.fireExpired(Object.values(this.state.endpoints));
     this.rebuildRoutes();
     await Promise.all(deleting.map((key) => this.lifecycle.finishDeletion(key)));
   }
 
   private rebuildRoutes(): void {
     this.table = this.routeBuilder.build(this.state, this.lifecycle.targets);
+    this.guards.sync(Object.values(this.state.endpoints));
     this.options.onOriginsChanged?.(this.lifecycle.origins());
+  }
+
+  /** The guard lease of `endpoint` lapsed: fallback 100%, mirror off, through the ordinary change path. */
+  private fireGuard(endpoint: string, expiresAt: string): Promise<string | undefined> {
+    return this.changes.apply((next) => {
+      const record = next.endpoints[endpoint];
+      return record ? fireLapsedGuard(record, expiresAt, (d) => next.deployments[deploymentKey(endpoint, d)], Date.now()) : undefined;
+    });
   }
 
   private endpoint(state: RouterState, name: string): EndpointRecord {

@@ -3,6 +3,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { SaferollError } from '../shared/errors.js';
+import { guardTtlProblem } from './guard-lease.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{2,31}$/;
 const nameMessage = 'must match ^[a-z][a-z0-9-]{2,31}$ (3-32 lowercase letters, digits or dashes, starting with a letter)';
@@ -44,10 +45,20 @@ export const deploymentPatchBody = z.strictObject({ instanceCount });
 
 const percent = z.number().int('must be an integer').min(0).max(100);
 
+// The guard lease (guard-lease.ts): `{"ttl": "60s", "fallback": "blue"}` takes or renews it, null releases it.
+const guardRequest = z.strictObject({
+  ttl: z.string().check((ctx) => {
+    const problem = guardTtlProblem(ctx.value);
+    if (problem !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
+  }),
+  fallback: resourceName,
+});
+
 export const endpointPatchBody = z
   .strictObject({
     traffic: z.record(resourceName, percent).optional(),
     mirrorTraffic: z.record(resourceName, percent).optional(),
+    guard: guardRequest.nullable().optional(),
     description: z.string().max(1024).optional(),
     tags: z.record(z.string().max(128), z.string().max(256)).optional(),
   });

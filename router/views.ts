@@ -1,4 +1,5 @@
 // The JSON shapes the admin API answers with (and the typed client returns).
+import { guardView, type GuardView } from './guard-lease.js';
 import type { DeploymentRecord, EndpointRecord, ProvisioningState } from './model.js';
 import type { DeploymentProvider, InstanceView } from './providers/provider.js';
 
@@ -9,6 +10,8 @@ export interface EndpointView {
   tags: Record<string, string>;
   traffic: Record<string, number>;
   mirrorTraffic: Record<string, number>;
+  /** The guard lease, while held or after it fired. */
+  guard?: GuardView | undefined;
   /** Path of the endpoint on the data plane. */
   scoringPath: string;
   createdAt: string;
@@ -40,6 +43,7 @@ export function endpointView(record: EndpointRecord): EndpointView {
     tags: record.tags,
     traffic: record.traffic,
     mirrorTraffic: record.mirrorTraffic,
+    guard: guardView(record.guard),
     scoringPath: `/${record.name}/`,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,

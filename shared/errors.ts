@@ -5,6 +5,8 @@ export type ErrorCode =
   | 'SAFEROLL_E_VALIDATION'
   | 'SAFEROLL_E_NOT_FOUND'
   | 'SAFEROLL_E_CONFLICT'
+  /** A guard lease renewal after the lease lapsed and the routing core put the fallback back (409). */
+  | 'SAFEROLL_E_GUARD_FIRED'
   | 'SAFEROLL_E_UNAUTHORIZED'
   | 'SAFEROLL_E_PAYLOAD_TOO_LARGE'
   | 'SAFEROLL_E_STATE_CORRUPT'

@@ -18,6 +18,7 @@ import {
 import type { RolloutActivities } from '../activities/types.js';
 import { formatDuration } from '../policies/units.js';
 import { gateRules, judgeTick, shouldContinueAsNew, tickVerdict } from './gate-decision.js';
+import { GuardLease, controllerLostReason } from './guard-lease.js';
 import { installOperatorControls, type OperatorControl } from './operator-controls.js';
 import { RolloutTracker } from './rollout-tracker.js';
 import type { BakeProgress, GateReport, RolloutInput, RolloutResult, UndoAction } from './types.js';
@@ -65,6 +66,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const rules = gateRules(policy);
   const control: OperatorControl = { abortReason: undefined, promote: false, approved: false, baking: false };
   const plan = new CancellationScope();
+  // If the routing core's guard lease lapsed (the controller was gone), the plan ends with that reason.
+  const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel());
 
   installOperatorControls(tracker, control, plan);
 
@@ -77,8 +80,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     const traffic = greenPercent >= 100 ? { [green.name]: 100 } : greenPercent > 0 ? { [status.blue]: 100 - greenPercent, [green.name]: greenPercent } : { [status.blue]: 100 };
     const mirror = mirrorPercent > 0 ? { [green.name]: mirrorPercent } : {};
     const what = mirrorPercent > 0 ? `mirror ${mirrorPercent}% to green` : `blue ${100 - greenPercent}% / green ${greenPercent}%`;
-    await act(`set traffic: ${what}`).setRoutes(endpoint, traffic, mirror);
+    await act(`set traffic: ${what}`).setRoutes(endpoint, traffic, mirror, { guard: guard.request() });
     tracker.setRoutes(greenPercent, mirrorPercent);
+    guard.keep();
   };
 
   const bake = async (stepIndex: number, forMs: number, greenTraffic: 'live' | 'mirror'): Promise<void> => {
@@ -145,6 +149,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     } else {
       tracker.setPhase(status.phase);
       tracker.decide('step', `continued as new at step ${status.stepIndex + 1}`);
+      // The lease is held exactly while there are routes to undo.
+      if (undo.some((u) => u.kind === 'restoreRoutes')) guard.resume();
     }
     for (let i = status.stepIndex; i < policy.steps.length; i++) {
       await waitWhilePaused();
@@ -202,6 +208,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           tracker.enterStep(i, 'DeletingBlue');
           if (step.afterMs > 0) await sleep(step.afterMs);
           await waitWhilePaused();
+          // Blue is the lease's fallback: released first (after a last renewal that would learn of a lapse).
+          await guard.release();
           // Point of no return: with blue gone there is nothing to roll back
           // to, so the deletion is not interrupted by an abort either.
           undo.length = 0;
@@ -209,6 +217,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           break;
       }
     }
+    await guard.release(); // a plan without deleteBlue still holds it
   };
 
   const findBlue = async (): Promise<string> => {
@@ -235,7 +244,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
     if (err instanceof ApplicationFailure && undo.length === 0 && status.stepIndex === 0) throw err; // bad input, nothing changed
-    failure = toStepFailure(err, status.stepIndex, control.abortReason);
+    failure = toStepFailure(err, status.stepIndex, guard.lost ?? control.abortReason);
   }
 
   if (!failure) {
@@ -247,9 +256,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   tracker.setPhase('RollingBack');
   tracker.decide('rollback', `rolling back: ${failure.message}`);
   await CancellationScope.nonCancellable(async () => {
+    await guard.stop();
     for (const action of [...undo].reverse()) {
       if (action.kind === 'restoreRoutes') {
-        await act(`rollback: blue "${status.blue}" 100%, mirror off`, ROLLBACK_OPTIONS).setRoutes(endpoint, { [status.blue]: 100 }, {}, { retryRefusals: true });
+        // Blue 100% and the lease released in one change.
+        await act(`rollback: blue "${status.blue}" 100%, mirror off`, ROLLBACK_OPTIONS).setRoutes(endpoint, { [status.blue]: 100 }, {}, { retryRefusals: true, guard: guard.releaseWithRoutes() });
         tracker.setRoutes(0, 0);
       } else {
         await act(`rollback: delete green "${green.name}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, green.name, { retryRefusals: true });
@@ -279,6 +290,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 function toStepFailure(err: unknown, stepIndex: number, abortReason: string | undefined): StepFailure {
   if (err instanceof StepFailure) return err;
   if (isCancellation(err)) return new StepFailure(abortReason ?? 'cancelled from the Temporal UI or API', stepIndex);
+  const lost = controllerLostReason(err);
+  if (lost !== undefined) return new StepFailure(lost, stepIndex);
   if (err instanceof ActivityFailure) {
     const cause = err.cause instanceof Error ? err.cause.message : err.message;
     return new StepFailure(`step ${stepIndex + 1} failed: ${cause}`, stepIndex);

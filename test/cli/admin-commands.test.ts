@@ -99,6 +99,13 @@ describe('saferoll endpoint and deployment', () => {
     expect(one.output).toMatch(/^\s+0\s+http:\/\/127\.0\.0\.1:\d+\s+\S+\s+yes\s+0\s+\d+/m);
   });
 
+  it('shows a held guard lease on the endpoint', async () => {
+    await router.admin.patchEndpoint(E, { guard: { ttl: '1h', fallback: 'blue' } });
+    const shown = await run(['endpoint', 'show', E], env);
+    await router.admin.patchEndpoint(E, { guard: null });
+    expect(shown.output).toMatch(/^ {2}guard lease: held, expires \S+ \(ttl 1h\); falls back to blue$/m);
+  });
+
   it('reads and rotates the keys', async () => {
     const before = await router.admin.getKeys(E);
     const keys = await run(['endpoint', 'keys', E, '--json'], env);

@@ -34,7 +34,7 @@ describe('shipped policies', () => {
       description: 'Smoke, mirror, 10% canary, manual approval, full traffic, delete blue.',
       slo: { latency: { p95Ms: 250, p99Ms: 1_000 }, errorRate: 0.01, minRequests: 50 },
       baseline: { latencyRatio: 1.25, errorRateDelta: 0.005 },
-      analysis: { intervalMs: 5_000 },
+      analysis: { intervalMs: 5_000, controllerLossTimeoutMs: 60_000 },
       steps: [
         { kind: 'create' },
         { kind: 'smoke', requests: 5, path: '/score', method: 'POST', body: { x: 1 }, headers: {}, expectStatus: 200, timeoutMs: 5_000 },
@@ -59,7 +59,7 @@ describe('shipped policies', () => {
       description: 'Seconds-long rollout for demos and tests.',
       slo: { latency: { p95Ms: 250 }, errorRate: 0.01, minRequests: 20 },
       baseline: { latencyRatio: 1.5 },
-      analysis: { intervalMs: 1_000 },
+      analysis: { intervalMs: 1_000, controllerLossTimeoutMs: 60_000 },
       steps: [
         { kind: 'create' },
         { kind: 'smoke', requests: 3, path: '/score', method: 'POST', headers: {}, expectStatus: 200, timeoutMs: 5_000 },
@@ -99,7 +99,7 @@ describe('defaults and accepted forms', () => {
       name: 'min',
       slo: { latency: {}, errorRate: 0.02, minRequests: 50 },
       baseline: {},
-      analysis: { intervalMs: 5_000 },
+      analysis: { intervalMs: 5_000, controllerLossTimeoutMs: 60_000 },
       steps: [
         { kind: 'create' },
         { kind: 'smoke', requests: 5, path: '/', method: 'POST', headers: {}, expectStatus: 200, timeoutMs: 5_000 },
@@ -110,6 +110,13 @@ describe('defaults and accepted forms', () => {
       ],
       onFailure: { keepGreen: false },
     } satisfies Policy);
+  });
+
+  test('controllerLossTimeout: a duration, off, or by default 60s (3 intervals when that is longer)', () => {
+    const analysis = (line: string) => parsePolicy(yaml(...head, line, 'steps:', '  - create: {}'), 'p.yaml').analysis;
+    expect(analysis('analysis: { interval: 1s, controllerLossTimeout: 3s }')).toStrictEqual({ intervalMs: 1_000, controllerLossTimeoutMs: 3_000 });
+    expect(analysis('analysis: { controllerLossTimeout: off }')).toStrictEqual({ intervalMs: 5_000, controllerLossTimeoutMs: 'off' });
+    expect(analysis('analysis: { interval: 30s }')).toStrictEqual({ intervalMs: 30_000, controllerLossTimeoutMs: 90_000 });
   });
 
   test('smoke takes a method in any case, headers, a body and a timeout', () => {
@@ -294,6 +301,23 @@ describe('problems are reported at file:line:col with a dotted path', () => {
     const text = yaml(...head, 'analysis: { interval: 10s }', 'steps:', '  - create: {}', '  - mirror: { percent: 10, for: 5s }');
     expect(problemsOf(text)).toEqual([
       'p.yaml:8:33: steps.1.mirror.for: must be at least analysis.interval (10s), or the gate is never measured',
+    ]);
+  });
+
+  test('a controllerLossTimeout that is not a duration or off, out of bounds, or under 3 intervals', () => {
+    const problems = (...lines: string[]) => problemsOf(yaml(...head, ...lines, 'steps:', '  - create: {}'));
+    expect(problems('analysis: { controllerLossTimeout: soon }')).toEqual([
+      'p.yaml:5:36: analysis.controllerLossTimeout: "soon" is not a duration: use a number and a unit (ms, s, m, h), e.g. 500ms, 5s, 1m30s (or off)',
+    ]);
+    expect(problems('analysis: { controllerLossTimeout: false }')).toEqual(['p.yaml:5:36: analysis.controllerLossTimeout: expected a duration such as 60s, or off, got false']);
+    expect(problems('analysis: { controllerLossTimeout: 90 }')).toEqual([
+      'p.yaml:5:36: analysis.controllerLossTimeout: 90 has no unit: add one (ms, s, m or h), e.g. 90ms or 90s (or off)',
+    ]);
+    expect(problems('analysis: { controllerLossTimeout: 2d }')[0]).toMatch(/^p\.yaml:5:36: analysis\.controllerLossTimeout: "2d" is not a duration/);
+    expect(problems('analysis: { interval: 100ms, controllerLossTimeout: 500ms }')).toEqual(['p.yaml:5:53: analysis.controllerLossTimeout: must be from 1s to 24h, or off']);
+    expect(problems('analysis: { controllerLossTimeout: 25h }')).toEqual(['p.yaml:5:36: analysis.controllerLossTimeout: must be from 1s to 24h, or off']);
+    expect(problems('analysis:', '  interval: 10s', '  controllerLossTimeout: 20s')).toEqual([
+      'p.yaml:7:26: analysis.controllerLossTimeout: must be at least 3 × analysis.interval (30s): the controller looks at green once per interval, so a shorter timeout guards no better and puts blue back on an ordinary pause',
     ]);
   });
 
