@@ -15,6 +15,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   SAFEROLL_E_UPSTREAM: 502,
   SAFEROLL_E_NO_TRAFFIC: 503,
   SAFEROLL_E_UPSTREAM_TIMEOUT: 504,
+  // Insufficient Storage: the state file could not be written, so the change was not made.
+  SAFEROLL_E_STATE_WRITE: 507,
 };
 
 export function statusOf(code: ErrorCode): number {

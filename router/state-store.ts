@@ -1,8 +1,9 @@
 // Durable router state: one JSON file, replaced atomically (write a temp
 // file, fsync, rename, fsync the directory) before the admin API answers.
 // A file that cannot be read or parsed stops the router: silently starting
-// empty would drop every endpoint's traffic.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+// empty would drop every endpoint's traffic. A change that cannot be written
+// (disk full, read-only) is refused with SAFEROLL_E_STATE_WRITE.
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SaferollError } from '../shared/errors.js';
 import { emptyState, type RouterState } from './model.js';
@@ -53,14 +54,25 @@ export class StateStore {
 
   private async writeAtomically(text: string): Promise<void> {
     const tmp = `${this.file}.${process.pid}.tmp`;
-    const handle = await open(tmp, 'w', 0o600);
     try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.file);
+    } catch (err) {
+      // A disk that is full, read-only or failing: the old file is intact and
+      // the change is refused; a half-written temp file would only take space.
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw new SaferollError(
+        'SAFEROLL_E_STATE_WRITE',
+        `cannot save the router state to ${this.file} (${(err as Error).message}); nothing was changed: free space or make the state dir writable, then retry`,
+        { cause: err },
+      );
     }
-    await rename(tmp, this.file);
     const dir = await open(this.dir, 'r');
     try {
       await dir.sync();

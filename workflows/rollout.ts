@@ -34,7 +34,8 @@ const PROVISION_OPTIONS: ActivityOptions = {
   heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
 };
-// Rollback must end in blue 100% whatever it takes: retry until the router answers.
+// Rollback must end in blue 100% whatever it takes, and so must the deletion
+// of blue once past the point of no return: retry until the router answers.
 const ROLLBACK_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10s' },
@@ -213,7 +214,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           // Point of no return: with blue gone there is nothing to roll back
           // to, so the deletion is not interrupted by an abort either.
           undo.length = 0;
-          await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`).deleteDeployment(endpoint, status.blue));
+          await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, status.blue));
           break;
       }
     }
