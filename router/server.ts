@@ -43,6 +43,7 @@ export interface RunningRouter {
 
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const lock = await lockStateDir(options.stateDir);
+  if (lock.file === undefined) console.warn(`saferoll router: state dir ${options.stateDir} is read-only: serving its state read-only without a lock; every change is refused (507) until it is writable`);
   try {
     return await startLocked(options, () => lock.release());
   } catch (err) {

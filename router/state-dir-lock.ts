@@ -28,12 +28,19 @@ interface Holder {
 }
 
 export interface StateDirLock {
-  readonly file: string;
+  /** The lock file, or undefined when the dir is read-only and nothing could be written (see lockStateDir). */
+  readonly file: string | undefined;
   /** Marks the lock released; the next router takes the dir at once. Never rejects. */
   release(): Promise<void>;
 }
 
-/** Locks `stateDir` for this process, or throws (SAFEROLL_E_CONFLICT) naming the router that holds it. */
+/**
+ * Locks `stateDir` for this process, or throws (SAFEROLL_E_CONFLICT) naming the router that holds it.
+ * A read-only dir (EROFS) cannot hold a lock file, but a router on it cannot
+ * change state or instances either (every change is refused with 507): it
+ * still refuses a dir that a live router holds, and otherwise serves without
+ * a lock, so the data plane survives a disk gone read-only.
+ */
 export async function lockStateDir(stateDir: string): Promise<StateDirLock> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const dir = await dirIdentity(stateDir);
@@ -54,7 +61,14 @@ export async function lockStateDir(stateDir: string): Promise<StateDirLock> {
     }
     const next = top === undefined ? 0 : top + 1;
     const file = path.join(stateDir, `router.lock.${next}`);
-    if (await createExclusive(file, me)) {
+    let created: boolean;
+    try {
+      created = await createExclusive(file, me);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EROFS') return { file: undefined, release: () => Promise.resolve() };
+      throw err;
+    }
+    if (created) {
       // Older generations are stale: nobody reads them once a higher one exists.
       for (const old of generations) await unlink(path.join(stateDir, `router.lock.${old}`)).catch(() => undefined);
       return { file, release: () => markReleased(file, me) };

@@ -37,7 +37,7 @@ describe('lockStateDir', () => {
     });
     await lock.release();
     const again = await lockStateDir(dir);
-    expect(await lockFiles(dir)).toEqual([path.basename(again.file)]);
+    expect(await lockFiles(dir)).toEqual([path.basename(String(again.file))]);
     await again.release();
   });
 
@@ -46,7 +46,7 @@ describe('lockStateDir', () => {
     const pid = await deadPid();
     await writeLock(dir, 4, { pid, startTime: 1, dir: await dirIdentity(dir) });
     const lock = await lockStateDir(dir);
-    expect(path.basename(lock.file)).toBe('router.lock.5');
+    expect(path.basename(String(lock.file))).toBe('router.lock.5');
     expect(await lockFiles(dir)).toEqual(['router.lock.5']);
     await lock.release();
   });
@@ -56,7 +56,7 @@ describe('lockStateDir', () => {
     // This very process plays the one that reused the pid.
     await writeLock(dir, 0, { pid: process.pid, startTime: (startTimeOf(process.pid) ?? 0) + 1, dir: await dirIdentity(dir) });
     const lock = await lockStateDir(dir);
-    expect(path.basename(lock.file)).toBe('router.lock.1');
+    expect(path.basename(String(lock.file))).toBe('router.lock.1');
     await lock.release();
   });
 
@@ -66,7 +66,7 @@ describe('lockStateDir', () => {
     const copy = `${dir}-copy`;
     await cp(dir, copy, { recursive: true });
     const lock = await lockStateDir(copy);
-    expect(path.basename(lock.file)).toBe('router.lock.1');
+    expect(path.basename(String(lock.file))).toBe('router.lock.1');
     await expect(lockStateDir(dir)).rejects.toMatchObject({ code: 'SAFEROLL_E_CONFLICT' });
     await lock.release();
     await held.release();
