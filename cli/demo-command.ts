@@ -131,7 +131,7 @@ export const demoCommand: Command = {
       console.log(`\nBoth runs in the Temporal UI: ${stack.uiUrl ?? '(your server UI)'}/namespaces/${stack.namespace}/workflows?query=${encodeURIComponent(`RolloutEndpoint="${ENDPOINT}"`)}`);
       if (values.exit) return runs.every((r, i) => (i === 0 ? r.result.outcome === 'promoted' : r.result.outcome === 'rolled-back')) ? EXIT.ok : EXIT.rolledBack;
       console.log('The stack stays up for a look around; Ctrl-C stops it.');
-      await Promise.race([new Promise((resolve) => process.once('SIGINT', resolve)), new Promise((resolve) => process.once('SIGTERM', resolve)), stack.died]);
+      await Promise.race([new Promise((resolve) => process.once('SIGINT', resolve)), new Promise((resolve) => process.once('SIGTERM', resolve))]);
       return EXIT.ok;
     } catch (err) {
       for (const line of quiet.slice(-30)) console.error(line);
