@@ -16,6 +16,7 @@ import { STACK_FLAGS, STACK_HELP, stackOptions, startDevStack } from './dev-stac
 import { followRollout, isLiveTerminal } from './follow-rollout.js';
 import { resultLines } from './rollout-view.js';
 import { Session } from './session.js';
+import { DEFAULT_RECONNECT_TIMEOUT_MS } from './temporal-link.js';
 
 const ENDPOINT = 'demo';
 const REQUESTS_PER_SECOND = 50;
@@ -114,6 +115,8 @@ export const demoCommand: Command = {
             if (load) load.phase = status.phase;
             return status;
           },
+          // The stack restarts a Temporal that dies; the demo waits for it like start --wait.
+          reconnect: { address: stack.temporalAddress, endpoint: ENDPOINT, reconnectTimeoutMs: DEFAULT_RECONNECT_TIMEOUT_MS, probe: () => session.probeTemporal() },
         });
         if (load) for (const [phase, count] of load.byPhase) phases.set(phase, { ...count });
         for (const line of resultLines(result, workflowId)) console.log(line);
