@@ -16,6 +16,7 @@ import { STACK_FLAGS, STACK_HELP, stackOptions, startDevStack } from './dev-stac
 import { followRollout, isLiveTerminal } from './follow-rollout.js';
 import { resultLines } from './rollout-view.js';
 import { Session } from './session.js';
+import { DEFAULT_RECONNECT_TIMEOUT_MS } from './temporal-link.js';
 
 const ENDPOINT = 'demo';
 const REQUESTS_PER_SECOND = 50;
@@ -114,6 +115,8 @@ export const demoCommand: Command = {
             if (load) load.phase = status.phase;
             return status;
           },
+          // The stack restarts a Temporal that dies; the demo waits for it like start --wait.
+          reconnect: { address: stack.temporalAddress, endpoint: ENDPOINT, reconnectTimeoutMs: DEFAULT_RECONNECT_TIMEOUT_MS, probe: () => session.probeTemporal() },
         });
         if (load) for (const [phase, count] of load.byPhase) phases.set(phase, { ...count });
         for (const line of resultLines(result, workflowId)) console.log(line);
@@ -131,7 +134,7 @@ export const demoCommand: Command = {
       console.log(`\nBoth runs in the Temporal UI: ${stack.uiUrl ?? '(your server UI)'}/namespaces/${stack.namespace}/workflows?query=${encodeURIComponent(`RolloutEndpoint="${ENDPOINT}"`)}`);
       if (values.exit) return runs.every((r, i) => (i === 0 ? r.result.outcome === 'promoted' : r.result.outcome === 'rolled-back')) ? EXIT.ok : EXIT.rolledBack;
       console.log('The stack stays up for a look around; Ctrl-C stops it.');
-      await Promise.race([new Promise((resolve) => process.once('SIGINT', resolve)), new Promise((resolve) => process.once('SIGTERM', resolve)), stack.died]);
+      await Promise.race([new Promise((resolve) => process.once('SIGINT', resolve)), new Promise((resolve) => process.once('SIGTERM', resolve))]);
       return EXIT.ok;
     } catch (err) {
       for (const line of quiet.slice(-30)) console.error(line);

@@ -1,15 +1,18 @@
 // The whole local stack on loopback: the Temporal dev server with its UI
 // (persisted database), the routing core and a worker, each its own process,
-// output prefixed by its name. Used by `saferoll dev` and `saferoll demo`.
+// output prefixed by its name, each restarted on its own when it dies
+// (child-supervisor.ts). Used by `saferoll dev` and `saferoll demo`.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { resolveAdminToken } from '../router/admin-token.js';
 import { SaferollError } from '../shared/errors.js';
+import { ChildSupervisor, type RunningChild } from './child-supervisor.js';
 import { intFlag } from './command.js';
-import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js';
+import { startTemporalDevServer } from './temporal-dev-server.js';
 
 /** The flags of every command that starts the stack (`dev`, `demo`). */
 export const STACK_FLAGS = {
@@ -64,12 +67,13 @@ export interface DevStack {
   namespace: string;
   uiUrl: string | undefined;
   adminToken: string;
-  /** Rejects when a part of the stack dies on its own. */
-  died: Promise<never>;
+  /** `{ dev, temporal, router, worker }` pids, rewritten at each (re)start, removed at stop. */
+  pidFile: string;
   stop(): Promise<void>;
 }
 
 const CLI_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const PID_FILE = 'dev-pids.json';
 
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   const stateDir = path.resolve(options.stateDir);
@@ -83,77 +87,130 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const token = await resolveAdminToken(stateDir, process.env.SAFEROLL_ADMIN_TOKEN);
   if (token.generated) options.log(`[dev] generated an admin token (kept in ${token.file}): export SAFEROLL_ADMIN_TOKEN=${token.token}`);
 
-  const children: ChildProcess[] = [];
-  let temporal: DevServer | undefined;
-  let stopping = false;
-  let reportDeath!: (err: Error) => void;
-  const died = new Promise<never>((_, reject) => (reportDeath = reject));
-  died.catch(() => undefined);
-
+  const pids = new PidFile(path.join(stateDir, PID_FILE));
+  // Worker first (it drives the router), then the router (drains), then Temporal.
+  const parts: ChildSupervisor[] = [];
   const stop = async (): Promise<void> => {
-    stopping = true;
-    // Worker first (it drives the router), then the router (drains), then Temporal.
-    for (const child of [...children].reverse()) await stopChild(child);
-    await temporal?.stop();
+    for (const part of [...parts].reverse()) await part.stop();
+    await pids.remove();
+  };
+  const supervise = async (key: string, name: string, start: (signal: AbortSignal) => Promise<RunningChild>): Promise<void> => {
+    const part = await ChildSupervisor.start({ name, start, log: options.log, onPid: (pid) => pids.set(key, pid) });
+    options.log(`[dev] ${name} is up (pid ${part.pid})`);
+    parts.push(part);
   };
 
   try {
     let temporalAddress = options.temporalAddress;
     let uiUrl: string | undefined;
     if (!temporalAddress) {
-      options.log(`[dev] starting the Temporal dev server (database ${path.join(stateDir, 'temporal.db')})...`);
-      temporal = await startTemporalDevServer({
-        port: options.temporalPort,
-        uiPort: options.uiPort,
-        dbFile: path.join(stateDir, 'temporal.db'),
-        namespace: options.namespace ?? 'default',
-        onLog: (line) => options.log(`[temporal] ${line}`),
-        detached: true,
-      });
-      temporalAddress = temporal.address;
-      uiUrl = temporal.uiUrl;
-      temporal.child.once('exit', (code) => {
-        if (!stopping) reportDeath(new SaferollError('SAFEROLL_E_UNREACHABLE', `the Temporal dev server exited (code ${code})`));
-      });
+      const dbFile = path.join(stateDir, 'temporal.db');
+      options.log(`[dev] starting the Temporal dev server (database ${dbFile})...`);
+      temporalAddress = `127.0.0.1:${options.temporalPort}`;
+      uiUrl = `http://127.0.0.1:${options.uiPort}`;
+      // Same port and database at every restart: clients reconnect, and the rollouts are all still there.
+      await supervise('temporal', 'the Temporal dev server', (signal) =>
+        startTemporalDevServer({
+          port: options.temporalPort,
+          uiPort: options.uiPort,
+          dbFile,
+          namespace: options.namespace ?? 'default',
+          onLog: (line) => options.log(`[temporal] ${line}`),
+          detached: true,
+          signal,
+        }),
+      );
     }
     const adminUrl = `http://127.0.0.1:${options.adminPort}`;
     const dataUrl = `http://127.0.0.1:${options.port}`;
-    const env = {
+    const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+    const workerEnv = {
       ...process.env,
+      // Credentials for a remote Temporal would turn TLS on against the local dev server.
+      ...(options.temporalAddress ? {} : withoutTemporalCredentials()),
       SAFEROLL_ADMIN_TOKEN: token.token,
       TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_NAMESPACE: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+      TEMPORAL_NAMESPACE: namespace,
       SAFEROLL_ROUTER_URL: adminUrl,
       SAFEROLL_DATA_URL: dataUrl,
     };
-    const launch = (name: string, args: string[]): ChildProcess => {
+    const launch = (name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
       // Own process group: Ctrl-C reaches only `saferoll dev`, which stops the parts in order.
       const child = spawn(process.execPath, [CLI_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       prefixLines(child, name, options.log);
-      child.once('exit', (code, signal) => {
-        if (!stopping) reportDeath(new SaferollError('SAFEROLL_E_INTERNAL', `the ${name} exited (${signal ?? `code ${code}`}); see its output above`));
-      });
-      children.push(child);
       return child;
     };
-    launch('router', ['router', '--port', String(options.port), '--admin-port', String(options.adminPort), '--state-dir', stateDir]);
-    await waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router');
-    const worker = launch('worker', ['worker']);
-    await waitForOutput(worker, /polling task queue/, 120_000, 'the worker');
-    return {
-      dataUrl,
-      adminUrl,
-      metricsUrl: `${adminUrl}/metrics`,
-      temporalAddress,
-      namespace: env.TEMPORAL_NAMESPACE,
-      uiUrl,
-      adminToken: token.token,
-      died,
-      stop,
-    };
+    const routerArgs = ['router', '--port', String(options.port), '--admin-port', String(options.adminPort), '--state-dir', stateDir];
+    await supervise('router', 'the router', (signal) =>
+      startChild(launch('router', routerArgs, routerEnv(process.env)), signal, (child) => waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child)),
+    );
+    await supervise('worker', 'the worker', (signal) =>
+      startChild(launch('worker', ['worker'], workerEnv), signal, (child) => waitForOutput(child, /polling task queue/, 120_000, 'the worker')),
+    );
+    return { dataUrl, adminUrl, metricsUrl: `${adminUrl}/metrics`, temporalAddress, namespace, uiUrl, adminToken: token.token, pidFile: pids.file, stop };
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * The router's environment: no Temporal credentials and no SAFEROLL_ settings
+ * but its admin token, and that only when it came from the environment (else
+ * the router reads it from the state dir). Process deployments inherit what
+ * the router has, and can read its /proc/<pid>/environ.
+ */
+export function routerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('TEMPORAL_') && !name.startsWith('SAFEROLL_')) kept[name] = value;
+  }
+  if (env.SAFEROLL_ADMIN_TOKEN) kept.SAFEROLL_ADMIN_TOKEN = env.SAFEROLL_ADMIN_TOKEN;
+  return kept;
+}
+
+function withoutTemporalCredentials(): NodeJS.ProcessEnv {
+  return { TEMPORAL_API_KEY: undefined, TEMPORAL_TLS: undefined, TEMPORAL_TLS_CERT: undefined, TEMPORAL_TLS_KEY: undefined, TEMPORAL_TLS_SERVER_NAME: undefined };
+}
+
+/** A spawned CLI child, once `ready` says it is up; stopped when that fails or the stack stops meanwhile. */
+async function startChild(child: ChildProcess, signal: AbortSignal, ready: (child: ChildProcess) => Promise<void>): Promise<RunningChild> {
+  const stop = (): Promise<void> => stopChild(child);
+  const onAbort = (): void => void stop();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal.aborted) throw new SaferollError('SAFEROLL_E_INTERNAL', 'the stack is stopping');
+    await ready(child);
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return { child, stop };
+}
+
+/** The pids of the stack's parts, for scripts (and tests) that need them: rewritten whole, one write at a time. */
+class PidFile {
+  private readonly pids: Record<string, number> = { dev: process.pid };
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string) {}
+
+  set(key: string, pid: number | undefined): void {
+    if (pid === undefined) delete this.pids[key];
+    else this.pids[key] = pid;
+    const text = `${JSON.stringify(this.pids)}\n`;
+    this.writing = this.writing.then(async () => {
+      await writeFile(`${this.file}.tmp`, text);
+      await rename(`${this.file}.tmp`, this.file);
+    });
+    this.writing.catch(() => undefined);
+  }
+
+  async remove(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await rm(this.file, { force: true });
   }
 }
 
@@ -179,9 +236,10 @@ function prefixLines(child: ChildProcess, name: string, log: (line: string) => v
   }
 }
 
-async function waitForHttp(url: string, timeoutMs: number, what: string): Promise<void> {
+async function waitForHttp(url: string, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new SaferollError('SAFEROLL_E_INTERNAL', `${what} exited while starting; see its output above`);
     try {
       const answer = await request(url, { headersTimeout: 2_000 });
       await answer.body.dump();

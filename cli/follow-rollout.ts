@@ -1,6 +1,7 @@
 // Follows a running rollout until it ends: polls the status query, redraws a
 // progress block on a terminal or prints one line per new decision in CI,
-// then returns the workflow's result.
+// rides out a lost connection to Temporal (temporal-link.ts), then returns the
+// workflow's result.
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import { SaferollError } from '../shared/errors.js';
@@ -9,6 +10,7 @@ import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { RolloutResult, RolloutStatus } from '../workflows/types.js';
 import { UsageError } from './command.js';
 import { decisionKey, decisionLine, statusLines, stepText, trafficText } from './rollout-view.js';
+import { TemporalLink, isConnectionError, type TemporalLinkOptions } from './temporal-link.js';
 
 export type RolloutHandle = WorkflowHandle<typeof rolloutWorkflow>;
 
@@ -19,6 +21,8 @@ export interface FollowOptions {
   pollMs?: number;
   /** How to ask for the status (default: the plain query). */
   query?: () => Promise<RolloutStatus>;
+  /** Ride out a lost connection to Temporal (without it, losing Temporal ends the follow with an error). */
+  reconnect?: TemporalLinkOptions;
 }
 
 /** A terminal a person watches, unless CI says otherwise. */
@@ -30,9 +34,10 @@ export async function followRollout(handle: RolloutHandle, options: FollowOption
   const pollMs = options.pollMs ?? 500;
   const query = options.query ?? (() => handle.query(statusQuery));
   const view = options.live ? new LiveBlock(options.out) : new LogLines(options.out);
+  const link = options.reconnect ? new TemporalLink(options.reconnect, (line) => view.notice(line)) : undefined;
   let done = false;
   let wake: () => void = () => undefined;
-  const outcome = rolloutResult(handle).finally(() => {
+  const outcome = resultThroughOutages(handle, link).finally(() => {
     done = true;
     wake();
   });
@@ -43,6 +48,13 @@ export async function followRollout(handle: RolloutHandle, options: FollowOption
     try {
       view.show(await query());
     } catch (err) {
+      if (done) break;
+      // Temporal gone (waited out here), or only no answer to the query?
+      const recovered = link ? await link.recover().catch(() => undefined) : false;
+      // Given up: the result's call ends the follow, with the link's error (exit 3) or the result if it came
+      // just in time. Not before: closing the connection under a call the SDK still retries would crash.
+      if (recovered === undefined) break;
+      if (recovered) continue;
       // The worker may be restarting or the workflow task is being retried: keep following.
       if (!done) view.queryFailed(err instanceof Error ? err.message : String(err));
     }
@@ -58,6 +70,18 @@ export async function followRollout(handle: RolloutHandle, options: FollowOption
   const result = await outcome;
   view.finish(result);
   return result;
+}
+
+/** The workflow's result, asked again after each outage of Temporal that the link rides out. */
+async function resultThroughOutages(handle: RolloutHandle, link: TemporalLink | undefined): Promise<RolloutResult> {
+  for (;;) {
+    try {
+      return await rolloutResult(handle);
+    } catch (err) {
+      if (!link || !isConnectionError(err)) throw err;
+      await link.recover();
+    }
+  }
 }
 
 /** The workflow's result; a workflow that failed instead of returning one becomes a saferoll error. */
@@ -79,6 +103,8 @@ export async function rolloutResult(handle: RolloutHandle): Promise<RolloutResul
 interface ProgressView {
   show(status: RolloutStatus): void;
   queryFailed(message: string): void;
+  /** A line that stays (lost or regained the connection), outside the redrawn block. */
+  notice(line: string): void;
   finish(result: RolloutResult): void;
 }
 
@@ -96,6 +122,12 @@ class LiveBlock implements ProgressView {
 
   queryFailed(message: string): void {
     this.draw([...(this.last ? statusLines(this.last) : []), `  (status not available, retrying: ${message.split('\n')[0]})`]);
+  }
+
+  notice(line: string): void {
+    this.draw([line]);
+    this.drawn = 0;
+    if (this.last) this.show(this.last);
   }
 
   finish(): void {
@@ -131,6 +163,11 @@ class LogLines implements ProgressView {
     if (this.failing) return;
     this.failing = true;
     this.out.write(`status not available, retrying: ${message.split('\n')[0]}\n`);
+  }
+
+  notice(line: string): void {
+    this.failing = false;
+    this.out.write(`${line}\n`);
   }
 
   finish(result: RolloutResult): void {

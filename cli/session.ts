@@ -65,6 +65,11 @@ export function resolveConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
 
 /** How long to try reaching Temporal before saying it is unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * gRPC redials a lost server on its own, but its default back-off grows to
+ * 2 minutes: a follower would see a restarted Temporal long after it is back.
+ */
+const REDIAL_CHANNEL_ARGS = { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 5_000 };
 
 /** The clients one command run needs, opened on first use and closed by `withSession`. */
 export class Session {
@@ -84,7 +89,7 @@ export class Session {
     if (this.client) return this.client;
     const { address, tls, apiKey } = await connectionOptions({ ...this.config, taskQueue: '' });
     try {
-      this.connection = await Connection.connect({ address, tls, apiKey, connectTimeout: CONNECT_TIMEOUT_MS });
+      this.connection = await Connection.connect({ address, tls, apiKey, connectTimeout: CONNECT_TIMEOUT_MS, channelArgs: REDIAL_CHANNEL_ARGS });
     } catch (err) {
       throw new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporalAddress}: ${reasonOf(err)}`, { cause: err });
     }
@@ -102,6 +107,34 @@ export class Session {
       if (!isGrpcDeadlineError(err) && !isGrpcCancelledError(err)) throw new Error(reasonOf(err), { cause: err });
       throw new Error(`no worker answered within ${timeoutMs / 1000}s (is a saferoll worker polling task queue "${TASK_QUEUE}"?)`, { cause: err });
     }
+  }
+
+  /** Resolves when Temporal answers within `timeoutMs`: tells a lost connection from an unanswered query. */
+  async probeTemporal(timeoutMs = 2_000): Promise<void> {
+    const connection = this.connection;
+    if (!connection) throw new Error('probeTemporal before temporal()');
+    try {
+      await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.getSystemInfo({}));
+    } catch (err) {
+      // The SDK retries an unreachable server until the deadline, which then hides the first error.
+      throw new Error(isGrpcDeadlineError(err) ? `no answer within ${timeoutMs / 1000} s` : reasonOf(err), { cause: err });
+    }
+  }
+
+  /** Why a rollout could not be started, as one line with exit code 3: Temporal is there but would not start it, or went away. */
+  cannotStart(err: unknown, endpoint: string, startSent: boolean): SaferollError {
+    const where = `Temporal at ${this.config.temporalAddress} (namespace ${this.config.namespace})`;
+    if (err instanceof NamespaceNotFoundError) return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot start the rollout: namespace "${this.config.namespace}" does not exist on Temporal at ${this.config.temporalAddress}; nothing started`, { cause: err });
+    const code = grpcCodeOf(err);
+    if (code === 14 || code === 4) {
+      // A start request may have reached the server before the connection went.
+      const after = startSent ? `it may have started: saferoll status ${endpoint}` : 'nothing started';
+      return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach ${where}: ${reasonOf(err)}; ${after}`, { cause: err });
+    }
+    const reason = reasonOf(err);
+    // The README's "The worker on a Temporal cluster" shows the one-time registration.
+    const hint = /search attribute/i.test(reason) ? ' (register saferoll\'s search attributes in this namespace once: temporal operator search-attribute create ...)' : '';
+    return new SaferollError('SAFEROLL_E_UNREACHABLE', `${where} refused to start the rollout: ${reason}${hint}; nothing started`, { cause: err });
   }
 
   /** The Temporal UI page of a workflow. */

@@ -16,12 +16,13 @@ import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
 import { followRollout, isLiveTerminal } from './follow-rollout.js';
 import { resultLines } from './rollout-view.js';
+import { RECONNECT_FLAGS, RECONNECT_HELP, reconnectTimeoutFlag } from './temporal-link.js';
 import { ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, TEMPORAL_FLAGS, TEMPORAL_HELP, resolveConfig, withSession, type Session } from './session.js';
 
 const usage = `Usage: saferoll start --policy <file> --endpoint <e> --green <name>
                       (--upstream <url>... | --command "<cmd>" [--env K=V]... [--env-from-file PATH]...
                        [--readiness-path /healthz])
-                      [--instance-count n] [--blue <name>] [--wait] [--json]
+                      [--instance-count n] [--blue <name>] [--wait [--reconnect-timeout 5m]] [--json]
 
 Starts a rollout of a new green deployment on an endpoint, following the
 policy's steps. Everything is checked first: on bad input nothing starts.
@@ -34,14 +35,17 @@ Options:
   --blue <name>           the deployment to replace (default: the one with 100% of live traffic)
 ${SOURCE_HELP}
   --wait                  follow the rollout until it is promoted or rolled back
+${RECONNECT_HELP}
   --json                  print JSON on stdout (with --wait the final result; progress goes to stderr)
 ${TEMPORAL_HELP}
 ${ROUTER_HELP}
   -h, --help              this help
 
 Exit codes: 0 started (or, with --wait, promoted), 1 rolled back, 2 bad input
-(nothing started), 3 Temporal or the router unreachable, 4 a rollout already
-runs on that endpoint.
+(nothing started), 3 Temporal or the router unreachable, or Temporal would not
+start the workflow (namespace, permissions, search attributes), or with --wait
+the connection stayed lost past --reconnect-timeout, 4 a rollout already runs
+on that endpoint.
 
 ${ENV_HELP}`;
 
@@ -54,6 +58,7 @@ export const startCommand: Command = {
       ...TEMPORAL_FLAGS,
       ...ROUTER_FLAGS,
       ...SOURCE_FLAGS,
+      ...RECONNECT_FLAGS,
       policy: { type: 'string' },
       endpoint: { type: 'string' },
       green: { type: 'string' },
@@ -72,6 +77,7 @@ export const startCommand: Command = {
     const blueName = values.blue === undefined ? undefined : checkName(values.blue, '--blue');
     if (blueName === greenName) throw new UsageError(`--green and --blue are both "${greenName}": give the new version a new name`);
     const { instanceCount, source } = parseSource(values);
+    const reconnectTimeoutMs = reconnectTimeoutFlag(values['reconnect-timeout']);
     const policy = await loadPolicy(values.policy);
     if (policy === undefined) return EXIT.badInput;
     const green: GreenSpec = { name: greenName, instanceCount, source };
@@ -87,7 +93,7 @@ export const startCommand: Command = {
         .then((d) => d.status.name === 'RUNNING')
         .catch((err: unknown) => {
           if (err instanceof WorkflowNotFoundError) return false;
-          throw err;
+          throw session.cannotStart(err, endpoint, false);
         });
       if (running) return alreadyRunning(session, endpoint, workflowId);
       const blue = await checkEndpoint(session.admin(), endpoint, green.name, blueName);
@@ -109,7 +115,7 @@ export const startCommand: Command = {
         });
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) return alreadyRunning(session, endpoint, workflowId);
-        throw err;
+        throw session.cannotStart(err, endpoint, true);
       }
 
       const url = session.workflowUrl(workflowId);
@@ -126,7 +132,12 @@ export const startCommand: Command = {
         process.exit(130);
       };
       process.once('SIGINT', stopFollowing);
-      const result = await followRollout(handle, { out: progress, live: isLiveTerminal(progress), query: () => session.queryStatus(handle) });
+      const result = await followRollout(handle, {
+        out: progress,
+        live: isLiveTerminal(progress),
+        query: () => session.queryStatus(handle),
+        reconnect: { address: session.config.temporalAddress, endpoint, reconnectTimeoutMs, probe: () => session.probeTemporal() },
+      });
       process.off('SIGINT', stopFollowing);
       if (values.json) {
         for (const line of resultLines(result, workflowId)) progress.write(`${line}\n`);

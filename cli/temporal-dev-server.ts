@@ -32,6 +32,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Where the server's own log goes; ignored when undefined. */
   onLog?: (line: string) => void;
+  /** Stops the server when aborted, also while it is starting. */
+  signal?: AbortSignal;
 }
 
 export interface DevServer {
@@ -53,7 +55,7 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const attribute of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${attribute.name}=${attribute.type}`);
 
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const child = spawn(binary, args, { env: localEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   let output = '';
   const collect = (chunk: Buffer): void => {
     const text = chunk.toString();
@@ -73,6 +75,11 @@ export async function startTemporalDevServer(options: DevServerOptions = {}): Pr
     clearTimeout(timer);
   };
 
+  const onAbort = (): void => void stop();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  child.once('exit', () => options.signal?.removeEventListener('abort', onAbort));
+  if (options.signal?.aborted) await stop();
+
   try {
     await waitUntilHealthy(binary, address, () => (child.exitCode !== null ? output : undefined));
     // Search attributes given on the command line are only registered when
@@ -90,11 +97,24 @@ export async function registerSearchAttributes(binary: string, address: string, 
   const args = ['operator', 'search-attribute', 'create', '--address', address, '--namespace', namespace];
   for (const attribute of SEARCH_ATTRIBUTES) args.push('--name', attribute.name, '--type', attribute.type);
   try {
-    await execFileAsync(binary, args, { timeout: 30_000 });
+    await execFileAsync(binary, args, { env: localEnv(), timeout: 30_000 });
   } catch (err) {
     const text = `${(err as { stderr?: string }).stderr ?? ''}${(err as Error).message}`;
     if (!/already exists|already registered/i.test(text)) throw err;
   }
+}
+
+/**
+ * The environment for the `temporal` commands run here, without TEMPORAL_*
+ * (an API key or TLS settings for a remote cluster would make the CLI dial the
+ * local server with TLS) and without saferoll's own secrets.
+ */
+function localEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TEMPORAL_') && !name.startsWith('SAFEROLL_')) env[name] = value;
+  }
+  return env;
 }
 
 async function waitUntilHealthy(binary: string, address: string, exitedWith: () => string | undefined): Promise<void> {
@@ -103,7 +123,7 @@ async function waitUntilHealthy(binary: string, address: string, exitedWith: () 
     const died = exitedWith();
     if (died !== undefined) throw new SaferollError('SAFEROLL_E_UNREACHABLE', `the Temporal dev server exited at start:\n${died.trim()}`);
     try {
-      await execFileAsync(binary, ['operator', 'cluster', 'health', '--address', address], { timeout: 5_000 });
+      await execFileAsync(binary, ['operator', 'cluster', 'health', '--address', address], { env: localEnv(), timeout: 5_000 });
       return;
     } catch {
       if (Date.now() > deadline) throw new SaferollError('SAFEROLL_E_TIMEOUT', `the Temporal dev server on ${address} did not become healthy within 60 s`);

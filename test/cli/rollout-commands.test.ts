@@ -2,9 +2,13 @@
 // them: the built CLI against the test run's Temporal server, a real routing
 // core and a worker in this process polling the CLI's task queue "saferoll".
 // (The only test file with a worker on that queue: the others use their own.)
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { temporalBinary } from '../../cli/temporal-dev-server.js';
+import { freePort } from '../../shared/free-port.js';
 import { createRolloutWorker, type RolloutWorker } from '../../worker/worker.js';
 import { TASK_QUEUE, rolloutWorkflowId, statusQuery } from '../../workflows/messages.js';
 import type { RolloutResult, RolloutStatus } from '../../workflows/types.js';
@@ -151,6 +155,41 @@ describe('saferoll start: bad input starts nothing', () => {
     expect(code).toBe(3);
     expect(output).toContain('http://127.0.0.1:1');
     expect(await exists('cli-bad')).toBe(false);
+  });
+});
+
+describe('saferoll start: Temporal cannot start the rollout: exit 3, nothing started', () => {
+  beforeAll(async () => {
+    await createEndpointWithBlue(router, 'cli-no-start');
+  });
+
+  function expectOneLineExit3(r: { code: number | null; output: string }, message: RegExp): void {
+    expect(r.code, r.output).toBe(3);
+    expect(r.output.trim().split('\n'), r.output).toHaveLength(1);
+    expect(r.output.trim()).toMatch(message);
+    expect(r.output).not.toMatch(/rolled back/i);
+  }
+
+  it('Temporal on a closed loopback port', async () => {
+    const port = await freePort();
+    const r = await run(startArgs('cli-no-start', files.full), { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    expectOneLineExit3(r, new RegExp(`^saferoll start: cannot reach Temporal at 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('a namespace that does not exist', async () => {
+    const r = await run([...startArgs('cli-no-start', files.full), '--namespace', 'saferoll-missing'], env);
+    expectOneLineExit3(r, /^saferoll start: cannot start the rollout: namespace "saferoll-missing" does not exist on Temporal at \S+; nothing started$/);
+  });
+
+  it("a namespace without saferoll's search attributes: Temporal refuses the workflow", async () => {
+    const namespace = 'saferoll-no-attributes';
+    await promisify(execFile)(temporalBinary(), ['operator', 'namespace', 'create', '--namespace', namespace, '--address', inject('temporalAddress')]);
+    // A new namespace reaches the frontend's cache a moment after it is registered.
+    const client = new Client({ connection: temporal.client.connection, namespace });
+    await waitFor(() => client.workflow.getHandle('none').describe().catch((err: unknown) => err instanceof WorkflowNotFoundError), 30_000, 'namespace usable');
+    const r = await run([...startArgs('cli-no-start', files.full), '--namespace', namespace], env);
+    expectOneLineExit3(r, /^saferoll start: Temporal at \S+ \(namespace saferoll-no-attributes\) refused to start the rollout: .*search attribute.*; nothing started$/);
+    await expect(client.workflow.getHandle(rolloutWorkflowId('cli-no-start')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 });
 
