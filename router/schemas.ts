@@ -146,11 +146,13 @@ export function parseBody<T>(schema: z.ZodType<T>, input: unknown): T {
 export function firstProblem(issues: z.core.$ZodIssue[], root: string): { field: string; message: string } {
   const issue = pickIssue(issues);
   const path = issue.path.map(String);
-  if (issue.code === 'unrecognized_keys') {
-    const field = [...path, issue.keys[0] ?? ''].join('.');
-    return { field, message: 'unknown field' };
-  }
-  return { field: path.length > 0 ? path.join('.') : root, message: issue.message };
+  if (issue.code === 'unrecognized_keys') return { field: fieldPath([...path, issue.keys[0] ?? '']), message: 'unknown field' };
+  return { field: path.length > 0 ? fieldPath(path) : root, message: issue.message };
+}
+
+/** `a.b.c`; a key that is empty or would blur the path (dots, spaces, quotes) is quoted: `tags."a.b"`. */
+function fieldPath(path: string[]): string {
+  return path.map((key) => (/^[^\s."]+$/u.test(key) ? key : JSON.stringify(key))).join('.');
 }
 
 /** A parse-wide message map: a missing field reads "required" (zod says "expected string, received undefined"). */
