@@ -16,8 +16,10 @@ export interface PolicyProblem {
 
 export class PolicyError extends SaferollError {
   readonly problems: readonly PolicyProblem[];
+  /** How many problems were found; more than `problems` when the list was cut short (its last line says so). */
+  readonly total: number;
 
-  constructor(problems: readonly PolicyProblem[], options?: { cause?: unknown }) {
+  constructor(problems: readonly PolicyProblem[], options?: { cause?: unknown; total?: number }) {
     // Top to bottom, the order an editor shows them in.
     const sorted = [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
     super('SAFEROLL_E_POLICY', sorted.map(formatProblem).join('\n'), {
@@ -26,6 +28,7 @@ export class PolicyError extends SaferollError {
     });
     this.name = 'PolicyError';
     this.problems = sorted;
+    this.total = options?.total ?? sorted.length;
   }
 }
 

@@ -15,7 +15,7 @@
 //     latencyRatio            green p95 <= ratio x blue p95; at least 1
 //     errorRateDelta          green error rate <= blue's + delta: 0.5% or 0.005
 //   analysis.interval         [5s] how often gates are measured during a bake; at least 100ms
-//   steps                     a list; each item is a map with exactly one key:
+//   steps                     a list of at most 100; each item is a map with exactly one key:
 //     create: {}              green, from the start arguments; exactly once, first
 //     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
 //             body [none], headers [{}] text values, expectStatus [200] 100..599, timeout [5s]}
@@ -31,6 +31,7 @@
 // whole numbers, 10 or "10%". Unknown keys are refused everywhere.
 
 import { z } from 'zod';
+import { isReservedKey, reservedKeyMessage } from '../shared/reserved-keys.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
 import { stepOrderProblems, type IndexedStep, type StepOf } from './step-order.js';
 import type { Policy, PolicyStepKind } from './types.js';
@@ -54,6 +55,11 @@ const DEFAULT_INTERVAL_MS = 5_000;
 // Faster than this, a window holds too few requests to judge and the metrics
 // endpoint is polled for nothing.
 const MIN_INTERVAL_MS = 100;
+/**
+ * A rollout plan is a handful of steps; far more is a generated file gone
+ * wrong. Each step also adds activities to the rollout's Temporal history.
+ */
+export const MAX_STEPS = 100;
 const KINDS: readonly PolicyStepKind[] = ['create', 'smoke', 'mirror', 'traffic', 'approval', 'deleteBlue'];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
@@ -95,6 +101,28 @@ const rate = unitField('a rate such as 1% or 0.01', parseRate);
 function percent(max: number, why: string) {
   return unitField('a percent such as 10 or 10%', parsePercent).refine((p) => p >= 1 && p <= max, {
     error: `must be from 1 to ${max}%${why}`,
+  });
+}
+
+/**
+ * A map of text keyed by the author (smoke headers). zod's z.record drops a
+ * `__proto__` key without a word and keeps `constructor`: names every object
+ * already has are refused here, so the plain object this yields (the policy
+ * is JSON data: it crosses Temporal as JSON) answers only to its own keys.
+ */
+function textMap() {
+  return z.unknown().transform((input, ctx): Record<string, string> => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      ctx.addIssue({ code: 'custom', input, message: `expected a map, got ${describeValue(input)}` });
+      return z.NEVER;
+    }
+    const map: Record<string, string> = {};
+    for (const [key, value] of Object.entries(input)) {
+      if (isReservedKey(key)) ctx.addIssue({ code: 'custom', input, path: [key], params: { at: 'key' }, message: reservedKeyMessage(key) });
+      else if (typeof value !== 'string') ctx.addIssue({ code: 'custom', input: value, path: [key], message: `expected text, got ${describeValue(value)}` });
+      else map[key] = value;
+    }
+    return map;
   });
 }
 
@@ -154,7 +182,7 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
         .preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(METHODS))
         .default('POST'),
       body: z.unknown().optional(),
-      headers: z.record(z.string(), z.string()).default(() => ({})),
+      headers: textMap().default(() => ({})),
       expectStatus: wholeNumber().min(100).max(599).default(200),
       timeout: duration(1).default(DEFAULT_SMOKE_TIMEOUT_MS),
     })
@@ -186,21 +214,33 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
  * Each item is parsed on its own so that one bad step does not hide the
  * others, and the order rules still run over the steps that did parse.
  */
-const stepsSchema = z.array(z.unknown()).transform((items, ctx) => {
-  const parsed: IndexedStep[] = [];
-  items.forEach((item, index) => {
-    const kind = stepKindOf(item, index, ctx);
-    if (kind === undefined || !isMap(item)) return;
-    // `- create:` leaves the value empty (null): it means "all defaults".
-    const result = stepBodySchemas[kind].safeParse(item[kind] ?? {}, { error: messageFor });
-    if (result.success) parsed.push({ index, step: result.data });
-    else for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [index, kind, ...issue.path] });
+const stepsSchema = z
+  .array(z.unknown())
+  .check((ctx) => {
+    if (ctx.value.length <= MAX_STEPS) return;
+    // Checked before any step is parsed: a runaway list costs nothing more.
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      params: { at: 'key' },
+      message: `a policy has at most ${MAX_STEPS} steps, found ${ctx.value.length}`,
+    });
+  })
+  .transform((items, ctx) => {
+    const parsed: IndexedStep[] = [];
+    items.forEach((item, index) => {
+      const kind = stepKindOf(item, index, ctx);
+      if (kind === undefined || !isMap(item)) return;
+      // `- create:` leaves the value empty (null): it means "all defaults".
+      const result = stepBodySchemas[kind].safeParse(item[kind] ?? {}, { error: messageFor });
+      if (result.success) parsed.push({ index, step: result.data });
+      else for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [index, kind, ...issue.path] });
+    });
+    for (const problem of stepOrderProblems(parsed, items.length, parsed.length === items.length)) {
+      ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: items });
+    }
+    return parsed.map(({ step }) => step);
   });
-  for (const problem of stepOrderProblems(parsed, items.length, parsed.length === items.length)) {
-    ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: items });
-  }
-  return parsed.map(({ step }) => step);
-});
 
 /** The one key of a step item, or undefined after reporting why there is none. */
 function stepKindOf(item: unknown, index: number, ctx: z.core.$RefinementCtx<unknown[]>): PolicyStepKind | undefined {

@@ -166,6 +166,15 @@ describe('problems are reported at file:line:col with a dotted path', () => {
     ]);
   });
 
+  test('names every object already has are refused as header names, at the key (zod dropped __proto__ silently)', () => {
+    const text = yaml(...head, 'steps:', '  - create: {}', '  - smoke:', '      headers: { __proto__: a, constructor: b, x-ok: c }', '__proto__: {}');
+    expect(problemsOf(text)).toEqual([
+      'p.yaml:8:18: steps.1.smoke.headers.__proto__: "__proto__" is a reserved name (every JavaScript object already has it); choose another',
+      'p.yaml:8:32: steps.1.smoke.headers.constructor: "constructor" is a reserved name (every JavaScript object already has it); choose another',
+      'p.yaml:9:1: __proto__: unknown key "__proto__"',
+    ]);
+  });
+
   test('bad durations, including a number without a unit', () => {
     const text = yaml(
       ...head,
@@ -314,7 +323,7 @@ describe('problems are reported at file:line:col with a dotted path', () => {
   test.each([
     [yaml('name: t', 'slo:', '  errorRate: 1%', ' minRequests: 5'), 'p.yaml:4:1: YAML syntax: All mapping items must start at the same column'],
     [yaml('name: t', 'steps: [ { create: {} }', 'slo: {}'), 'p.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
-    [yaml('name: t', 'name: u'), 'p.yaml:2:1: YAML syntax: Map keys must be unique'],
+    [yaml('name: t', 'name: u'), 'p.yaml:2:1: YAML syntax: map keys must be unique, "name" appears twice'],
   ])('YAML syntax errors, the same way (%#)', (text, line) => {
     expect(problemsOf(text)).toEqual([line]);
   });
