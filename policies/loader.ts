@@ -33,8 +33,9 @@ export function parsePolicy(text: string, fileName: string): Policy {
   if (bytes > MAX_POLICY_BYTES) throw tooLarge(fileName, bytes);
   const lineCounter = new LineCounter();
   // yaml's own duplicate-key check compares every key with every other (a
-  // 128 KiB map took 4 s); duplicateKeys() below does it in one pass.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  // 128 KiB map took 4 s); keyProblems() below does it in one pass.
+  // Warnings (a map used as a key, say) would print on stderr: keyProblems() reports them instead.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
   const problemAt = (offset: number, path: string, message: string): PolicyProblem => ({
     file: fileName,
     ...lineCounter.linePos(offset),
@@ -46,8 +47,8 @@ export function parsePolicy(text: string, fileName: string): Policy {
     // The data of a broken document is a guess: report the syntax alone.
     throw new PolicyError(listed(doc.errors, (err) => problemAt(err.pos[0], '', `YAML syntax: ${err.message}`)), { total: doc.errors.length });
   }
-  const duplicates = duplicateKeys(doc);
-  if (duplicates.length > 0) throw new PolicyError(listed(duplicates, (d) => problemAt(d.offset, '', d.message)), { total: duplicates.length });
+  const keys = keyProblems(doc);
+  if (keys.length > 0) throw new PolicyError(listed(keys, (d) => problemAt(d.offset, '', d.message)), { total: keys.length });
 
   let data: unknown;
   try {
@@ -59,13 +60,22 @@ export function parsePolicy(text: string, fileName: string): Policy {
   const result = validatePolicy(data);
   if (result.ok) return result.policy;
   throw new PolicyError(
-    listed(result.problems, (p) => problemAt(offsetOf(doc, p), p.path.join('.'), p.message)),
+    listed(result.problems, (p) => problemAt(offsetOf(doc, p), dottedPath(p.path), p.message)),
     { total: result.problems.length },
   );
 }
 
-/** Keys that appear twice in one map (the YAML spec forbids it), in document order; iterative, so depth costs no stack. */
-function duplicateKeys(doc: Document): { offset: number; message: string }[] {
+/** `steps.2.mirror.percent`; a key that is empty or would blur the path (dots, spaces, quotes) is quoted: `headers."a.b"`. */
+function dottedPath(path: readonly (string | number)[]): string {
+  return path.map((key) => (typeof key === 'number' || /^[^\s."]+$/u.test(key) ? String(key) : JSON.stringify(key))).join('.');
+}
+
+/**
+ * Keys that appear twice in one map (the YAML spec forbids it) or that are
+ * lists or maps (JSON has no such keys), in document order. Iterative, so
+ * depth costs no stack.
+ */
+function keyProblems(doc: Document): { offset: number; message: string }[] {
   const found: { offset: number; message: string }[] = [];
   const pending: unknown[] = [doc.contents];
   while (pending.length > 0) {
@@ -77,6 +87,8 @@ function duplicateKeys(doc: Document): { offset: number; message: string }[] {
           const key = String(pair.key.value);
           if (seen.has(key)) found.push({ offset: startOf(pair.key) ?? 0, message: `YAML syntax: map keys must be unique, "${key}" appears twice` });
           seen.add(key);
+        } else if (pair.key !== null) {
+          found.push({ offset: startOf(pair.key) ?? 0, message: 'YAML: a key must be text, not a list or a map' });
         }
         pending.push(pair.value);
       }

@@ -32,8 +32,18 @@ export class PolicyError extends SaferollError {
   }
 }
 
-/** `file:line:col: path.to.field: message`, the form editors and CI annotators link. */
+/** `file:line:col: path.to.field: message`, the form editors and CI annotators link: one line, whatever the file held. */
 export function formatProblem(problem: PolicyProblem): string {
   const where = `${problem.file}:${problem.line}:${problem.col}`;
-  return problem.path === '' ? `${where}: ${problem.message}` : `${where}: ${problem.path}: ${problem.message}`;
+  const text = problem.path === '' ? problem.message : `${problem.path}: ${problem.message}`;
+  return `${where}: ${oneLine(text)}`;
+}
+
+// Keys and values quoted in a message come from the file and may hold line breaks.
+// eslint-disable-next-line no-control-regex -- control characters are what it must find
+const LINE_BREAKING = /[\u0000-\u0008\u000a-\u001f\u007f\u0085\u2028\u2029]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
+
+function oneLine(text: string): string {
+  return text.replace(LINE_BREAKING, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

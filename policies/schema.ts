@@ -126,6 +126,43 @@ function textMap() {
   });
 }
 
+/**
+ * Data that survives JSON unchanged: the smoke body is sent as JSON and the
+ * whole policy crosses Temporal as JSON, where .nan and .inf became null and
+ * YAML's !!binary, !!set and !!timestamp values turned into something else.
+ */
+function jsonData() {
+  return z.unknown().check((ctx) => {
+    // Iterative: a deep body costs no stack.
+    const pending: { value: unknown; path: (string | number)[] }[] = [{ value: ctx.value, path: [] }];
+    while (pending.length > 0) {
+      const { value, path } = pending.pop() as (typeof pending)[number];
+      if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+      if (typeof value === 'number' && Number.isFinite(value)) continue;
+      if (Array.isArray(value)) {
+        value.forEach((item: unknown, i) => pending.push({ value: item, path: [...path, i] }));
+        continue;
+      }
+      const proto: unknown = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+      if (proto === Object.prototype || (typeof value === 'object' && proto === null)) {
+        for (const [key, item] of Object.entries(value as object)) pending.push({ value: item, path: [...path, key] });
+        continue;
+      }
+      const what =
+        typeof value === 'number'
+          ? String(value)
+          : value instanceof Date
+            ? 'a timestamp (!!timestamp)'
+            : value instanceof Uint8Array
+              ? 'binary data (!!binary)'
+              : value instanceof Set
+                ? 'a set (!!set)'
+                : 'a value JSON has no form for';
+      ctx.issues.push({ code: 'custom', input: value, path, message: `must be JSON data (text, numbers, true/false, null, lists and maps), got ${what}` });
+    }
+  });
+}
+
 // ---- sections -----------------------------------------------------------------
 
 const sloSchema = z
@@ -181,7 +218,7 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
       method: z
         .preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(METHODS))
         .default('POST'),
-      body: z.unknown().optional(),
+      body: jsonData().optional(),
       headers: textMap().default(() => ({})),
       expectStatus: wholeNumber().min(100).max(599).default(200),
       timeout: duration(1).default(DEFAULT_SMOKE_TIMEOUT_MS),

@@ -175,6 +175,26 @@ describe('problems are reported at file:line:col with a dotted path', () => {
     ]);
   });
 
+  test('a smoke body must be JSON data: .nan, .inf, binary, sets, timestamps and map keys are refused (JSON changed them)', () => {
+    const text = yaml(
+      ...head,
+      'steps:',
+      '  - create: {}',
+      '  - smoke: { body: { score: .nan, xs: [1, .inf], raw: !!binary aGk=, when: !!timestamp 2001-12-14, tags: !!set { a } } }',
+      '  - smoke: { body: { ? [a] : 1 } }',
+    );
+    expect(problemsOf(text)).toEqual(['p.yaml:8:24: YAML: a key must be text, not a list or a map']);
+    const line = '  - smoke: { body: { score: .nan, xs: [1, .inf], raw: !!binary aGk=, when: !!timestamp 2001-12-14, tags: !!set { a } } }';
+    const must = 'must be JSON data (text, numbers, true/false, null, lists and maps), got';
+    expect(problemsOf(yaml(...head, 'steps:', '  - create: {}', line))).toEqual([
+      `p.yaml:7:29: steps.1.smoke.body.score: ${must} NaN`,
+      `p.yaml:7:43: steps.1.smoke.body.xs.1: ${must} Infinity`,
+      `p.yaml:7:64: steps.1.smoke.body.raw: ${must} binary data (!!binary)`,
+      `p.yaml:7:88: steps.1.smoke.body.when: ${must} a timestamp (!!timestamp)`,
+      `p.yaml:7:112: steps.1.smoke.body.tags: ${must} a set (!!set)`,
+    ]);
+  });
+
   test('bad durations, including a number without a unit', () => {
     const text = yaml(
       ...head,
