@@ -9,7 +9,8 @@ const usage = `Usage: saferoll validate <policy.yaml> [--json]
 
 Checks a rollout policy without starting anything. Prints the plan in one
 line and exits 0, or prints every problem as file:line:col: field: message
-(the form editors and CI annotators link) and exits 2.
+(the form editors and CI annotators link; the first 50, then a count) and
+exits 2. A policy is at most 128 KiB and 100 steps.
 
 Options:
   --json        print {"ok": true, "plan", "policy"} or {"ok": false, "problems"} on stdout
@@ -36,10 +37,10 @@ export const validateCommand: Command = {
     } catch (err) {
       if (!(err instanceof PolicyError)) throw err;
       if (values.json) {
-        console.log(JSON.stringify({ ok: false, problems: err.problems }, null, 2));
+        console.log(JSON.stringify({ ok: false, problems: err.problems, total: err.total }, null, 2));
       } else {
         console.error(err.message);
-        console.error(`saferoll validate: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}`);
+        console.error(`saferoll validate: ${err.total} problem${err.total === 1 ? '' : 's'} in ${file}`);
       }
       return EXIT.badInput;
     }

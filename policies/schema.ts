@@ -18,7 +18,7 @@
 //   analysis.controllerLossTimeout  [60s, or 3 x interval if longer] with no word from the
 //                             controller for this long, the routing core puts blue back itself
 //                             (a guard lease); at least 3 x interval and 1s, at most 24h; `off` = no lease
-//   steps                     a list; each item is a map with exactly one key:
+//   steps                     a list of at most 100; each item is a map with exactly one key:
 //     create: {}              green, from the start arguments; exactly once, first
 //     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
 //             body [none], headers [{}] text values, expectStatus [200] 100..599, timeout [5s]}
@@ -34,6 +34,7 @@
 // whole numbers, 10 or "10%". Unknown keys are refused everywhere.
 
 import { z } from 'zod';
+import { isReservedKey, reservedKeyMessage } from '../shared/reserved-keys.js';
 import {
   CONTROLLER_LOSS_INTERVALS,
   DEFAULT_CONTROLLER_LOSS_TIMEOUT_MS,
@@ -64,6 +65,11 @@ const DEFAULT_INTERVAL_MS = 5_000;
 // Faster than this, a window holds too few requests to judge and the metrics
 // endpoint is polled for nothing.
 const MIN_INTERVAL_MS = 100;
+/**
+ * A rollout plan is a handful of steps; far more is a generated file gone
+ * wrong. Each step also adds activities to the rollout's Temporal history.
+ */
+export const MAX_STEPS = 100;
 const KINDS: readonly PolicyStepKind[] = ['create', 'smoke', 'mirror', 'traffic', 'approval', 'deleteBlue'];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
@@ -105,6 +111,65 @@ const rate = unitField('a rate such as 1% or 0.01', parseRate);
 function percent(max: number, why: string) {
   return unitField('a percent such as 10 or 10%', parsePercent).refine((p) => p >= 1 && p <= max, {
     error: `must be from 1 to ${max}%${why}`,
+  });
+}
+
+/**
+ * A map of text keyed by the author (smoke headers). zod's z.record drops a
+ * `__proto__` key without a word and keeps `constructor`: names every object
+ * already has are refused here, so the plain object this yields (the policy
+ * is JSON data: it crosses Temporal as JSON) answers only to its own keys.
+ */
+function textMap() {
+  return z.unknown().transform((input, ctx): Record<string, string> => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      ctx.addIssue({ code: 'custom', input, message: `expected a map, got ${describeValue(input)}` });
+      return z.NEVER;
+    }
+    const map: Record<string, string> = {};
+    for (const [key, value] of Object.entries(input)) {
+      if (isReservedKey(key)) ctx.addIssue({ code: 'custom', input, path: [key], params: { at: 'key' }, message: reservedKeyMessage(key) });
+      else if (typeof value !== 'string') ctx.addIssue({ code: 'custom', input: value, path: [key], message: `expected text, got ${describeValue(value)}` });
+      else map[key] = value;
+    }
+    return map;
+  });
+}
+
+/**
+ * Data that survives JSON unchanged: the smoke body is sent as JSON and the
+ * whole policy crosses Temporal as JSON, where .nan and .inf became null and
+ * YAML's !!binary, !!set and !!timestamp values turned into something else.
+ */
+function jsonData() {
+  return z.unknown().check((ctx) => {
+    // Iterative: a deep body costs no stack.
+    const pending: { value: unknown; path: (string | number)[] }[] = [{ value: ctx.value, path: [] }];
+    while (pending.length > 0) {
+      const { value, path } = pending.pop() as (typeof pending)[number];
+      if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+      if (typeof value === 'number' && Number.isFinite(value)) continue;
+      if (Array.isArray(value)) {
+        value.forEach((item: unknown, i) => pending.push({ value: item, path: [...path, i] }));
+        continue;
+      }
+      const proto: unknown = typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+      if (proto === Object.prototype || (typeof value === 'object' && proto === null)) {
+        for (const [key, item] of Object.entries(value as object)) pending.push({ value: item, path: [...path, key] });
+        continue;
+      }
+      const what =
+        typeof value === 'number'
+          ? String(value)
+          : value instanceof Date
+            ? 'a timestamp (!!timestamp)'
+            : value instanceof Uint8Array
+              ? 'binary data (!!binary)'
+              : value instanceof Set
+                ? 'a set (!!set)'
+                : 'a value JSON has no form for';
+      ctx.issues.push({ code: 'custom', input: value, path, message: `must be JSON data (text, numbers, true/false, null, lists and maps), got ${what}` });
+    }
   });
 }
 
@@ -191,8 +256,8 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
       method: z
         .preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(METHODS))
         .default('POST'),
-      body: z.unknown().optional(),
-      headers: z.record(z.string(), z.string()).default(() => ({})),
+      body: jsonData().optional(),
+      headers: textMap().default(() => ({})),
       expectStatus: wholeNumber().min(100).max(599).default(200),
       timeout: duration(1).default(DEFAULT_SMOKE_TIMEOUT_MS),
     })
@@ -224,21 +289,33 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
  * Each item is parsed on its own so that one bad step does not hide the
  * others, and the order rules still run over the steps that did parse.
  */
-const stepsSchema = z.array(z.unknown()).transform((items, ctx) => {
-  const parsed: IndexedStep[] = [];
-  items.forEach((item, index) => {
-    const kind = stepKindOf(item, index, ctx);
-    if (kind === undefined || !isMap(item)) return;
-    // `- create:` leaves the value empty (null): it means "all defaults".
-    const result = stepBodySchemas[kind].safeParse(item[kind] ?? {}, { error: messageFor });
-    if (result.success) parsed.push({ index, step: result.data });
-    else for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [index, kind, ...issue.path] });
+const stepsSchema = z
+  .array(z.unknown())
+  .check((ctx) => {
+    if (ctx.value.length <= MAX_STEPS) return;
+    // Checked before any step is parsed: a runaway list costs nothing more.
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      params: { at: 'key' },
+      message: `a policy has at most ${MAX_STEPS} steps, found ${ctx.value.length}`,
+    });
+  })
+  .transform((items, ctx) => {
+    const parsed: IndexedStep[] = [];
+    items.forEach((item, index) => {
+      const kind = stepKindOf(item, index, ctx);
+      if (kind === undefined || !isMap(item)) return;
+      // `- create:` leaves the value empty (null): it means "all defaults".
+      const result = stepBodySchemas[kind].safeParse(item[kind] ?? {}, { error: messageFor });
+      if (result.success) parsed.push({ index, step: result.data });
+      else for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [index, kind, ...issue.path] });
+    });
+    for (const problem of stepOrderProblems(parsed, items.length, parsed.length === items.length)) {
+      ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: items });
+    }
+    return parsed.map(({ step }) => step);
   });
-  for (const problem of stepOrderProblems(parsed, items.length, parsed.length === items.length)) {
-    ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, input: items });
-  }
-  return parsed.map(({ step }) => step);
-});
 
 /** The one key of a step item, or undefined after reporting why there is none. */
 function stepKindOf(item: unknown, index: number, ctx: z.core.$RefinementCtx<unknown[]>): PolicyStepKind | undefined {

@@ -10,6 +10,7 @@ import {
   deploymentPatchBody,
   deploymentPutBody,
   endpointPatchBody,
+  endpointName as endpointNameSchema,
   endpointPutBody,
   parseBody,
   regenerateKeyBody,
@@ -107,7 +108,7 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    const url = requestUrl(req.url);
     if (url.pathname === '/healthz') {
       sendJson(res, 200, { status: 'ok' });
       return;
@@ -128,10 +129,10 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     }
     if (pathMatched) {
       const allowed = routes.filter((r) => r.pattern.test(url.pathname)).map((r) => r.method);
-      sendJson(res, 405, { error: { code: 'SAFEROLL_E_VALIDATION', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(', ')}` } }, { allow: allowed.join(', ') });
+      sendJson(res, 405, { error: { code: 'SAFEROLL_E_VALIDATION', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(', ')}`, field: 'method' } }, { allow: allowed.join(', ') });
       return;
     }
-    throw new SaferollError('SAFEROLL_E_NOT_FOUND', `no such admin route: ${req.method} ${url.pathname}`);
+    throw new SaferollError('SAFEROLL_E_NOT_FOUND', `no such admin route: ${req.method} ${url.pathname}`, { field: 'path' });
   }
 }
 
@@ -139,20 +140,33 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new SaferollError('SAFEROLL_E_VALIDATION', `malformed path segment "${segment}"`);
+    throw new SaferollError('SAFEROLL_E_VALIDATION', `path: malformed path segment "${segment}"`, { field: 'path' });
   }
 }
 
+// Only the path and query of the request target count: an absolute-form or
+// `//host` target names no other host here (and `new URL('//', base)` throws).
+function requestUrl(target: string | undefined): URL {
+  if (target?.startsWith('/')) {
+    try {
+      return new URL(`http://admin${target}`);
+    } catch {
+      // Falls through to the refusal below.
+    }
+  }
+  throw new SaferollError('SAFEROLL_E_VALIDATION', `request target must be a path such as /v1/endpoints, got ${JSON.stringify(target)}`, { field: 'path' });
+}
+
 function endpointName(value: string | undefined): string {
-  return checkedName(value, 'endpoint');
+  return checkedName(endpointNameSchema, value, 'endpoint');
 }
 
 function deploymentName(value: string | undefined): string {
-  return checkedName(value, 'deployment');
+  return checkedName(resourceName, value, 'deployment');
 }
 
-function checkedName(value: string | undefined, field: string): string {
-  const result = resourceName.safeParse(value);
+function checkedName(schema: typeof resourceName, value: string | undefined, field: string): string {
+  const result = schema.safeParse(value);
   if (!result.success) throw new SaferollError('SAFEROLL_E_VALIDATION', `${field}: ${result.error.issues[0]?.message ?? 'invalid name'}`, { field });
   return result.data;
 }

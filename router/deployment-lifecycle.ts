@@ -63,7 +63,7 @@ export class DeploymentLifecycle {
     const settle = (failure: string | undefined): Promise<void> =>
       this.changes
         .apply((next) => {
-          const record = next.deployments[key];
+          const record = next.deployments.get(key);
           // Deleted or replaced meanwhile: this outcome no longer matters.
           if (!record || record.provisioningState === 'Deleting' || this.providers.get(key) !== provider) return;
           record.provisioningState = failure === undefined ? 'Succeeded' : 'Failed';
@@ -95,7 +95,7 @@ export class DeploymentLifecycle {
     }
     this.targetsByKey.delete(key);
     await this.changes.apply((next) => {
-      delete next.deployments[key];
+      next.deployments.delete(key);
     });
   }
 
@@ -122,7 +122,7 @@ export class DeploymentLifecycle {
     this.options.onOriginsChanged?.(this.origins());
     this.changes
       .apply((next) => {
-        const record = next.deployments[key];
+        const record = next.deployments.get(key);
         if (record && this.providers.get(key) === provider) record.instances = provider.records();
       })
       .catch((err: unknown) => console.error(`saferoll router: could not save instances of ${key}: ${(err as Error).message}`));

@@ -2,15 +2,19 @@
 // the registry applies a change only when these return without throwing.
 import { SaferollError } from '../shared/errors.js';
 import type { DeploymentRecord, DeploymentSource, EndpointRecord } from './model.js';
+import { violationError, type RuleViolation } from './rule-violation.js';
 
 export function checkInstanceCount(source: DeploymentSource, count: number): void {
+  const violation = instanceCountViolation(source, count);
+  if (violation) throw violationError(violation);
+}
+
+/** An upstreams deployment has at most one instance per URL. */
+export function instanceCountViolation(source: DeploymentSource, count: number): RuleViolation | undefined {
   if ('upstreams' in source && count > source.upstreams.length) {
-    throw new SaferollError(
-      'SAFEROLL_E_VALIDATION',
-      `instanceCount: must be at most the number of upstreams (${source.upstreams.length}), got ${count}`,
-      { field: 'instanceCount' },
-    );
+    return { field: 'instanceCount', message: `must be at most the number of upstreams (${source.upstreams.length}), got ${count}` };
   }
+  return undefined;
 }
 
 /**
@@ -38,8 +42,8 @@ export function checkScalable(record: DeploymentRecord, name: string): void {
 
 /** A deployment is deleted only once no live or mirror traffic goes to it. */
 export function checkNoTraffic(endpoint: EndpointRecord, name: string): void {
-  const live = endpoint.traffic[name] ?? 0;
-  const mirror = endpoint.mirrorTraffic[name] ?? 0;
+  const live = endpoint.traffic.get(name) ?? 0;
+  const mirror = endpoint.mirrorTraffic.get(name) ?? 0;
   if (live > 0 || mirror > 0) {
     throw new SaferollError(
       'SAFEROLL_E_CONFLICT',

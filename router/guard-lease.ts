@@ -70,7 +70,7 @@ export function applyGuardRequest(endpoint: EndpointRecord, request: GuardReques
   // fallback of a lease being renewed, may be scaled meanwhile; anything
   // else must be Succeeded to be one that takes all the traffic.
   const renewing = current?.state === 'held' && current.fallback === request.fallback;
-  const serving = (endpoint.traffic[request.fallback] ?? 0) > 0;
+  const serving = (endpoint.traffic.get(request.fallback) ?? 0) > 0;
   if (fallback.provisioningState === 'Deleting' || (!renewing && !serving && fallback.provisioningState !== 'Succeeded')) {
     throw invalid('guard.fallback', `deployment "${request.fallback}" is ${fallback.provisioningState}; the fallback must be Succeeded (it takes 100% if the lease lapses)`);
   }
@@ -98,16 +98,16 @@ export function checkNotGuardFallback(endpoint: EndpointRecord, deployment: stri
 export function fireLapsedGuard(endpoint: EndpointRecord, expiresAt: string, deploymentOf: DeploymentOf, nowMs: number): string | undefined {
   const guard = endpoint.guard;
   if (guard?.state !== 'held' || guard.expiresAt !== expiresAt) return undefined;
-  const target = { [guard.fallback]: 100 };
+  const target = new Map([[guard.fallback, 100]]);
   let outcome: string;
   try {
-    checkTrafficRules(target, {}, deploymentOf, endpoint);
+    checkTrafficRules(target, new Map(), deploymentOf, endpoint);
     endpoint.traffic = target;
     outcome = `put "${guard.fallback}" back to 100% and turned mirroring off`;
   } catch (err) {
     outcome = `turned mirroring off but kept the split: "${guard.fallback}" cannot take traffic (${(err as Error).message})`;
   }
-  endpoint.mirrorTraffic = {};
+  endpoint.mirrorTraffic = new Map();
   const firedAt = new Date(nowMs).toISOString();
   const reason = `no renewal for ${formatDuration(guard.ttlMs)} (the lease expired at ${guard.expiresAt}): the routing core ${outcome}`;
   endpoint.guard = { state: 'fired', fallback: guard.fallback, ttlMs: guard.ttlMs, expiredAt: guard.expiresAt, firedAt, reason };

@@ -50,7 +50,7 @@ export async function readJsonBody(req: IncomingMessage, limit = MAX_ADMIN_BODY_
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (err) {
-    throw new SaferollError('SAFEROLL_E_VALIDATION', `request body is not valid JSON: ${(err as Error).message}`);
+    throw new SaferollError('SAFEROLL_E_VALIDATION', `body: not valid JSON: ${(err as Error).message}`, { field: 'body' });
   }
 }
 

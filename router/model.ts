@@ -1,5 +1,8 @@
 // The routing core's data model: what is persisted in the state file and
-// returned (in views) by the admin API.
+// returned (in views) by the admin API. Everything keyed by user input is a
+// Map (looked up by name) or, inside a deployment's source, which is plain
+// JSON data handed to its provider, a null-prototype object: a name such as
+// "constructor" or "__proto__" can never reach the language's own objects.
 import type { GuardRecord } from './guard-lease.js';
 import type { InstanceRecord } from './providers/provider.js';
 
@@ -8,6 +11,7 @@ export type ProvisioningState = 'Creating' | 'Updating' | 'Succeeded' | 'Failed'
 export interface ProcessSpec {
   command: string;
   args: string[];
+  /** A null-prototype object (see nullPrototypeDict). */
   env: Record<string, string>;
   /** Absolute paths of NAME=value files the router reads at each spawn; their values are never stored. */
   envFiles?: string[] | undefined;
@@ -34,12 +38,12 @@ export interface EndpointRecord {
   name: string;
   authMode: 'key';
   description?: string | undefined;
-  tags: Record<string, string>;
+  tags: Map<string, string>;
   keys: { primary: string; secondary: string };
   /** deployment -> percent of live traffic; sums to 0 or 100. */
-  traffic: Record<string, number>;
+  traffic: Map<string, number>;
   /** deployment -> percent of requests copied to it; at most one entry. */
-  mirrorTraffic: Record<string, number>;
+  mirrorTraffic: Map<string, number>;
   /** The controller's guard lease (guard-lease.ts), while held and after it fired. */
   guard?: GuardRecord | undefined;
   createdAt: string;
@@ -48,9 +52,9 @@ export interface EndpointRecord {
 
 export interface RouterState {
   version: 1;
-  endpoints: Record<string, EndpointRecord>;
+  endpoints: Map<string, EndpointRecord>;
   /** Keyed by `${endpoint}/${deployment}`. */
-  deployments: Record<string, DeploymentRecord>;
+  deployments: Map<string, DeploymentRecord>;
 }
 
 export function deploymentKey(endpoint: string, deployment: string): string {
@@ -58,5 +62,21 @@ export function deploymentKey(endpoint: string, deployment: string): string {
 }
 
 export function emptyState(): RouterState {
-  return { version: 1, endpoints: {}, deployments: {} };
+  return { version: 1, endpoints: new Map(), deployments: new Map() };
+}
+
+/**
+ * A deep copy that keeps Maps and null-prototype objects as they are
+ * (structuredClone turns a null-prototype object into a plain one). Copies
+ * whatever fields records gain, so a change made on the copy never leaks.
+ */
+export function cloneState<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((item: unknown) => cloneState(item)) as T;
+  if (value instanceof Map) return new Map([...(value as Map<unknown, unknown>)].map(([k, v]) => [k, cloneState(v)])) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const copy = Object.create(Object.getPrototypeOf(value) as object | null) as Record<string, unknown>;
+  for (const [key, item] of Object.entries(value)) {
+    Object.defineProperty(copy, key, { value: cloneState(item), enumerable: true, writable: true, configurable: true });
+  }
+  return copy as T;
 }

@@ -16,13 +16,11 @@ import type { LaunchSettings } from './providers/process-run.js';
 import { deploymentKey, type DeploymentRecord, type DeploymentSource, type EndpointRecord, type RouterState } from './model.js';
 import { RouteBuilder } from './route-builder.js';
 import type { RouteTable } from './route-table.js';
-import type { DeploymentPutBody, EndpointPatchBody, EndpointPutBody } from './schemas.js';
+import type { DeploymentPut, EndpointPatch, EndpointPut } from './schemas.js';
 import { StateChanges } from './state-changes.js';
 import { StateStore } from './state-store.js';
 import { checkTrafficRules, withoutZeros } from './traffic-rules.js';
 import { deploymentView, endpointView, type DeploymentView, type EndpointKeys, type EndpointView } from './views.js';
-
-const RESERVED_ENDPOINT_NAMES = new Set(['healthz', 'metrics']);
 
 export interface RegistryOptions {
   stateDir: string;
@@ -71,18 +69,17 @@ export class Registry {
   // ---- endpoints ----------------------------------------------------------
 
   listEndpoints(): EndpointView[] {
-    return Object.values(this.state.endpoints).map(endpointView);
+    return [...this.state.endpoints.values()].map(endpointView);
   }
 
   getEndpoint(name: string): EndpointView {
     return endpointView(this.endpoint(this.state, name));
   }
 
-  putEndpoint(name: string, body: EndpointPutBody): Promise<{ created: boolean; endpoint: EndpointView }> {
-    if (RESERVED_ENDPOINT_NAMES.has(name)) throw validation('name', `"${name}" is reserved; choose another endpoint name`);
+  putEndpoint(name: string, body: EndpointPut): Promise<{ created: boolean; endpoint: EndpointView }> {
     return this.changes.apply((next) => {
       const now = new Date().toISOString();
-      const existing = next.endpoints[name];
+      const existing = next.endpoints.get(name);
       if (existing) {
         existing.description = body.description ?? existing.description;
         existing.tags = body.tags ?? existing.tags;
@@ -93,26 +90,26 @@ export class Registry {
         name,
         authMode: 'key',
         description: body.description,
-        tags: body.tags ?? {},
+        tags: body.tags ?? new Map(),
         keys: { primary: newKey(), secondary: newKey() },
-        traffic: {},
-        mirrorTraffic: {},
+        traffic: new Map(),
+        mirrorTraffic: new Map(),
         createdAt: now,
         updatedAt: now,
       };
-      next.endpoints[name] = record;
+      next.endpoints.set(name, record);
       return { created: true, endpoint: endpointView(record) };
     });
   }
 
-  patchEndpoint(name: string, body: EndpointPatchBody): Promise<EndpointView> {
+  patchEndpoint(name: string, body: EndpointPatch): Promise<EndpointView> {
     return this.changes.apply((next) => {
       const endpoint = this.endpoint(next, name);
       const traffic = body.traffic ?? endpoint.traffic;
       const mirrorTraffic = body.mirrorTraffic ?? endpoint.mirrorTraffic;
       // The guard first: a lapsed lease refuses a controller's route change along with its renewal.
-      if (body.guard !== undefined) applyGuardRequest(endpoint, body.guard, (d) => next.deployments[deploymentKey(name, d)], Date.now());
-      checkTrafficRules(traffic, mirrorTraffic, (d) => next.deployments[deploymentKey(name, d)], endpoint);
+      if (body.guard !== undefined) applyGuardRequest(endpoint, body.guard, (d) => next.deployments.get(deploymentKey(name, d)), Date.now());
+      checkTrafficRules(traffic, mirrorTraffic, (d) => next.deployments.get(deploymentKey(name, d)), endpoint);
       endpoint.traffic = withoutZeros(traffic);
       endpoint.mirrorTraffic = withoutZeros(mirrorTraffic);
       if (body.description !== undefined) endpoint.description = body.description;
@@ -125,8 +122,8 @@ export class Registry {
   async deleteEndpoint(name: string): Promise<void> {
     const keys = await this.changes.apply((next) => {
       this.endpoint(next, name);
-      delete next.endpoints[name];
-      const owned = Object.values(next.deployments).filter((d) => d.endpoint === name);
+      next.endpoints.delete(name);
+      const owned = [...next.deployments.values()].filter((d) => d.endpoint === name);
       for (const deployment of owned) deployment.provisioningState = 'Deleting';
       return owned.map((d) => deploymentKey(d.endpoint, d.name));
     });
@@ -158,7 +155,7 @@ export class Registry {
 
   listDeployments(endpoint: string): DeploymentView[] {
     this.endpoint(this.state, endpoint);
-    return Object.values(this.state.deployments)
+    return [...this.state.deployments.values()]
       .filter((d) => d.endpoint === endpoint)
       .map((d) => deploymentView(d, this.lifecycle.provider(deploymentKey(d.endpoint, d.name))));
   }
@@ -173,11 +170,11 @@ export class Registry {
    * (poll GET until `Succeeded` or `Failed`). A PUT of the same spec again is
    * a no-op, so a retried call never creates two.
    */
-  async putDeployment(endpoint: string, name: string, body: DeploymentPutBody): Promise<{ created: boolean; deployment: DeploymentView }> {
+  async putDeployment(endpoint: string, name: string, body: DeploymentPut): Promise<{ created: boolean; deployment: DeploymentView }> {
     const source: DeploymentSource = 'upstreams' in body ? { upstreams: body.upstreams } : { process: body.process };
     checkInstanceCount(source, body.instanceCount);
     const key = deploymentKey(endpoint, name);
-    const existing = this.state.deployments[key];
+    const existing = this.state.deployments.get(key);
     if (existing) {
       if (checkRedeploy(existing, name, source, body.instanceCount)) {
         return { created: false, deployment: await this.scaleDeployment(endpoint, name, body.instanceCount) };
@@ -189,10 +186,10 @@ export class Registry {
     try {
       await this.changes.apply((next) => {
         this.endpoint(next, endpoint);
-        if (next.deployments[key]) throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being created by another request`);
+        if (next.deployments.has(key)) throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being created by another request`);
         const now = new Date().toISOString();
         const record: DeploymentRecord = { endpoint, name, instanceCount: body.instanceCount, source, provisioningState: 'Creating', instances: [], createdAt: now, updatedAt: now };
-        next.deployments[key] = record;
+        next.deployments.set(key, record);
       });
     } catch (err) {
       provider.detach();
@@ -249,41 +246,41 @@ export class Registry {
 
   private async recover(): Promise<void> {
     const deleting: string[] = [];
-    for (const [key, record] of Object.entries(this.state.deployments)) {
+    for (const [key, record] of this.state.deployments) {
       const provider = this.lifecycle.makeProvider(key, record.source, record.instances);
       this.lifecycle.attach(key, record.endpoint, record.name, provider);
       if (record.provisioningState === 'Deleting') deleting.push(key);
       else this.lifecycle.provision(key, provider, record.instanceCount);
     }
     // Leases that lapsed while the router was down fire before it serves a request.
-    await this.guards.fireExpired(Object.values(this.state.endpoints));
+    await this.guards.fireExpired(this.state.endpoints.values());
     this.rebuildRoutes();
     await Promise.all(deleting.map((key) => this.lifecycle.finishDeletion(key)));
   }
 
   private rebuildRoutes(): void {
     this.table = this.routeBuilder.build(this.state, this.lifecycle.targets);
-    this.guards.sync(Object.values(this.state.endpoints));
+    this.guards.sync(this.state.endpoints.values());
     this.options.onOriginsChanged?.(this.lifecycle.origins());
   }
 
   /** The guard lease of `endpoint` lapsed: fallback 100%, mirror off, through the ordinary change path. */
   private fireGuard(endpoint: string, expiresAt: string): Promise<string | undefined> {
     return this.changes.apply((next) => {
-      const record = next.endpoints[endpoint];
-      return record ? fireLapsedGuard(record, expiresAt, (d) => next.deployments[deploymentKey(endpoint, d)], Date.now()) : undefined;
+      const record = next.endpoints.get(endpoint);
+      return record ? fireLapsedGuard(record, expiresAt, (d) => next.deployments.get(deploymentKey(endpoint, d)), Date.now()) : undefined;
     });
   }
 
   private endpoint(state: RouterState, name: string): EndpointRecord {
-    const endpoint = state.endpoints[name];
+    const endpoint = state.endpoints.get(name);
     if (!endpoint) throw new SaferollError('SAFEROLL_E_NOT_FOUND', `endpoint "${name}" does not exist`);
     return endpoint;
   }
 
   private deployment(state: RouterState, endpoint: string, name: string): DeploymentRecord {
     this.endpoint(state, endpoint);
-    const record = state.deployments[deploymentKey(endpoint, name)];
+    const record = state.deployments.get(deploymentKey(endpoint, name));
     if (!record) throw new SaferollError('SAFEROLL_E_NOT_FOUND', `deployment "${name}" does not exist on endpoint "${endpoint}"`);
     return record;
   }
@@ -291,8 +288,4 @@ export class Registry {
 
 function newKey(): string {
   return randomBytes(32).toString('base64url');
-}
-
-function validation(field: string, message: string): SaferollError {
-  return new SaferollError('SAFEROLL_E_VALIDATION', `${field}: ${message}`, { field });
 }

@@ -10,14 +10,14 @@ export class RouteBuilder {
   /** A fresh table for `state`; deployments being deleted get no routes. */
   build(state: RouterState, targets: ReadonlyMap<string, DeploymentTarget>): RouteTable {
     const table = new Map<string, EndpointRoutes>();
-    for (const endpoint of Object.values(state.endpoints)) {
+    for (const endpoint of state.endpoints.values()) {
       const byName = new Map<string, DeploymentTarget>();
-      for (const record of Object.values(state.deployments)) {
+      for (const record of state.deployments.values()) {
         if (record.endpoint !== endpoint.name || record.provisioningState === 'Deleting') continue;
         const target = targets.get(deploymentKey(record.endpoint, record.name));
         if (target) byName.set(record.name, target);
       }
-      const mirrorEntry = Object.entries(endpoint.mirrorTraffic).find(([, percent]) => percent > 0);
+      const mirrorEntry = [...endpoint.mirrorTraffic].find(([, percent]) => percent > 0);
       const mirrorTarget = mirrorEntry ? byName.get(mirrorEntry[0]) : undefined;
       let counters = this.splitCounters.get(endpoint.name);
       if (!counters) {

@@ -57,14 +57,14 @@ export class EndpointRoutes {
   constructor(
     readonly name: string,
     readonly keyDigests: readonly Buffer[],
-    traffic: Record<string, number>,
+    traffic: ReadonlyMap<string, number>,
     readonly mirror: { target: DeploymentTarget; percent: number } | undefined,
     readonly byName: ReadonlyMap<string, DeploymentTarget>,
     private readonly counters: SplitCounters = { live: 0, mirror: 0 },
   ) {
     let upTo = 0;
     this.live = [];
-    for (const [deployment, percent] of Object.entries(traffic)) {
+    for (const [deployment, percent] of traffic) {
       const target = byName.get(deployment);
       if (!target || percent <= 0) continue;
       upTo += percent;

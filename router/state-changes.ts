@@ -1,6 +1,6 @@
 // The router state and the queue that changes it: each change runs on a copy,
 // is saved durably and only then becomes current; one change at a time, in order.
-import type { RouterState } from './model.js';
+import { cloneState, type RouterState } from './model.js';
 import type { StateStore } from './state-store.js';
 
 export class StateChanges {
@@ -20,7 +20,7 @@ export class StateChanges {
   /** Runs `mutate` on a copy of the state, saves it, then swaps it in; a throw leaves the state as it was. */
   apply<T>(mutate: (next: RouterState) => T): Promise<T> {
     const run = async (): Promise<T> => {
-      const next = structuredClone(this.state);
+      const next = cloneState(this.state);
       const result = mutate(next);
       await this.store.save(next);
       this.state = next;

@@ -1,12 +1,14 @@
 // Durable router state: one JSON file, replaced atomically (write a temp
 // file, fsync, rename, fsync the directory) before the admin API answers.
-// A file that cannot be read or parsed stops the router: silently starting
-// empty would drop every endpoint's traffic. A change that cannot be written
-// (disk full, read-only) is refused with SAFEROLL_E_STATE_WRITE.
+// A file that cannot be read, parsed or validated (state-file.ts) stops the
+// router: silently starting empty, or serving a split that sums to 250,
+// would drop or misroute every endpoint's traffic. A change that cannot be
+// written (disk full, read-only) is refused with SAFEROLL_E_STATE_WRITE.
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SaferollError } from '../shared/errors.js';
 import { emptyState, type RouterState } from './model.js';
+import { readState, writeState } from './state-file.js';
 
 export class StateStore {
   readonly file: string;
@@ -35,18 +37,21 @@ export class StateStore {
         { cause: err },
       );
     }
-    if (!isRouterState(parsed)) {
+    const read = readState(parsed);
+    if ('violation' in read) {
+      const { field, message } = read.violation;
       throw new SaferollError(
         'SAFEROLL_E_STATE_CORRUPT',
-        `router state ${this.file} has an unknown shape (expected version 1); it was left untouched: move it away to start empty`,
+        `${this.file}: ${field ? `${field}: ` : ''}${message} (router state refused and left untouched: fix it, restore it from a backup, or move it away to start empty)`,
+        { field: field || undefined },
       );
     }
-    return parsed;
+    return read.state;
   }
 
   /** Saves `state`; concurrent calls are written one after the other, in call order. */
   save(state: RouterState): Promise<void> {
-    const text = JSON.stringify(state, null, 2);
+    const text = writeState(state);
     const next = this.writing.then(() => this.writeAtomically(text));
     this.writing = next.catch(() => undefined);
     return next;
@@ -80,10 +85,4 @@ export class StateStore {
       await dir.close();
     }
   }
-}
-
-function isRouterState(value: unknown): value is RouterState {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return v.version === 1 && typeof v.endpoints === 'object' && v.endpoints !== null && typeof v.deployments === 'object' && v.deployments !== null;
 }

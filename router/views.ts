@@ -1,4 +1,7 @@
 // The JSON shapes the admin API answers with (and the typed client returns).
+// Maps of the model become null-prototype objects here, the one place they
+// turn into JSON.
+import { nullPrototypeDict } from '../shared/reserved-keys.js';
 import { guardView, type GuardView } from './guard-lease.js';
 import type { DeploymentRecord, EndpointRecord, ProvisioningState } from './model.js';
 import type { DeploymentProvider, InstanceView } from './providers/provider.js';
@@ -40,9 +43,9 @@ export function endpointView(record: EndpointRecord): EndpointView {
     name: record.name,
     authMode: record.authMode,
     description: record.description,
-    tags: record.tags,
-    traffic: record.traffic,
-    mirrorTraffic: record.mirrorTraffic,
+    tags: nullPrototypeDict(record.tags),
+    traffic: nullPrototypeDict(record.traffic),
+    mirrorTraffic: nullPrototypeDict(record.mirrorTraffic),
     guard: guardView(record.guard),
     scoringPath: `/${record.name}/`,
     createdAt: record.createdAt,

@@ -173,6 +173,35 @@ describe('problems are reported at file:line:col with a dotted path', () => {
     ]);
   });
 
+  test('names every object already has are refused as header names, at the key (zod dropped __proto__ silently)', () => {
+    const text = yaml(...head, 'steps:', '  - create: {}', '  - smoke:', '      headers: { __proto__: a, constructor: b, x-ok: c }', '__proto__: {}');
+    expect(problemsOf(text)).toEqual([
+      'p.yaml:8:18: steps.1.smoke.headers.__proto__: "__proto__" is a reserved name (every JavaScript object already has it); choose another',
+      'p.yaml:8:32: steps.1.smoke.headers.constructor: "constructor" is a reserved name (every JavaScript object already has it); choose another',
+      'p.yaml:9:1: __proto__: unknown key "__proto__"',
+    ]);
+  });
+
+  test('a smoke body must be JSON data: .nan, .inf, binary, sets, timestamps and map keys are refused (JSON changed them)', () => {
+    const text = yaml(
+      ...head,
+      'steps:',
+      '  - create: {}',
+      '  - smoke: { body: { score: .nan, xs: [1, .inf], raw: !!binary aGk=, when: !!timestamp 2001-12-14, tags: !!set { a } } }',
+      '  - smoke: { body: { ? [a] : 1 } }',
+    );
+    expect(problemsOf(text)).toEqual(['p.yaml:8:24: YAML: a key must be text, not a list or a map']);
+    const line = '  - smoke: { body: { score: .nan, xs: [1, .inf], raw: !!binary aGk=, when: !!timestamp 2001-12-14, tags: !!set { a } } }';
+    const must = 'must be JSON data (text, numbers, true/false, null, lists and maps), got';
+    expect(problemsOf(yaml(...head, 'steps:', '  - create: {}', line))).toEqual([
+      `p.yaml:7:29: steps.1.smoke.body.score: ${must} NaN`,
+      `p.yaml:7:43: steps.1.smoke.body.xs.1: ${must} Infinity`,
+      `p.yaml:7:64: steps.1.smoke.body.raw: ${must} binary data (!!binary)`,
+      `p.yaml:7:88: steps.1.smoke.body.when: ${must} a timestamp (!!timestamp)`,
+      `p.yaml:7:112: steps.1.smoke.body.tags: ${must} a set (!!set)`,
+    ]);
+  });
+
   test('bad durations, including a number without a unit', () => {
     const text = yaml(
       ...head,
@@ -338,7 +367,7 @@ describe('problems are reported at file:line:col with a dotted path', () => {
   test.each([
     [yaml('name: t', 'slo:', '  errorRate: 1%', ' minRequests: 5'), 'p.yaml:4:1: YAML syntax: All mapping items must start at the same column'],
     [yaml('name: t', 'steps: [ { create: {} }', 'slo: {}'), 'p.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
-    [yaml('name: t', 'name: u'), 'p.yaml:2:1: YAML syntax: Map keys must be unique'],
+    [yaml('name: t', 'name: u'), 'p.yaml:2:1: YAML syntax: map keys must be unique, "name" appears twice'],
   ])('YAML syntax errors, the same way (%#)', (text, line) => {
     expect(problemsOf(text)).toEqual([line]);
   });

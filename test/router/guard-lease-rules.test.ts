@@ -9,7 +9,16 @@ import { SaferollError } from '../../shared/errors.js';
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
 
 function endpoint(traffic: Record<string, number>, mirrorTraffic: Record<string, number> = {}): EndpointRecord {
-  return { name: 'e', authMode: 'key', tags: {}, keys: { primary: 'p', secondary: 's' }, traffic, mirrorTraffic, createdAt: '', updatedAt: '' };
+  return {
+    name: 'e',
+    authMode: 'key',
+    tags: new Map(),
+    keys: { primary: 'p', secondary: 's' },
+    traffic: new Map(Object.entries(traffic)),
+    mirrorTraffic: new Map(Object.entries(mirrorTraffic)),
+    createdAt: '',
+    updatedAt: '',
+  };
 }
 
 function deployments(states: Record<string, ProvisioningState>): (name: string) => DeploymentRecord | undefined {
@@ -51,7 +60,7 @@ describe('firing', () => {
     const e = endpoint({ blue: 90, green: 10 });
     applyGuardRequest(e, { ttl: '1s', fallback: 'blue' }, deployments({ blue: 'Succeeded', green: 'Succeeded' }), NOW);
     expect(fireLapsedGuard(e, '2025-12-31T23:59:59.000Z', deployments({ blue: 'Succeeded' }), NOW + 5_000)).toBeUndefined();
-    expect(e.traffic).toEqual({ blue: 90, green: 10 });
+    expect(Object.fromEntries(e.traffic)).toEqual({ blue: 90, green: 10 });
     e.guard = undefined;
     expect(fireLapsedGuard(e, '2026-01-01T00:00:01.000Z', deployments({ blue: 'Succeeded' }), NOW + 5_000)).toBeUndefined();
   });
@@ -61,8 +70,8 @@ describe('firing', () => {
     applyGuardRequest(e, { ttl: '1s', fallback: 'blue' }, deployments({ blue: 'Succeeded' }), NOW);
     const reason = fireLapsedGuard(e, '2026-01-01T00:00:01.000Z', deployments({ blue: 'Updating', green: 'Succeeded', spare: 'Succeeded' }), NOW + 1_500);
     expect(reason).toMatch(/turned mirroring off but kept the split: "blue" cannot take traffic \(traffic\.blue: deployment "blue" is Updating/);
-    expect(e.traffic).toEqual({ green: 100 });
-    expect(e.mirrorTraffic).toEqual({});
+    expect(Object.fromEntries(e.traffic)).toEqual({ green: 100 });
+    expect(e.mirrorTraffic.size).toBe(0);
     expect(e.guard).toMatchObject({ state: 'fired', expiredAt: '2026-01-01T00:00:01.000Z', firedAt: '2026-01-01T00:00:01.500Z' });
   });
 });

@@ -92,6 +92,27 @@ describe('router lifecycle', () => {
     expect(await readFile(file, 'utf8')).toBe('{"version":1,"endpoints":{');
   });
 
+  it('refuses to start on a parseable but invalid state file, in one line naming the file and the field', async () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const blue = { endpoint: 'scoring', name: 'blue', instanceCount: 1, source: { upstreams: ['http://127.0.0.1:9'] }, provisioningState: 'Succeeded', instances: [], createdAt: at, updatedAt: at };
+    const scoring = { name: 'scoring', authMode: 'key', tags: {}, keys: { primary: 'p', secondary: 's' }, traffic: { blue: 100, ghost: 100, spare: 50 }, mirrorTraffic: {}, createdAt: at, updatedAt: at };
+    const files = [
+      { state: { version: 1, endpoints: { scoring }, deployments: { 'scoring/blue': blue } }, says: 'endpoints.scoring.traffic.ghost: deployment "ghost" does not exist' },
+      { state: { version: 1, endpoints: { scoring: { ...scoring, traffic: { blue: 100 }, keys: undefined } }, deployments: { 'scoring/blue': blue } }, says: 'endpoints.scoring.keys: required' },
+    ];
+    for (const { state, says } of files) {
+      const stateDir = await freshDir();
+      const file = path.join(stateDir, 'state.json');
+      const text = JSON.stringify(state);
+      await writeFile(file, text);
+      const result = await runCli(['router', '--port', '0', '--admin-port', '0', '--state-dir', stateDir], { SAFEROLL_ADMIN_TOKEN: TOKEN });
+      expect(result.code).not.toBe(0);
+      expect(result.output).toContain(`${file}: ${says}`);
+      expect(result.output.trim().split('\n')).toHaveLength(1);
+      expect(await readFile(file, 'utf8')).toBe(text);
+    }
+  });
+
   it('drains in-flight requests on SIGTERM and exits 0', async () => {
     const stateDir = await freshDir();
     let release!: () => void;
