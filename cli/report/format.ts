@@ -26,7 +26,8 @@ export function formatLimitRate(fraction: number): string {
 
 /** Time since the rollout started: `0:07`, `12:30`, `1:02:03`. */
 export function formatOffset(ms: number): string {
-  const total = Math.max(0, Math.round(ms / 1000));
+  // Floored, as a clock shows it: a step that started at 4.5 s started in second 0:04.
+  const total = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = String(total % 60).padStart(2, '0');

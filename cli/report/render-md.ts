@@ -92,7 +92,16 @@ function figures(green: WindowStats, blue: WindowStats | undefined): string[] {
   return [String(green.requests), formatMs(green.p95Ms), formatMs(green.p99Ms), formatRate(green.errorRate), blue ? String(blue.requests) : '–', formatMs(blue?.p95Ms), formatRate(blue?.errorRate)];
 }
 
-/** Table-safe text: no pipes or line breaks to break the row. */
+/**
+ * Text as it was written, safe in a table cell: HTML tags and entities (an
+ * abort reason is anyone's text) are shown, not rendered, and pipes or line
+ * breaks do not break the row. A `<` that cannot open a tag (`<= 250ms`)
+ * stays as it is, so the markdown still reads well in a terminal.
+ */
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return text
+    .replace(/&(?=#?\w+;)/g, '&amp;')
+    .replace(/<(?=[A-Za-z/!?])/g, '&lt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, ' ');
 }
