@@ -1,20 +1,13 @@
 // `saferoll report`: the evidence of a rollout (verdict, gate readings against
 // their limits, decision trail, chart) as markdown for a pull-request comment,
 // JSON for scripts or one HTML page.
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { checkName } from './deployment-source.js';
 import { collectEvidence } from './report/collect-evidence.js';
 import { headline } from './report/format.js';
-import { renderHtml } from './report/render-html.js';
-import { renderJson } from './report/render-json.js';
-import { renderMarkdown } from './report/render-md.js';
-import { renderChart } from './report/render-svg.js';
+import { REPORT_FORMATS, renderReport, writeReport, type ReportFormat } from './report/write-report.js';
 import { TEMPORAL_ENV_HELP, TEMPORAL_FLAGS, TEMPORAL_HELP, resolveConfig, withSession } from './session.js';
-
-const FORMATS = ['md', 'json', 'html'] as const;
-type Format = (typeof FORMATS)[number];
 
 const usage = `Usage: saferoll report <endpoint> [--run <id>] [--format md|json|html] [--out <file>] [--chart-url <url>]
 
@@ -55,36 +48,19 @@ export const reportCommand: Command = {
     }
     if (positionals.length !== 1) throw new UsageError('which endpoint? saferoll report <endpoint> [--format md|json|html]');
     const endpoint = checkName(positionals[0], 'endpoint');
-    const format = (values.format ?? 'md') as Format;
-    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
+    const format = (values.format ?? 'md') as ReportFormat;
+    if (!REPORT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')}, got "${values.format}"`);
     const chartUrl = values['chart-url'];
     if (chartUrl !== undefined && format !== 'md') throw new UsageError(`--chart-url applies to --format md only (html inlines the chart, json has none)`);
     if (values.out === '') throw new UsageError('--out needs a file name');
 
     const evidence = await withSession(resolveConfig(values), (session) => collectEvidence(session, endpoint, values.run));
-
     if (values.out === undefined) {
-      process.stdout.write(format === 'json' ? renderJson(evidence) : format === 'html' ? renderHtml(evidence) : renderMarkdown(evidence, { chartHref: chartUrl }));
+      process.stdout.write(renderReport(evidence, format, chartUrl));
       return EXIT.ok;
     }
-    const out = path.resolve(values.out);
-    await mkdir(path.dirname(out), { recursive: true });
-    const written = [out];
-    if (format === 'md') {
-      const svg = chartPathFor(out);
-      await writeFile(svg, renderChart(evidence));
-      written.push(svg);
-      // Relative, so the pair can be moved (or uploaded) together.
-      await writeFile(out, renderMarkdown(evidence, { chartHref: chartUrl ?? encodeURI(path.basename(svg)) }));
-    } else {
-      await writeFile(out, format === 'json' ? renderJson(evidence) : renderHtml(evidence));
-    }
+    const written = await writeReport(evidence, format, values.out, chartUrl);
     console.log(`${evidence.workflowId}: ${headline(evidence)}; wrote ${written.map((f) => path.relative(process.cwd(), f) || f).join(' and ')}`);
     return EXIT.ok;
   },
 };
-
-/** `report.md` -> `report.svg`; any other name gets `.svg` appended. */
-export function chartPathFor(markdownFile: string): string {
-  return /\.(md|markdown)$/i.test(markdownFile) ? markdownFile.replace(/\.(md|markdown)$/i, '.svg') : `${markdownFile}.svg`;
-}

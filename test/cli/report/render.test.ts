@@ -10,6 +10,23 @@ import { renderChart } from '../../../cli/report/render-svg.js';
 import { launchTestBrowser, type TestBrowser } from '../../support/browser.js';
 import { fixtureEvidence } from './fixture.js';
 
+// The page's globals, for the functions that run in Chromium (the project compiles without the DOM lib).
+interface PageElement {
+  nodeName: string;
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+  getElementsByTagName(name: string): Iterable<PageElement>;
+}
+interface PageDocument extends PageElement {
+  documentElement: PageElement;
+  body: PageElement;
+  title: string;
+}
+declare const DOMParser: new () => { parseFromString(text: string, type: string): PageDocument };
+declare const document: PageDocument;
+
 let browser: TestBrowser;
 beforeAll(async () => {
   browser = await launchTestBrowser();
