@@ -9,6 +9,8 @@ export const EXIT = {
   badInput: 2,
   unreachable: 3,
   alreadyRunning: 4,
+  /** The rollout workflow failed, was terminated or timed out: no verdict, and no rollback ran. */
+  workflowFailed: 5,
 } as const;
 
 export interface Command {

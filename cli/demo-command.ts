@@ -14,6 +14,8 @@ import { EXIT, parseFlags, type Command } from './command.js';
 import { DemoLoad } from './demo-load.js';
 import { STACK_FLAGS, STACK_HELP, stackOptions, startDevStack } from './dev-stack.js';
 import { followRollout, isLiveTerminal } from './follow-rollout.js';
+import { collectEvidence } from './report/collect-evidence.js';
+import { writeReport } from './report/write-report.js';
 import { resultLines } from './rollout-view.js';
 import { Session } from './session.js';
 import { DEFAULT_RECONNECT_TIMEOUT_MS } from './temporal-link.js';
@@ -27,8 +29,10 @@ Starts the local stack (as saferoll dev), creates endpoint "${ENDPOINT}" with a 
 sample model server under steady traffic (${REQUESTS_PER_SECOND} requests/s), and runs
 policies/quick.yaml twice: a good green is promoted to 100% and blue deleted;
 then a faulty green (slower and failing) is rolled back automatically.
-Prints a summary, then keeps the stack up for a look at both runs in the
-Temporal UI until Ctrl-C (or stops at once with --exit).
+Writes each run's report (as saferoll report: md with its SVG chart, and
+html) under <state-dir>/reports, prints a summary, then keeps the stack up
+for a look at both runs in the Temporal UI until Ctrl-C (or stops at once
+with --exit).
 
 Options:
 ${STACK_HELP}
@@ -55,14 +59,14 @@ export const demoCommand: Command = {
     const policyFile = path.join(root, 'policies/quick.yaml');
     const policy = await loadPolicyFile(policyFile);
     const quiet: string[] = [];
-    const stack = await startDevStack(
-      stackOptions(values, (line) => {
-        // Keep the stack's own chatter out of the way; show it if something breaks.
-        quiet.push(line);
-        if (quiet.length > 200) quiet.shift();
-        if (/error|exited/i.test(line) && !line.startsWith('[temporal]')) console.error(line);
-      }),
-    );
+    const options = stackOptions(values, (line) => {
+      // Keep the stack's own chatter out of the way; show it if something breaks.
+      quiet.push(line);
+      if (quiet.length > 200) quiet.shift();
+      if (/error|exited/i.test(line) && !line.startsWith('[temporal]')) console.error(line);
+    });
+    const reportsDir = path.join(path.resolve(options.stateDir), 'reports');
+    const stack = await startDevStack(options);
     const session = new Session({
       temporalAddress: stack.temporalAddress,
       namespace: stack.namespace,
@@ -120,6 +124,11 @@ export const demoCommand: Command = {
         });
         if (load) for (const [phase, count] of load.byPhase) phases.set(phase, { ...count });
         for (const line of resultLines(result, workflowId)) console.log(line);
+        // The evidence a CI job would post on the pull request (saferoll report).
+        const evidence = await collectEvidence(session, ENDPOINT, handle.firstExecutionRunId);
+        const base = path.join(reportsDir, `run-${runs.length + 1}`);
+        const written = [...(await writeReport(evidence, 'md', `${base}.md`)), ...(await writeReport(evidence, 'html', `${base}.html`))];
+        console.log(`  report: ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
         console.log('');
         runs.push({ label, result, phases });
         return result;

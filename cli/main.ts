@@ -10,16 +10,20 @@ import { devCommand } from './dev-command.js';
 import { endpointCommand } from './endpoint-command.js';
 import { invokeCommand } from './invoke-command.js';
 import { loadCommand } from './load-command.js';
+import { reportCommand } from './report-command.js';
 import { routerCommand } from './router-command.js';
 import { startCommand } from './start-command.js';
 import { statusCommand } from './status-command.js';
 import { validateCommand } from './validate-command.js';
+import { waitCommand } from './wait-command.js';
 import { workerCommand } from './worker-command.js';
 
 const commands: Command[] = [
   validateCommand,
   startCommand,
+  waitCommand,
   statusCommand,
+  reportCommand,
   abortCommand,
   pauseCommand,
   resumeCommand,
@@ -82,6 +86,8 @@ function exitCodeOf(err: unknown): number {
       return EXIT.badInput;
     case 'SAFEROLL_E_UNREACHABLE':
       return EXIT.unreachable;
+    case 'SAFEROLL_E_WORKFLOW_FAILED':
+      return EXIT.workflowFailed;
     default:
       return EXIT.rolledBack;
   }

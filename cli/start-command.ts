@@ -14,8 +14,7 @@ import { GREEN_TRAFFIC_PERCENT, ROLLOUT_ENDPOINT, ROLLOUT_PHASE } from '../workf
 import type { GreenSpec, RolloutInput } from '../workflows/types.js';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
-import { followRollout, isLiveTerminal } from './follow-rollout.js';
-import { resultLines } from './rollout-view.js';
+import { followToVerdict } from './follow-to-verdict.js';
 import { RECONNECT_FLAGS, RECONNECT_HELP, reconnectTimeoutFlag } from './temporal-link.js';
 import { ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, TEMPORAL_FLAGS, TEMPORAL_HELP, resolveConfig, withSession, type Session } from './session.js';
 
@@ -45,7 +44,8 @@ Exit codes: 0 started (or, with --wait, promoted), 1 rolled back, 2 bad input
 (nothing started), 3 Temporal or the router unreachable, or Temporal would not
 start the workflow (namespace, permissions, search attributes), or with --wait
 the connection stayed lost past --reconnect-timeout, 4 a rollout already runs
-on that endpoint.
+on that endpoint, 5 (with --wait) the rollout workflow failed, was terminated
+or timed out instead of deciding (no rollback ran).
 
 ${ENV_HELP}`;
 
@@ -125,27 +125,7 @@ export const startCommand: Command = {
         if (values.json) console.log(JSON.stringify({ workflowId, runId: handle.firstExecutionRunId, url }, null, 2));
         return EXIT.ok;
       }
-
-      // Ctrl-C stops following, not the rollout: say so, and how to reach it again.
-      const stopFollowing = (): void => {
-        progress.write(`\nstopped following; the rollout goes on: saferoll status ${endpoint} | saferoll abort ${endpoint}\n`);
-        process.exit(130);
-      };
-      process.once('SIGINT', stopFollowing);
-      const result = await followRollout(handle, {
-        out: progress,
-        live: isLiveTerminal(progress),
-        query: () => session.queryStatus(handle),
-        reconnect: { address: session.config.temporalAddress, endpoint, reconnectTimeoutMs, probe: () => session.probeTemporal() },
-      });
-      process.off('SIGINT', stopFollowing);
-      if (values.json) {
-        for (const line of resultLines(result, workflowId)) progress.write(`${line}\n`);
-        console.log(JSON.stringify(result, null, 2));
-      } else {
-        for (const line of resultLines(result, workflowId)) console.log(line);
-      }
-      return result.outcome === 'promoted' ? EXIT.ok : EXIT.rolledBack;
+      return followToVerdict(session, handle, endpoint, values.json === true, reconnectTimeoutMs);
     });
   },
 };

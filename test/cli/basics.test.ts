@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../support/cli.js';
 import { cliEnv, run, writeTemp } from './helpers.js';
 
-const COMMANDS = ['validate', 'start', 'status', 'abort', 'pause', 'resume', 'promote', 'approve', 'endpoint', 'deployment', 'invoke', 'load', 'router', 'worker', 'dev', 'demo'];
+const COMMANDS = ['validate', 'start', 'wait', 'status', 'report', 'abort', 'pause', 'resume', 'promote', 'approve', 'endpoint', 'deployment', 'invoke', 'load', 'router', 'worker', 'dev', 'demo'];
 const SUBCOMMANDS = [
   ...['create', 'show', 'list', 'delete', 'traffic', 'mirror', 'keys', 'regenerate-key'].map((s): [string, string] => ['endpoint', s]),
   ...['create', 'show', 'list', 'scale', 'delete', 'logs'].map((s): [string, string] => ['deployment', s]),

@@ -1,6 +1,6 @@
 // `saferoll demo --exit` as a new user runs it: the whole stack on its own
 // ports, a good green promoted, a faulty one rolled back, and the summary.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,5 +21,12 @@ describe('saferoll demo', () => {
     expect(output).toMatch(/run 2, a faulty green .*: rolled-back in [\d.]+ s; clients sent \d+ requests, 0 failed/);
     expect(output).toMatch(/green first received traffic → failing gate: [\d.]+ s; → blue back at 100%: [\d.]+ s/);
     expect(output).toContain(`http://127.0.0.1:${uiPort}/namespaces/default/workflows?query=`);
+    // Each run's evidence, as saferoll report writes it.
+    expect(output).toMatch(/report: .*reports\/run-1\.md, .*reports\/run-1\.svg, .*reports\/run-1\.html/);
+    const reports = path.join(stateDir, 'reports');
+    expect((await readFile(path.join(reports, 'run-1.md'), 'utf8')).split('\n')[0]).toBe('## ✅ saferoll: PROMOTED `rollout-demo`');
+    expect((await readFile(path.join(reports, 'run-2.md'), 'utf8')).split('\n')[0]).toBe('## ❌ saferoll: ROLLED BACK `rollout-demo`');
+    expect(await readFile(path.join(reports, 'run-2.svg'), 'utf8')).toContain('class="rollback"');
+    expect(await readFile(path.join(reports, 'run-2.html'), 'utf8')).toContain('<svg');
   }, 240_000);
 });

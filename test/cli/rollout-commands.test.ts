@@ -115,6 +115,17 @@ describe('saferoll start --wait', () => {
     expect(output).toMatch(/gate: Failed \(.*errors 100\.0% > 1% FAILED/);
     expect(await router.admin.getEndpoint('cli-rollback')).toMatchObject({ traffic: { blue: 100 }, mirrorTraffic: {} });
   });
+
+  it('exits 5, not 1, when the workflow is terminated instead of deciding (no rollback ran)', async () => {
+    const endpoint = 'cli-terminate';
+    await createEndpointWithBlue(router, endpoint);
+    const waiting = spawnCli([...startArgs(endpoint, files.approval), '--wait'], env);
+    await waitFor(async () => (await statusOf(endpoint)).waitingForApproval, 30_000, 'waiting for approval');
+    await handleOf(endpoint).terminate('pulled the plug');
+    const { code } = await waiting.exited;
+    expect(code, waiting.output()).toBe(5);
+    expect(waiting.output()).toContain(`rollout rollout-${endpoint} was terminated, so no rollback ran`);
+  });
 });
 
 describe('saferoll start: bad input starts nothing', () => {
