@@ -27,10 +27,12 @@
 //     (`for` is required and at least analysis.interval, so every bake is measured at least once;
 //     an empty step such as `- create:` means all defaults)
 //   onFailure.keepGreen       [false] keep green (without traffic) after a rollback, to debug it
+//   notifications             [none] webhook and slack targets (notifications-schema.ts)
 // Durations: 500ms, 5s, 2m, 1h, 1m30s (a bare number is refused). Percents:
 // whole numbers, 10 or "10%". Unknown keys are refused everywhere.
 
 import { z } from 'zod';
+import { notificationsSchema } from './notifications-schema.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
 import { stepOrderProblems, type IndexedStep, type StepOf } from './step-order.js';
 import type { Policy, PolicyStepKind } from './types.js';
@@ -237,6 +239,7 @@ const policySchema = z
     analysis: analysisSchema,
     steps: stepsSchema,
     onFailure: onFailureSchema,
+    notifications: notificationsSchema.optional(),
   })
   .check((ctx) => {
     // A bake shorter than one interval would end before its gate is ever measured.
@@ -261,6 +264,8 @@ const policySchema = z
       analysis: p.analysis,
       steps: p.steps,
       onFailure: p.onFailure,
+      // Left out when empty, so a policy without notifications is the same data as before they existed.
+      ...(p.notifications === undefined || p.notifications.length === 0 ? {} : { notifications: p.notifications }),
     }),
   );
 
