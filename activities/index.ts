@@ -13,6 +13,7 @@ import { SaferollError } from '../shared/errors.js';
 import type { TickWindows } from '../workflows/gate-decision.js';
 import type { GreenSpec } from '../workflows/types.js';
 import { classified } from './failures.js';
+import { createNotificationActivities, type NotificationDeps } from './notifications/index.js';
 
 export interface ActivityDeps {
   admin: AdminClient;
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   dataUrl: string;
   /** How often to poll a deployment while it provisions. */
   pollIntervalMs?: number;
+  /** Where notification secrets are read (default: the worker's environment). */
+  notifications?: NotificationDeps;
 }
 
 export interface EndpointSummary {
@@ -52,6 +55,8 @@ export function createActivities(deps: ActivityDeps) {
   const smokeAgent = new Agent({ keepAliveTimeout: 5_000 });
 
   return {
+    ...createNotificationActivities(deps.notifications),
+
     async describeEndpoint(endpoint: string): Promise<EndpointSummary> {
       return classified(async () => {
         const [view, deployments] = await Promise.all([admin.getEndpoint(endpoint), admin.listDeployments(endpoint)]);

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'SAFEROLL_E_UPSTREAM'
   | 'SAFEROLL_E_UPSTREAM_TIMEOUT'
   | 'SAFEROLL_E_NO_TRAFFIC'
+  | 'SAFEROLL_E_NOTIFICATION'
   | 'SAFEROLL_E_INTERNAL';
 
 export class SaferollError extends Error {
