@@ -14,6 +14,7 @@ import type { TickWindows } from '../workflows/gate-decision.js';
 import type { GreenSpec } from '../workflows/types.js';
 import { classified } from './failures.js';
 import { createGuardActivities, explainingGuardFired, type GuardRequest } from './guard.js';
+import { createNotificationActivities, type NotificationDeps } from './notifications/index.js';
 
 export interface ActivityDeps {
   admin: AdminClient;
@@ -22,6 +23,8 @@ export interface ActivityDeps {
   dataUrl: string;
   /** How often to poll a deployment while it provisions. */
   pollIntervalMs?: number;
+  /** Where notification secrets are read (default: the worker's environment). */
+  notifications?: NotificationDeps;
 }
 
 export interface EndpointSummary {
@@ -59,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...createGuardActivities(admin),
+    ...createNotificationActivities(deps.notifications),
 
     async describeEndpoint(endpoint: string): Promise<EndpointSummary> {
       return classified(async () => {

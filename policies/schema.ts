@@ -30,6 +30,7 @@
 //     (`for` is required and at least analysis.interval, so every bake is measured at least once;
 //     an empty step such as `- create:` means all defaults)
 //   onFailure.keepGreen       [false] keep green (without traffic) after a rollback, to debug it
+//   notifications             [none] webhook and slack targets (notifications-schema.ts)
 // Durations: 500ms, 5s, 2m, 1h, 1m30s (a bare number is refused). Percents:
 // whole numbers, 10 or "10%". Unknown keys are refused everywhere.
 
@@ -42,6 +43,7 @@ import {
   MIN_CONTROLLER_LOSS_TIMEOUT_MS,
   defaultControllerLossTimeoutMs,
 } from './controller-loss.js';
+import { notificationsSchema } from './notifications-schema.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
 import { stepOrderProblems, type IndexedStep, type StepOf } from './step-order.js';
 import type { Policy, PolicyStepKind } from './types.js';
@@ -352,6 +354,7 @@ const policySchema = z
     analysis: analysisSchema,
     steps: stepsSchema,
     onFailure: onFailureSchema,
+    notifications: notificationsSchema.optional(),
   })
   .check((ctx) => {
     // A bake shorter than one interval would end before its gate is ever measured.
@@ -376,6 +379,8 @@ const policySchema = z
       analysis: p.analysis,
       steps: p.steps,
       onFailure: p.onFailure,
+      // Left out when empty, so a policy without notifications is the same data as before they existed.
+      ...(p.notifications === undefined || p.notifications.length === 0 ? {} : { notifications: p.notifications }),
     }),
   );
 

@@ -1,7 +1,8 @@
 // The validated rollout policy as plain JSON data. It travels inside a Temporal
 // workflow's input, so it holds numbers and strings only (durations in ms,
-// rates as fractions) and this file imports nothing: workflow code can use it
-// without pulling in zod or yaml.
+// rates as fractions) and this file imports types only: workflow code can use
+// it without pulling in zod or yaml.
+import type { NotificationTarget } from './notification-types.js';
 
 export interface Policy {
   name: string;
@@ -21,6 +22,8 @@ export interface Policy {
   };
   steps: PolicyStep[];
   onFailure: { keepGreen: boolean };
+  /** Where events of the rollout are sent; absent when the policy has none. */
+  notifications?: NotificationTarget[];
 }
 
 export type PolicyStep =

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'SAFEROLL_E_NO_TRAFFIC'
   /** A rollout workflow failed, was terminated or timed out instead of returning a verdict. */
   | 'SAFEROLL_E_WORKFLOW_FAILED'
+  | 'SAFEROLL_E_NOTIFICATION'
   | 'SAFEROLL_E_INTERNAL';
 
 export class SaferollError extends Error {

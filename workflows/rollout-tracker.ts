@@ -1,19 +1,34 @@
 // Keeps a rollout's status: the `status` query's answer, the decision log,
-// the search attributes and the current details shown by the Temporal UI.
+// the search attributes and the current details shown by the Temporal UI;
+// and tells a listener (the notifier) of the events operators hear about.
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { formatGateResult } from '../analysis/evaluate.js';
 import { describeStep } from '../policies/describe.js';
+import type { NotificationEventName } from '../policies/notification-types.js';
 import type { Policy } from '../policies/types.js';
 import { GREEN_TRAFFIC_PERCENT, ROLLOUT_PHASE } from './search-attributes.js';
 import type { Decision, GateReport, RolloutPhase, RolloutStatus } from './types.js';
 
 const MAX_DECISIONS = 50;
 
+/** Called as an event happens, with the status already showing it. */
+export type RolloutEventListener = (event: NotificationEventName, reason?: string) => void;
+
 export class RolloutTracker {
   readonly status: RolloutStatus;
+  private listener: RolloutEventListener | undefined;
+  // Pause and approval waits are flags set by several hands; events come from their changes.
+  private wasPaused: boolean;
+  private wasWaitingForApproval: boolean;
 
   constructor(status: RolloutStatus, private readonly policy: Policy) {
     this.status = status;
+    this.wasPaused = status.paused;
+    this.wasWaitingForApproval = status.waitingForApproval;
+  }
+
+  onEvent(listener: RolloutEventListener): void {
+    this.listener = listener;
   }
 
   static fresh(endpoint: string, blue: string, green: string, policy: Policy): RolloutTracker {
@@ -47,6 +62,9 @@ export class RolloutTracker {
     this.status.lastGate = undefined;
     this.decide('step', `step ${index + 1}/${this.status.stepCount}: ${this.status.step}`);
     this.setPhase(phase);
+    // Create is always the first step and never entered again, also across continue-as-new.
+    if (index === 0) this.emit('started');
+    this.emit('stepStarted');
   }
 
   setPhase(phase: RolloutPhase): void {
@@ -68,12 +86,28 @@ export class RolloutTracker {
     // Log a gate only when its verdict changes, so a long bake does not flood the log.
     if (previous !== report.phase) this.decide('gate', `gate ${report.phase}: ${formatGateResult(report)}`);
     this.publish();
+    if (report.phase === 'Failed' && previous !== 'Failed') this.emit('gateFailed', report.summary);
   }
 
   decide(kind: Decision['kind'], message: string): void {
     this.status.decisions.push({ atMs: Date.now(), step: this.status.stepIndex, kind, message });
     if (this.status.decisions.length > MAX_DECISIONS) this.status.decisions.splice(0, this.status.decisions.length - MAX_DECISIONS);
     this.publish();
+    this.emitFlagChanges(message);
+    if (kind === 'done' && this.status.phase === 'Promoted') this.emit('promoted', message);
+    if (kind === 'done' && this.status.phase === 'RolledBack') this.emit('rolledBack', message);
+  }
+
+  private emitFlagChanges(reason: string): void {
+    const { paused, waitingForApproval } = this.status;
+    if (paused !== this.wasPaused) this.emit(paused ? 'paused' : 'resumed', reason);
+    if (waitingForApproval && !this.wasWaitingForApproval) this.emit('waitingForApproval', reason);
+    this.wasPaused = paused;
+    this.wasWaitingForApproval = waitingForApproval;
+  }
+
+  private emit(event: NotificationEventName, reason?: string): void {
+    this.listener?.(event, reason);
   }
 
   /** The markdown the Temporal UI shows as the workflow's current details. */

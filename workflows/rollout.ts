@@ -19,6 +19,7 @@ import type { RolloutActivities } from '../activities/types.js';
 import { formatDuration } from '../policies/units.js';
 import { gateRules, judgeTick, shouldContinueAsNew, tickVerdict } from './gate-decision.js';
 import { GuardLease, controllerLostReason } from './guard-lease.js';
+import { Notifier } from './notifier.js';
 import { installOperatorControls, type OperatorControl } from './operator-controls.js';
 import { RolloutTracker } from './rollout-tracker.js';
 import type { BakeProgress, GateReport, RolloutInput, RolloutResult, UndoAction } from './types.js';
@@ -62,6 +63,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const carried = input.carried;
   const tracker = carried ? new RolloutTracker(carried.status, policy) : RolloutTracker.fresh(endpoint, input.blue ?? '', green.name, policy);
   const status = tracker.status;
+  const notifier = new Notifier(policy.notifications ?? [], tracker);
   const undo: UndoAction[] = carried?.undo ?? [];
   let carriedBake: BakeProgress | undefined = carried?.bake;
   const rules = gateRules(policy);
@@ -132,7 +134,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           return;
         }
         const info = workflowInfo();
-        if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents)) {
+        // Deliveries under way would be abandoned with this run: wait for them to end (a tick or two).
+        if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents) && notifier.idle) {
           await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: { status, undo, bake: progress } });
         }
       }
@@ -251,7 +254,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   if (!failure) {
     tracker.setPhase('Promoted');
     tracker.decide('done', `promoted: "${green.name}" serves 100% of ${endpoint}`);
-    return result('promoted', `green "${green.name}" promoted to 100%`);
+    const promoted = result('promoted', `green "${green.name}" promoted to 100%`);
+    await notifier.drain();
+    return promoted;
   }
 
   tracker.setPhase('RollingBack');
@@ -270,7 +275,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   });
   tracker.setPhase('RolledBack');
   tracker.decide('done', `rolled back: ${failure.message}`);
-  return result('rolled-back', failure.message, failure);
+  const rolledBack = result('rolled-back', failure.message, failure);
+  await notifier.drain();
+  return rolledBack;
 
   function result(outcome: RolloutResult['outcome'], reason: string, failed?: StepFailure): RolloutResult {
     const step = failed ? policy.steps[failed.stepIndex] : undefined;

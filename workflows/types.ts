@@ -54,7 +54,7 @@ export interface GateReport {
 export interface Decision {
   atMs: number;
   step: number;
-  kind: 'step' | 'gate' | 'operator' | 'rollback' | 'done';
+  kind: 'step' | 'gate' | 'operator' | 'rollback' | 'done' | 'notify';
   message: string;
 }
 
@@ -78,6 +78,8 @@ export interface RolloutStatus {
   /** The latest decisions, oldest first (capped, so history stays small). */
   decisions: Decision[];
   startedAtMs: number;
+  /** The sequence number of the last event sent to notification targets; only with targets. */
+  notificationSeq?: number | undefined;
 }
 
 export interface RolloutResult {

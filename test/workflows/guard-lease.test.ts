@@ -78,6 +78,8 @@ class FakeRouter {
         if (this.failRenewal(this.named('renewGuard').length)) fired();
       },
       releaseGuard: async (...args) => record('releaseGuard', args),
+      notifyWebhook: async (...args) => record('notifyWebhook', args),
+      notifySlack: async (...args) => record('notifySlack', args),
     };
   }
 }
