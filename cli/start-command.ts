@@ -137,7 +137,7 @@ async function loadPolicy(file: string): Promise<Policy | undefined> {
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
     console.error(err.message);
-    console.error(`saferoll start: the policy has ${err.problems.length === 1 ? 'a problem' : `${err.problems.length} problems`}; nothing started (saferoll validate ${file})`);
+    console.error(`saferoll start: the policy has ${err.total === 1 ? 'a problem' : `${err.total} problems`}; nothing started (saferoll validate ${file})`);
     return undefined;
   }
 }
