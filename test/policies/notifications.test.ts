@@ -74,7 +74,7 @@ describe('notifications in a policy', () => {
       'p.yaml:8:43: notifications.0.webhook.secretEnv: must be the name of an environment variable (letters, digits and _, not starting with a digit)',
       'p.yaml:8:59: notifications.0.webhook.headers.Authorization: "Authorization" carries a credential and a policy is stored in Temporal history: name an environment variable in headersEnv instead',
       'p.yaml:8:77: notifications.0.webhook.headers.X-Saferoll-Event: "X-Saferoll-Event" is set by saferoll',
-      'p.yaml:8:98: notifications.0.webhook.headers.\"bad name\": "bad name" is not a header name',
+      `p.yaml:8:98: notifications.0.webhook.headers."bad name": "bad name" is not a header name`,
       'p.yaml:9:14: notifications.0.events.0: must be one of started, stepStarted, gateFailed, waitingForApproval, paused, resumed, rolledBack, promoted, got "nope"',
       'p.yaml:10:5: notifications.1.slack: needs urlEnv: the environment variable holding the incoming-webhook URL',
       'p.yaml:11:5: notifications.2: a notification target needs webhook or slack',
