@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'SAFEROLL_E_UPSTREAM'
   | 'SAFEROLL_E_UPSTREAM_TIMEOUT'
   | 'SAFEROLL_E_NO_TRAFFIC'
-  | 'SAFEROLL_E_INTERNAL';
+  | 'SAFEROLL_E_INTERNAL'
+  /** The failure type a rolled-back rollout ends its workflow with (workflows/rolled-back.ts): a verdict, not a crash. */
+  | 'SAFEROLL_E_ROLLED_BACK';
 
 export class SaferollError extends Error {
   readonly code: ErrorCode;
