@@ -11,6 +11,7 @@ import { launchTestBrowser, type TestBrowser } from '../support/browser.js';
 import { startLoad, type Load } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, longBakes, modelServer } from '../support/rollout-fixture.js';
 import { waitFor } from '../support/wait-for.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 const ui = inject('temporalUiUrl');
 let bed: RolloutTestBed;
@@ -97,7 +98,7 @@ describe('the Temporal UI on a rollout', () => {
     await confirm.getByRole('button', { name: 'Confirm' }).click();
     await confirm.waitFor({ state: 'hidden' });
 
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/cancelled/);
     await expectRolledBackToBlue(endpoint);
@@ -122,7 +123,7 @@ describe('the Temporal UI on a rollout', () => {
     await dialog.getByRole('textbox', { disabled: false }).fill('"bad build"');
     await Promise.all([page.getByText('Workflow signaled.').waitFor(), dialog.getByRole('button', { name: 'Submit' }).click()]);
 
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('bad build');
     await expectRolledBackToBlue(endpoint);
