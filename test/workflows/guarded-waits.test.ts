@@ -98,7 +98,6 @@ describe('the watch window (deleteBlue.after)', () => {
 
     router.green = 'failing';
     const result = await outcome(handle);
-    await recordHistory('watch-window-breach', handle);
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/^gate failed while watching green after promotion: /);
     expect(router.routes().at(-1)).toEqual([{ blue: 100 }, {}]);

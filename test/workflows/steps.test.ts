@@ -3,7 +3,6 @@
 // ends in a rollback to blue (fast: 100 ms gate intervals, no real processes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate } from '../../workflows/messages.js';
-import { recordHistory } from '../support/histories.js';
 import { GREEN, SMOKE, WorkflowHarness, fastPolicy, outcome, status, statusWhen } from '../support/workflow-harness.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -35,7 +34,6 @@ describe('each step kind', () => {
     await waitFor(() => router.named('measureWindows').length >= before + 3, 20_000, 'gate readings during the approval wait');
     await handle.executeUpdate(approveUpdate, { args: ['ship it'] });
     const result = await outcome(handle);
-    await recordHistory('every-step-kind', handle);
 
     expect(result.outcome, result.reason).toBe('promoted');
     expect(result.blueDeleted).toBe(true);
