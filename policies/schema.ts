@@ -26,7 +26,8 @@
 //     mirror: {percent 1..50, for}                copies of live traffic; before any traffic step
 //     traffic: {percent 1..100, for}              live traffic to green; never decreasing
 //     approval: {timeout [none = wait forever]}   a manual gate
-//     deleteBlue: {after [0s]}                    at most once, last, after a traffic step of 100
+//     deleteBlue: {after [0s]}                    at most once, last, after a traffic step of 100;
+//                                                 `after` is the watch window (green gated alone, blue kept)
 //     (`for` is required and at least analysis.interval, so every bake is measured at least once;
 //     an empty step such as `- create:` means all defaults)
 //   onFailure.action          [rollback] what a failed gate does: rollback = blue 100% at once;
