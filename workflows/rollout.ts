@@ -188,6 +188,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     return result('promoted', `green "${green.name}" promoted to 100%`);
   }
 
+  status.heldOnFailure = undefined;
   tracker.setPhase('RollingBack');
   tracker.decide('rollback', `rolling back: ${failure.message}`);
   await CancellationScope.nonCancellable(async () => {
@@ -202,7 +203,6 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       }
     }
   });
-  status.heldOnFailure = undefined;
   tracker.setPhase('RolledBack');
   tracker.decide('done', `rolled back: ${failure.message}`);
   const rolledBack = result('rolled-back', failure.message, failure);
