@@ -25,6 +25,7 @@ import { machineLine, markdownTable, writeReport } from './lib/report.js';
 import { MODEL_SERVER, createEndpointWithBlue, modelServerProcess, startRouterProcess, type RouterProcess } from './lib/router-process.js';
 import { fmt, median, ms, seconds, spread } from './lib/stats.js';
 import { SMOKE_STEP, benchPolicy, connectClient, startDevServer, startRollout, startWorkerProcess, waitForStatus, withTimeout } from './lib/temporal.js';
+import { rolloutResult } from '../cli/follow-rollout.js';
 
 const ENDPOINT = 'breach-bench';
 const BAKE_MS = 600_000;
@@ -150,7 +151,7 @@ async function breachOnce(router: RouterProcess, client: Awaited<ReturnType<type
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  const result: RolloutResult = await withTimeout(handle.result(), 120_000, `${scenario.id}: the rollout's result`);
+  const result: RolloutResult = await withTimeout(rolloutResult(handle), 120_000, `${scenario.id}: the rollout's result`);
   if (result.outcome !== 'rolled-back') throw new Error(`${scenario.id}: expected a rollback, got ${result.outcome}: ${result.reason}`);
   const failedGate = result.decisions.find((d) => d.kind === 'gate' && d.message.includes('Failed') && d.atMs >= t0 - 5);
   const done = result.decisions.find((d) => d.kind === 'done');

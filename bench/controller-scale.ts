@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PolicyStep } from '../policies/types.js';
+import { rolloutResult, type RolloutHandle } from '../cli/follow-rollout.js';
 import type { RolloutResult } from '../workflows/types.js';
 import { newestProfile, rankProfile } from './lib/cpu-profile.js';
 import { log } from './lib/log.js';
@@ -102,7 +103,7 @@ runBench('bench:scale', async () => {
     );
     const startMs = Date.now() - t0;
     log(`N=${n}: ${n} rollouts started in ${startMs} ms`);
-    const outcomes: RolloutResult[] = await withTimeout(Promise.all(handles.map((h) => h.result() as Promise<RolloutResult>)), 60_000 + n * 3_000, `N=${n}: the rollouts' results`);
+    const outcomes: RolloutResult[] = await withTimeout(Promise.all(handles.map((h) => rolloutResult(h as RolloutHandle))), 60_000 + n * 3_000, `N=${n}: the rollouts' results`);
     const wallMs = Date.now() - t0;
     const machine = machineCpuMs();
     const cpu = {

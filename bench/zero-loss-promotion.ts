@@ -7,6 +7,7 @@
 //   node dist/bench/zero-loss-promotion.js [--rate 200] [--runs 2] [--bake-ms 5000]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { rolloutResult } from '../cli/follow-rollout.js';
 import { log } from './lib/log.js';
 import { SteadyLoad, describeFailures, summarize, type Sample } from './lib/load.js';
 import { PhaseTracker } from './lib/phase-tracker.js';
@@ -54,7 +55,7 @@ runBench('bench:promotion', async () => {
     const t = Date.now();
     const handle = await startRollout(client, taskQueue, ENDPOINT, policy, spec, blue);
     tracker = new PhaseTracker(handle).start();
-    const result = await withTimeout(handle.result(), 180_000, `run ${run + 1}: the rollout's result`);
+    const result = await withTimeout(rolloutResult(handle), 180_000, `run ${run + 1}: the rollout's result`);
     await tracker.stop();
     durations.push(Date.now() - t);
     for (const change of tracker.changes) if (!order.includes(change.tag)) order.push(change.tag);

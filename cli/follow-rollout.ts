@@ -6,6 +6,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import { SaferollError } from '../shared/errors.js';
 import { statusQuery } from '../workflows/messages.js';
+import { rolledBackResult } from '../workflows/rolled-back.js';
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { RolloutResult, RolloutStatus } from '../workflows/types.js';
 import { UsageError } from './command.js';
@@ -84,13 +85,19 @@ async function resultThroughOutages(handle: RolloutHandle, link: TemporalLink | 
   }
 }
 
-/** The workflow's result; a workflow that failed instead of returning one becomes a saferoll error. */
+/**
+ * The workflow's result. A rollback ends the workflow Failed with the result
+ * in its details (workflows/rolled-back.ts): that is a result too. Any other
+ * failure becomes a saferoll error.
+ */
 export async function rolloutResult(handle: RolloutHandle): Promise<RolloutResult> {
   try {
     return await handle.result();
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const cause = err.cause;
+    const rolledBack = rolledBackResult(cause);
+    if (rolledBack) return rolledBack;
     // The workflow refuses bad input (no blue to replace...) before it changes anything.
     if (cause instanceof ApplicationFailure && cause.type === 'SAFEROLL_E_VALIDATION') throw new UsageError(cause.message);
     if (cause instanceof TerminatedFailure) {

@@ -3,7 +3,7 @@
 // clear line (a stack only with --verbose) and a documented exit code.
 import { isSaferollError } from '../shared/errors.js';
 import { EXIT, UsageError, type Command } from './command.js';
-import { abortCommand, approveCommand, pauseCommand, promoteCommand, resumeCommand } from './control-commands.js';
+import { abortCommand, approveCommand, pauseCommand, promoteCommand, resumeCommand, rollbackCommand } from './control-commands.js';
 import { deploymentCommand } from './deployment-command.js';
 import { demoCommand } from './demo-command.js';
 import { devCommand } from './dev-command.js';
@@ -29,6 +29,7 @@ const commands: Command[] = [
   resumeCommand,
   promoteCommand,
   approveCommand,
+  rollbackCommand,
   endpointCommand,
   deploymentCommand,
   invokeCommand,

@@ -19,7 +19,13 @@ export function gateText(gate: GateReport | undefined): string {
 }
 
 export function flagsText(status: RolloutStatus): string {
-  return [status.paused ? 'PAUSED (saferoll resume)' : '', status.waitingForApproval ? 'WAITING FOR APPROVAL (saferoll approve)' : ''].filter(Boolean).join('  ');
+  return [
+    status.paused ? 'PAUSED (saferoll resume)' : '',
+    status.waitingForApproval ? 'WAITING FOR APPROVAL (saferoll approve)' : '',
+    status.heldOnFailure ? 'HELD ON A FAILED GATE (saferoll rollback | promote --force | abort)' : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
 }
 
 /** The redrawn block of a followed rollout, and the body of `saferoll status <endpoint>`. */
@@ -33,6 +39,17 @@ export function statusLines(status: RolloutStatus, nowMs = Date.now()): string[]
   if (status.bakeEndsAtMs !== undefined) {
     const left = Math.max(0, Math.ceil((status.bakeEndsAtMs - nowMs) / 1000));
     lines.push(`  bake: ${left}s left${status.paused ? ' (clock stopped while paused)' : ''}`);
+  }
+  if (status.approvalEndsAtMs !== undefined && status.waitingForApproval) {
+    lines.push(`  approval: times out in ${Math.max(0, Math.ceil((status.approvalEndsAtMs - nowMs) / 1000))}s (then rolls back)`);
+  }
+  if (status.heldOnFailure) {
+    const left = Math.max(0, Math.ceil((status.heldOnFailure.endsAtMs - nowMs) / 1000));
+    lines.push(`  held: ${status.heldOnFailure.reason}; rolls back by itself in ${left}s`);
+  }
+  if (status.watchEndsAtMs !== undefined && status.phase === 'DeletingBlue') {
+    const left = Math.max(0, Math.ceil((status.watchEndsAtMs - nowMs) / 1000));
+    lines.push(`  watch window: blue "${status.blue}" is deleted in ${left}s (saferoll rollback puts it back until then)`);
   }
   const last = status.decisions.at(-1);
   if (last) lines.push(`  latest: ${last.message}`);

@@ -10,7 +10,8 @@ import { formatDuration, formatRate } from './units.js';
  */
 export function describePlan(policy: Policy): string {
   const steps = policy.steps.map(describeStep).join(' → ');
-  return `${policy.name}: ${steps}; ${describeGates(policy)}, every ${formatDuration(policy.analysis.intervalMs)}`;
+  const hold = policy.onFailure.action === 'pause' ? `; a failed gate holds ≤${formatDuration(policy.onFailure.timeoutMs ?? 0)}` : '';
+  return `${policy.name}: ${steps}; ${describeGates(policy)}, every ${formatDuration(policy.analysis.intervalMs)}${hold}`;
 }
 
 export function describeStep(step: PolicyStep): string {

@@ -26,9 +26,14 @@
 //     mirror: {percent 1..50, for}                copies of live traffic; before any traffic step
 //     traffic: {percent 1..100, for}              live traffic to green; never decreasing
 //     approval: {timeout [none = wait forever]}   a manual gate
-//     deleteBlue: {after [0s]}                    at most once, last, after a traffic step of 100
+//     deleteBlue: {after [0s]}                    at most once, last, after a traffic step of 100;
+//                                                 `after` is the watch window (green gated alone, blue kept)
 //     (`for` is required and at least analysis.interval, so every bake is measured at least once;
 //     an empty step such as `- create:` means all defaults)
+//   onFailure.action          [rollback] what a failed gate does: rollback = blue 100% at once;
+//                             pause = traffic stays where it is and the rollout waits for
+//                             `saferoll rollback`, `promote --force` or `abort` (gates keep running)
+//   onFailure.timeout         [1h] with pause only: no operator decision in this time = roll back
 //   onFailure.keepGreen       [false] keep green (without traffic) after a rollback, to debug it
 //   notifications             [none] webhook and slack targets (notifications-schema.ts)
 // Durations: 500ms, 5s, 2m, 1h, 1m30s (a bare number is refused). Percents:
@@ -44,6 +49,7 @@ import {
   defaultControllerLossTimeoutMs,
 } from './controller-loss.js';
 import { notificationsSchema } from './notifications-schema.js';
+import { DEFAULT_HOLD_TIMEOUT_MS } from './on-failure.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
 import { stepOrderProblems, type IndexedStep, type StepOf } from './step-order.js';
 import type { Policy, PolicyStepKind } from './types.js';
@@ -245,7 +251,22 @@ const analysisSchema = z
   }))
   .default(() => ({ intervalMs: DEFAULT_INTERVAL_MS, controllerLossTimeoutMs: DEFAULT_CONTROLLER_LOSS_TIMEOUT_MS }));
 
-const onFailureSchema = z.strictObject({ keepGreen: z.boolean().default(false) }).default(() => ({ keepGreen: false }));
+const onFailureSchema = z
+  .strictObject({
+    action: z.enum(['rollback', 'pause']).optional(),
+    keepGreen: z.boolean().default(false),
+    timeout: duration(1).optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.timeout !== undefined && ctx.value.action !== 'pause') {
+      ctx.issues.push({ code: 'custom', input: ctx.value.timeout, path: ['timeout'], message: 'applies only with action: pause (a rollback does not wait)' });
+    }
+  })
+  // `rollback` is the default and stays implicit, as in policies written before `action` existed.
+  .transform(({ action, keepGreen, timeout }): Policy['onFailure'] =>
+    action === 'pause' ? { action, keepGreen, timeoutMs: timeout ?? DEFAULT_HOLD_TIMEOUT_MS } : { ...(action === undefined ? {} : { action }), keepGreen },
+  )
+  .default(() => ({ keepGreen: false }));
 
 // ---- steps --------------------------------------------------------------------
 

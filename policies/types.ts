@@ -21,9 +21,23 @@ export interface Policy {
     controllerLossTimeoutMs?: number | 'off';
   };
   steps: PolicyStep[];
-  onFailure: { keepGreen: boolean };
+  onFailure: OnFailure;
   /** Where events of the rollout are sent; absent when the policy has none. */
   notifications?: NotificationTarget[];
+}
+
+/** What a failed gate does. */
+export interface OnFailure {
+  /**
+   * `rollback` (the default; also when absent, as in the input of rollouts
+   * started before this field existed): blue 100% at once. `pause`: traffic
+   * stays where it is and the rollout waits for an operator (rollback,
+   * promote --force, abort) for at most `timeoutMs`, then rolls back.
+   */
+  action?: 'rollback' | 'pause';
+  keepGreen: boolean;
+  /** With `pause`: how long to wait for an operator before rolling back (default 1h). */
+  timeoutMs?: number;
 }
 
 export type PolicyStep =

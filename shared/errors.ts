@@ -22,7 +22,9 @@ export type ErrorCode =
   /** A rollout workflow failed, was terminated or timed out instead of returning a verdict. */
   | 'SAFEROLL_E_WORKFLOW_FAILED'
   | 'SAFEROLL_E_NOTIFICATION'
-  | 'SAFEROLL_E_INTERNAL';
+  | 'SAFEROLL_E_INTERNAL'
+  /** The failure type a rolled-back rollout ends its workflow with (workflows/rolled-back.ts): a verdict, not a crash. */
+  | 'SAFEROLL_E_ROLLED_BACK';
 
 export class SaferollError extends Error {
   readonly code: ErrorCode;

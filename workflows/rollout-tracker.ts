@@ -80,11 +80,18 @@ export class RolloutTracker {
     this.publish();
   }
 
-  gate(report: GateReport): void {
+  /**
+   * `log`: which readings go to the decision log. A bake logs every change of
+   * verdict; a wait outside a bake only a breach, so an hour's approval wait
+   * at low traffic (Inconclusive, Successful, Inconclusive...) does not push
+   * the rollout's story out of the capped log.
+   */
+  gate(report: GateReport, log: 'changes' | 'breaches' = 'changes'): void {
     const previous = this.status.lastGate?.phase;
     this.status.lastGate = report;
     // Log a gate only when its verdict changes, so a long bake does not flood the log.
-    if (previous !== report.phase) this.decide('gate', `gate ${report.phase}: ${formatGateResult(report)}`);
+    const logged = log === 'changes' || report.phase === 'Failed';
+    if (previous !== report.phase && logged) this.decide('gate', `gate ${report.phase}: ${formatGateResult(report)}`);
     this.publish();
     if (report.phase === 'Failed' && previous !== 'Failed') this.emit('gateFailed', report.summary);
   }
@@ -114,17 +121,26 @@ export class RolloutTracker {
   private publish(): void {
     const s = this.status;
     const gate = s.lastGate ? `${s.lastGate.phase} (${s.lastGate.window} window, green n=${s.lastGate.greenRequests}): ${formatGateResult(s.lastGate)}` : 'not measured yet';
-    const flags = [s.paused ? '**PAUSED**' : '', s.waitingForApproval ? '**waiting for approval**' : ''].filter(Boolean).join(' ');
+    const held = s.heldOnFailure
+      ? `**HELD ON A FAILED GATE** (rollback, promote --force or abort; rolls back by itself in ${secondsUntil(s.heldOnFailure.endsAtMs)} s)`
+      : '';
+    const flags = [s.paused ? '**PAUSED**' : '', s.waitingForApproval ? '**waiting for approval**' : '', held].filter(Boolean).join(' ');
     setCurrentDetails(
       [
         `**${s.phase}** ${flags} — step ${Math.min(s.stepIndex + 1, s.stepCount)}/${s.stepCount}: ${s.step}`,
         `traffic: blue \`${s.blue}\` ${s.traffic.blue}% · green \`${s.green}\` ${s.traffic.green}% · mirror ${s.mirrorPercent}%`,
         `last gate: ${gate}`,
-        s.bakeEndsAtMs !== undefined ? `bake ends in ${Math.max(0, Math.round((s.bakeEndsAtMs - Date.now()) / 1000))} s` : '',
+        s.bakeEndsAtMs !== undefined ? `bake ends in ${secondsUntil(s.bakeEndsAtMs)} s` : '',
+        s.approvalEndsAtMs !== undefined && s.waitingForApproval ? `approval times out in ${secondsUntil(s.approvalEndsAtMs)} s` : '',
+        s.watchEndsAtMs !== undefined && s.phase === 'DeletingBlue' ? `watch window: blue is deleted in ${secondsUntil(s.watchEndsAtMs)} s (rollback puts it back until then)` : '',
         `policy: ${s.policy} · run ${workflowInfo().runId.slice(0, 8)}`,
       ]
         .filter(Boolean)
         .join('\n\n'),
     );
   }
+}
+
+function secondsUntil(atMs: number): number {
+  return Math.max(0, Math.round((atMs - Date.now()) / 1000));
 }

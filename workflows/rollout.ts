@@ -1,81 +1,71 @@
 // The rollout plan as a short step interpreter: for each step of the policy,
-// do it, bake it while gates are measured, and on any failure, abort or
-// cancellation run the undo list in a non-cancellable scope, ending in
-// "blue 100%, mirror off". Deterministic: all I/O is in activities.
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  ContinueAsNew,
-  condition,
-  continueAsNew,
-  isCancellation,
-  proxyActivities,
-  sleep,
-  workflowInfo,
-  type ActivityOptions,
-} from '@temporalio/workflow';
-import type { RolloutActivities } from '../activities/types.js';
+// do it; bake it while gates are measured; wait (for an approval, through a
+// pause, through the watch window) while gates keep guarding; and on any
+// failure, abort, rollback or cancellation run the undo list in a
+// non-cancellable scope, ending in "blue 100%, mirror off". Deterministic:
+// all I/O is in activities.
+import { ApplicationFailure, CancellationScope, ContinueAsNew, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import { formatDuration } from '../policies/units.js';
-import { gateRules, judgeTick, shouldContinueAsNew, tickVerdict } from './gate-decision.js';
-import { GuardLease, controllerLostReason } from './guard-lease.js';
+import { PROVISION_OPTIONS, ROLLBACK_OPTIONS, STEP_OPTIONS, act } from './activity-options.js';
+import { bake } from './bake.js';
+import { gateRules, shouldContinueAsNew } from './gate-decision.js';
+import { GuardLease } from './guard-lease.js';
 import { Notifier } from './notifier.js';
-import { installOperatorControls, type OperatorControl } from './operator-controls.js';
+import { freshControl, installOperatorControls } from './operator-controls.js';
+import { appliedPatches } from './patches.js';
+import { waitForApproval, waitWhilePaused, watchWindow } from './plan-waits.js';
+import { rolledBackFailure } from './rolled-back.js';
+import type { RolloutContext } from './rollout-context.js';
 import { RolloutTracker } from './rollout-tracker.js';
-import type { BakeProgress, GateReport, RolloutInput, RolloutResult, UndoAction } from './types.js';
-
-// Short: these calls take milliseconds, and a call lost with a crashed worker
-// is retried only once this expires.
-const STEP_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 6 },
-};
-const PROVISION_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '20m',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
-};
-// Rollback must end in blue 100% whatever it takes, and so must the deletion
-// of blue once past the point of no return: retry until the router answers.
-const ROLLBACK_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '250ms', backoffCoefficient: 2, maximumInterval: '10s' },
-};
-
-/** Activities whose UI summary says what this call does. */
-function act(summary: string, options: ActivityOptions = STEP_OPTIONS): RolloutActivities {
-  return proxyActivities<RolloutActivities>({ ...options, summary });
-}
-
-/** A step that did not hold: the rollout rolls back with this reason. */
-class StepFailure extends Error {
-  constructor(
-    message: string,
-    readonly stepIndex: number,
-    readonly gate?: GateReport,
-  ) {
-    super(message);
-  }
-}
+import { StepFailure, toStepFailure } from './step-failure.js';
+import type { RolloutInput, RolloutResult, UndoAction } from './types.js';
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
+  const patches = appliedPatches();
   const { policy, endpoint, green } = input;
   const carried = input.carried;
   const tracker = carried ? new RolloutTracker(carried.status, policy) : RolloutTracker.fresh(endpoint, input.blue ?? '', green.name, policy);
   const status = tracker.status;
   const notifier = new Notifier(policy.notifications ?? [], tracker);
   const undo: UndoAction[] = carried?.undo ?? [];
-  let carriedBake: BakeProgress | undefined = carried?.bake;
-  const rules = gateRules(policy);
-  const control: OperatorControl = { abortReason: undefined, promote: false, approved: false, baking: false };
+  let carriedBake = carried?.bake;
+  let carriedWait = carried?.wait;
+  const control = freshControl();
   const plan = new CancellationScope();
   // If the routing core's guard lease lapsed (the controller was gone), the plan ends with that reason.
   const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel());
+  let blueDeleted = false;
 
   installOperatorControls(tracker, control, plan);
 
-  const waitWhilePaused = async (): Promise<void> => {
-    if (status.paused) await condition(() => !status.paused);
+  const ctx: RolloutContext = {
+    input,
+    endpoint,
+    green,
+    policy,
+    rules: gateRules(policy),
+    tracker,
+    status,
+    control,
+    patches,
+    async continueIfLong(progress) {
+      const info = workflowInfo();
+      // Deliveries under way would be abandoned with this run: wait for them to end (a tick or two).
+      if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents) && notifier.idle) {
+        await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: { status, undo, ...progress } });
+      }
+    },
+    takeCarriedBake(stepIndex) {
+      const bakeProgress = carriedBake?.stepIndex === stepIndex ? carriedBake : undefined;
+      carriedBake = undefined;
+      return bakeProgress;
+    },
+    takeCarriedWait(kind, stepIndex) {
+      if (carriedWait?.kind !== kind || carriedWait.stepIndex !== stepIndex) return undefined;
+      const wait = carriedWait;
+      carriedWait = undefined;
+      return wait;
+    },
   };
 
   const applyRoutes = async (greenPercent: number, mirrorPercent: number): Promise<void> => {
@@ -88,64 +78,6 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     guard.keep();
   };
 
-  const bake = async (stepIndex: number, forMs: number, greenTraffic: 'live' | 'mirror'): Promise<void> => {
-    let progress = carriedBake?.stepIndex === stepIndex ? carriedBake : undefined;
-    carriedBake = undefined;
-    if (!progress) {
-      const start = await act('gate window start: read metrics').snapshotMetrics(endpoint);
-      progress = { stepIndex, elapsedMs: 0, stepStart: start, lastTick: start };
-    }
-    control.baking = true;
-    control.promote = false;
-    try {
-      for (;;) {
-        const remaining = forMs - progress.elapsedMs;
-        status.bakeEndsAtMs = Date.now() + Math.max(0, remaining);
-        const waitMs = Math.max(1, Math.min(policy.analysis.intervalMs, remaining > 0 ? remaining : policy.analysis.intervalMs));
-        const tickStart = Date.now();
-        await condition(() => control.promote, waitMs);
-
-        const measured = await act(`gate: green (${greenTraffic}) vs blue, ${formatDuration(progress.elapsedMs)} of ${formatDuration(forMs)}`).measureWindows({
-          endpoint,
-          green: green.name,
-          blue: status.blue,
-          greenTraffic,
-          stepStart: progress.stepStart,
-          lastTick: progress.lastTick,
-        });
-        // The bake clock counts the measurement too (a slow tick must not stretch the bake), not paused time.
-        if (!status.paused) progress.elapsedMs += Date.now() - tickStart;
-        progress.lastTick = measured.snapshot;
-        const { report } = judgeTick(rules, measured.windows, Date.now());
-        tracker.gate(report);
-
-        if (control.promote && report.phase !== 'Successful') {
-          tracker.decide('operator', `promote not applied: the gate is ${report.phase} now (${report.summary})`);
-          control.promote = false;
-        }
-        const over = control.promote || (!status.paused && progress.elapsedMs >= forMs);
-        const verdict = tickVerdict(report, over);
-        if (verdict === 'fail') {
-          const why = report.phase === 'Failed' ? `gate failed: ${report.summary}` : `bake ended without a passing gate: ${report.summary}`;
-          throw new StepFailure(why, stepIndex, report);
-        }
-        if (verdict === 'pass') {
-          tracker.decide('gate', control.promote ? 'promoted early by an operator; gates passed' : `bake of ${formatDuration(forMs)} passed: ${report.summary}`);
-          return;
-        }
-        const info = workflowInfo();
-        // Deliveries under way would be abandoned with this run: wait for them to end (a tick or two).
-        if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents) && notifier.idle) {
-          await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: { status, undo, bake: progress } });
-        }
-      }
-    } finally {
-      control.baking = false;
-      control.promote = false;
-      status.bakeEndsAtMs = undefined;
-    }
-  };
-
   const runPlan = async (): Promise<void> => {
     if (!carried) {
       status.blue = await findBlue();
@@ -156,11 +88,14 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       // The lease is held exactly while there are routes to undo.
       if (undo.some((u) => u.kind === 'restoreRoutes')) guard.resume();
     }
-    for (let i = status.stepIndex; i < policy.steps.length; i++) {
-      await waitWhilePaused();
+    // A run continued as new during a pause between steps resumes at the next step, not yet entered.
+    const resumeAt = carried ? carried.status.stepIndex : -1;
+    for (let i = carried?.wait?.stepIndex ?? status.stepIndex; i < policy.steps.length; i++) {
       const step = policy.steps[i];
       if (!step) break;
-      const resuming = carried !== undefined && i === carried.status.stepIndex;
+      const resuming = i === resumeAt;
+      // A step resumed mid-way keeps its own pause handling (a bake measures on, an approval keeps its deadline).
+      if (!resuming || !patches.gatesOutsideBakes) await waitWhilePaused(ctx, i);
       switch (step.kind) {
         case 'create':
           tracker.enterStep(i, 'Creating');
@@ -190,35 +125,34 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         case 'mirror':
           if (!resuming) tracker.enterStep(i, 'Mirror');
           await applyRoutes(0, step.percent);
-          await bake(i, step.forMs, 'mirror');
+          await bake(ctx, i, step.forMs, 'mirror');
           break;
         case 'traffic':
           if (!resuming) tracker.enterStep(i, 'Traffic');
           await applyRoutes(step.percent, 0);
-          await bake(i, step.forMs, 'live');
+          await bake(ctx, i, step.forMs, 'live');
           break;
-        case 'approval': {
-          tracker.enterStep(i, 'Approval');
-          status.waitingForApproval = true;
-          tracker.decide('step', `waiting for approval${step.timeoutMs !== undefined ? ` (times out in ${formatDuration(step.timeoutMs)})` : ''}`);
-          // condition() with an undefined timeout would not wait at all: no timeout means forever.
-          const approved = step.timeoutMs === undefined ? (await condition(() => control.approved), true) : await condition(() => control.approved, step.timeoutMs);
-          status.waitingForApproval = false;
-          control.approved = false;
-          if (!approved) throw new StepFailure(`approval timed out after ${formatDuration(step.timeoutMs ?? 0)}`, i);
+        case 'approval':
+          if (!(await waitForApproval(ctx, i, step, resuming))) throw new StepFailure(`approval timed out after ${formatDuration(step.timeoutMs ?? 0)}`, i);
           break;
-        }
         case 'deleteBlue':
-          tracker.enterStep(i, 'DeletingBlue');
-          if (step.afterMs > 0) await sleep(step.afterMs);
-          await waitWhilePaused();
+          if (!resuming) tracker.enterStep(i, 'DeletingBlue');
+          if (step.afterMs > 0) await watchWindow(ctx, i, step.afterMs, resuming);
+          await waitWhilePaused(ctx, i);
+          // From here `saferoll rollback` is refused: blue is about to go.
+          control.blueGone = true;
           // Blue is the lease's fallback: released first (after a last renewal that would learn of a lapse).
           await guard.release();
           // Point of no return: with blue gone there is nothing to roll back
           // to, so the deletion is not interrupted by an abort either.
           undo.length = 0;
           await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, status.blue));
+          blueDeleted = true;
+          status.watchEndsAtMs = undefined;
           break;
+        default:
+          // A step kind added to the policy schema but not handled here does not compile.
+          return unhandledStep(step);
       }
     }
     await guard.release(); // a plan without deleteBlue still holds it
@@ -259,6 +193,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     return promoted;
   }
 
+  status.heldOnFailure = undefined;
   tracker.setPhase('RollingBack');
   tracker.decide('rollback', `rolling back: ${failure.message}`);
   await CancellationScope.nonCancellable(async () => {
@@ -277,6 +212,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   tracker.decide('done', `rolled back: ${failure.message}`);
   const rolledBack = result('rolled-back', failure.message, failure);
   await notifier.drain();
+  // Failed, not Completed: the Temporal UI's list tells a rollback from a promotion at a glance.
+  if (patches.rolledBackFailsWorkflow) throw rolledBackFailure(rolledBack);
   return rolledBack;
 
   function result(outcome: RolloutResult['outcome'], reason: string, failed?: StepFailure): RolloutResult {
@@ -291,18 +228,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       lastGate: failed?.gate ?? status.lastGate,
       decisions: status.decisions,
       durationMs: Date.now() - status.startedAtMs,
+      ...(blueDeleted ? { blueDeleted } : {}),
     };
   }
 }
 
-function toStepFailure(err: unknown, stepIndex: number, abortReason: string | undefined): StepFailure {
-  if (err instanceof StepFailure) return err;
-  if (isCancellation(err)) return new StepFailure(abortReason ?? 'cancelled from the Temporal UI or API', stepIndex);
-  const lost = controllerLostReason(err);
-  if (lost !== undefined) return new StepFailure(lost, stepIndex);
-  if (err instanceof ActivityFailure) {
-    const cause = err.cause instanceof Error ? err.cause.message : err.message;
-    return new StepFailure(`step ${stepIndex + 1} failed: ${cause}`, stepIndex);
-  }
-  return new StepFailure(`step ${stepIndex + 1} failed: ${err instanceof Error ? err.message : String(err)}`, stepIndex);
+function unhandledStep(step: never): never {
+  throw ApplicationFailure.nonRetryable(`unknown step ${JSON.stringify(step)}`, 'SAFEROLL_E_POLICY');
 }

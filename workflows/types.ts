@@ -36,6 +36,8 @@ export type RolloutPhase =
   | 'Traffic'
   | 'Approval'
   | 'DeletingBlue'
+  /** A gate failed with onFailure.action pause: traffic frozen, waiting for an operator. */
+  | 'HeldOnFailure'
   | 'RollingBack'
   | 'Promoted'
   | 'RolledBack';
@@ -74,12 +76,30 @@ export interface RolloutStatus {
   mirrorPercent: number;
   /** Workflow time at which the current bake ends (when not paused). */
   bakeEndsAtMs?: number | undefined;
+  /** Workflow time at which the approval being waited for times out (approval.timeout). */
+  approvalEndsAtMs?: number | undefined;
+  /** Workflow time at which the watch window ends and blue is deleted (deleteBlue.after). */
+  watchEndsAtMs?: number | undefined;
+  /** Set while a failed gate holds the rollout (onFailure.action pause). */
+  heldOnFailure?: HeldOnFailure | undefined;
   lastGate?: GateReport | undefined;
   /** The latest decisions, oldest first (capped, so history stays small). */
   decisions: Decision[];
   startedAtMs: number;
   /** The sequence number of the last event sent to notification targets; only with targets. */
   notificationSeq?: number | undefined;
+}
+
+export interface HeldOnFailure {
+  /** The failure that would have rolled back; the rollback's reason if it still does. */
+  reason: string;
+  stepIndex: number;
+  gate?: GateReport | undefined;
+  sinceMs: number;
+  /** Workflow time at which the hold gives up and rolls back. */
+  endsAtMs: number;
+  /** The phase to go back to when an operator forces the rollout on. */
+  phase: RolloutPhase;
 }
 
 export interface RolloutResult {
@@ -92,6 +112,8 @@ export interface RolloutResult {
   lastGate?: GateReport | undefined;
   decisions: Decision[];
   durationMs: number;
+  /** Promoted and blue deleted: there is nothing left to roll back to. */
+  blueDeleted?: boolean | undefined;
 }
 
 /** What rollback must undo, as data so it survives continue-as-new. */
@@ -104,8 +126,23 @@ export interface BakeProgress {
   lastTick: MetricsSnapshot;
 }
 
+/** Where a gate window outside a bake stands: since the wait began, and the latest tick. */
+export interface GuardWindow {
+  since: MetricsSnapshot;
+  lastTick: MetricsSnapshot;
+}
+
+/** A guarded wait outside a bake, carried across continue-as-new. */
+export interface WaitProgress {
+  kind: 'approval' | 'paused' | 'watch';
+  /** The step the plan resumes at: the waiting one, or the next one for a pause between steps. */
+  stepIndex: number;
+  window: GuardWindow;
+}
+
 export interface CarriedState {
   status: RolloutStatus;
   undo: UndoAction[];
   bake?: BakeProgress | undefined;
+  wait?: WaitProgress | undefined;
 }

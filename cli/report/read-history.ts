@@ -6,6 +6,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History, Payload } from '@temporalio/common/lib/proto-utils.js';
 import type { TickWindows } from '../../workflows/gate-decision.js';
+import { ROLLED_BACK } from '../../workflows/rolled-back.js';
 import type { CarriedState, RolloutInput, RolloutResult } from '../../workflows/types.js';
 
 type HistoryEvent = NonNullable<History['events']>[number];
@@ -136,7 +137,13 @@ function closureOf(event: HistoryEvent): RunClosure | undefined {
     return { kind: 'continued', nextRunId: next.newExecutionRunId ?? '', carried: decode<RolloutInput>(next.input?.payloads?.[0])?.carried };
   }
   if (event.workflowExecutionFailedEventAttributes) {
-    return { kind: 'failed', message: event.workflowExecutionFailedEventAttributes.failure?.message || 'the workflow failed' };
+    const failure = event.workflowExecutionFailedEventAttributes.failure;
+    // A rollback ends the workflow Failed with its result in the details (workflows/rolled-back.ts): a verdict, not a crash.
+    if (failure?.applicationFailureInfo?.type === ROLLED_BACK) {
+      const result = decode<RolloutResult>(failure.applicationFailureInfo.details?.payloads?.[0]);
+      if (result?.outcome === 'rolled-back') return { kind: 'completed', result };
+    }
+    return { kind: 'failed', message: failure?.message || 'the workflow failed' };
   }
   if (event.workflowExecutionTerminatedEventAttributes) {
     const reason = event.workflowExecutionTerminatedEventAttributes.reason;

@@ -17,6 +17,7 @@ import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 import { cliEnv, run } from './helpers.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
 let env: Record<string, string | undefined>;
@@ -56,7 +57,7 @@ describe('saferoll report', () => {
     const handle = await bed.start(E, modelServer('green', { LATENCY_MS: '5' }), gatedToTheEnd);
     firstRunId = handle.firstExecutionRunId;
     try {
-      result = await handle.result();
+      result = await rolloutResult(handle);
     } finally {
       await load.stop();
     }

@@ -19,6 +19,7 @@ import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from '../support/r
 import { connectTestEnv, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/wait-for.js';
 import { cliEnv, modelServerCommand, run, writeTemp } from './helpers.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let temporal: TestWorkflowEnvironment;
 let router: TestRouter;
@@ -252,7 +253,7 @@ describe('operating a running rollout', () => {
   it('aborts: the rollout rolls back with the reason given', async () => {
     const { code, output } = await run(['abort', E, '--reason', 'wrong build'], env);
     expect(code, output).toBe(0);
-    const result = (await handleOf(E).result()) as RolloutResult;
+    const result = await rolloutResult(handleOf(E));
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('wrong build');
     expect(await router.admin.findDeployment(E, 'green')).toBeUndefined();

@@ -94,7 +94,7 @@ export class ChaosRollout {
   async promote(): Promise<void> {
     const handle = this.handle;
     if (!handle) throw new Error('not started');
-    await waitFor(() => handle.executeUpdate(promoteUpdate).then(() => true), 30_000, `${this.endpoint}: promote accepted`);
+    await waitFor(() => handle.executeUpdate(promoteUpdate, { args: [{}] }).then(() => true), 30_000, `${this.endpoint}: promote accepted`);
   }
 
   async result(timeoutMs = 150_000): Promise<RolloutResult> {

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { rolloutResult, type RolloutHandle } from '../../cli/follow-rollout.js';
 import { startTemporalDevServer, type DevServer } from '../../cli/temporal-dev-server.js';
 import { freePort } from '../../shared/free-port.js';
 import type { RolloutResult } from '../../workflows/types.js';
@@ -70,7 +71,7 @@ export async function resultAcrossOutages(handle: WorkflowHandle, timeoutMs: num
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return (await handle.result()) as RolloutResult;
+      return await rolloutResult(handle as RolloutHandle);
     } catch (err) {
       if (Date.now() > deadline || !isUnavailable(err)) throw err;
       await new Promise((resolve) => setTimeout(resolve, 250));

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
 
@@ -23,7 +24,7 @@ describe('long bakes', () => {
     });
     // A tiny limit forces several continue-as-new during the 3 s bake.
     const handle = await bed.start('long-bake', modelServer('green'), policy, { maxHistoryEvents: 30 });
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     expect((await load.stop()).failures).toEqual([]);
     expect(result.outcome, result.reason).toBe('promoted');
     expect(result.decisions.filter((d) => d.message.startsWith('continued as new')).length).toBeGreaterThan(0);

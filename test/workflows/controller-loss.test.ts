@@ -10,6 +10,7 @@ import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { TEST_ADMIN_TOKEN } from '../support/router.js';
 import { waitFor } from '../support/wait-for.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
 const workers: CliProcess[] = [];
@@ -58,7 +59,7 @@ describe('controller loss', () => {
     const firedAt = (fired.guard as { firedAt: string }).firedAt;
 
     spawnWorker();
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     const report = await load.stop();
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe(`controller lost: the routing core's guard lease lapsed at ${firedAt} and put "blue" back to 100% (mirror off)`);

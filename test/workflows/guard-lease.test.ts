@@ -17,6 +17,7 @@ import { rolloutWorkflow } from '../../workflows/rollout.js';
 import { recordHistory } from '../support/histories.js';
 import { connectTestEnv, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/wait-for.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 const LOST = 'controller lost: the routing core\'s guard lease lapsed at 2026-01-01T00:00:00.000Z and put "blue" back to 100% (mirror off)';
 
@@ -139,7 +140,7 @@ describe('guard lease in the rollout workflow', () => {
       const before = router.named('renewGuard').length;
       await waitFor(() => router.named('renewGuard').length >= before + 3, 20_000, 'renewals while waiting for approval');
       await handle.executeUpdate(approveUpdate, { args: ['ok'] });
-      const done = await handle.result();
+      const done = await rolloutResult(handle);
       await recordHistory('guard-renewed-through-approval', handle);
       return done;
     });
@@ -165,7 +166,7 @@ describe('guard lease in the rollout workflow', () => {
     router.failRenewal = (n) => n >= 2;
     const result = await withWorker(router, async () => {
       const handle = await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 300 }]));
-      const done = await handle.result();
+      const done = await rolloutResult(handle);
       await recordHistory('guard-lapsed', handle);
       return done;
     });
@@ -182,7 +183,7 @@ describe('guard lease in the rollout workflow', () => {
     const router = new FakeRouter();
     router.failRoutes = (traffic) => traffic.green === 100;
     const result = await withWorker(router, async () =>
-      (await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]))).result(),
+      rolloutResult(await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]))),
     );
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe(LOST);
@@ -194,7 +195,7 @@ describe('guard lease in the rollout workflow', () => {
   it('keeps renewing in the runs a long bake continues as new into', async () => {
     const router = new FakeRouter();
     const result = await withWorker(router, async () =>
-      (await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_000 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]), 40)).result(),
+      rolloutResult(await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_000 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]), 40)),
     );
     expect(result.outcome, result.reason).toBe('promoted');
     const runsThatRenewed = new Set(router.named('renewGuard').map((c) => c.runId));
@@ -205,7 +206,7 @@ describe('guard lease in the rollout workflow', () => {
   it('with controllerLossTimeout off, takes no lease and leaves any lease alone', async () => {
     const router = new FakeRouter();
     const result = await withWorker(router, async () =>
-      (await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'approval', timeoutMs: 500 }], 'off'))).result(),
+      rolloutResult(await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'approval', timeoutMs: 500 }], 'off'))),
     );
     expect(result.reason).toMatch(/approval timed out/);
     expect(router.named('setRoutes').map((c) => c.args.slice(1))).toEqual([

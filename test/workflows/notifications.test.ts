@@ -7,6 +7,7 @@ import type { RolloutEvent } from '../../workflows/notification-event.js';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 const SECRET_ENV = 'SAFEROLL_TEST_WEBHOOK_SECRET';
 const SECRET = `real-stack-${process.pid}`;
@@ -35,7 +36,7 @@ describe('notifications from a real rollout', () => {
       notifications: [{ kind: 'webhook', url: `${receiver.url}/saferoll`, secretEnv: SECRET_ENV, headers: { 'x-team': 'payments' }, headersEnv: {} }],
     });
     const handle = await bed.start('notify-ok', modelServer('green', { LATENCY_MS: '5' }), policy);
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     expect((await load.stop()).failures).toEqual([]);
     expect(result.outcome, result.reason).toBe('promoted');
 

@@ -17,6 +17,7 @@ import { modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { workflowBundle } from '../support/temporal.js';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 import { waitFor } from '../support/wait-for.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let env: TestWorkflowEnvironment;
 
@@ -77,7 +78,7 @@ async function runRollout(activities: RolloutActivities, policy: Policy, extra: 
   return worker.runUntil(async () => {
     const handle = await env.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId, args: [{ endpoint: 'ep', policy, green: modelServer('green'), ...extra }] });
     if (during) await during(workflowId);
-    return { result: await handle.result(), handle };
+    return { result: await rolloutResult(handle), handle };
   });
 }
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordHistory } from '../support/histories.js';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
 
@@ -19,7 +20,7 @@ describe('rollout workflow', () => {
     const key = await createEndpointWithBlue(bed.router, 'promote-ok');
     const load = startLoad(bed.router.router.dataUrl, 'promote-ok', key);
     const handle = await bed.start('promote-ok', modelServer('green', { LATENCY_MS: '5' }));
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     const report = await load.stop();
     expect(result.outcome, result.reason).toBe('promoted');
     expect((await bed.router.admin.getEndpoint('promote-ok')).traffic).toEqual({ green: 100 });
@@ -37,7 +38,7 @@ describe('rollout workflow', () => {
     const green = modelServer('green', { ERROR_RATE: '1' });
     const policy = testPolicy({ steps: testPolicy().steps.filter((s) => s.kind !== 'smoke') });
     const handle = await bed.start('mirror-5xx', green, policy);
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     await recordHistory('rolled-back-in-mirror', handle);
     const report = await load.stop();
     expect(result.outcome).toBe('rolled-back');
@@ -56,7 +57,7 @@ describe('rollout workflow', () => {
     const key = await createEndpointWithBlue(bed.router, 'slow-green');
     const load = startLoad(bed.router.router.dataUrl, 'slow-green', key);
     const policy = testPolicy({ steps: testPolicy().steps.filter((s) => s.kind !== 'mirror' && s.kind !== 'smoke') });
-    const result = await (await bed.start('slow-green', modelServer('green', { LATENCY_MS: '305' }), policy)).result();
+    const result = await rolloutResult(await bed.start('slow-green', modelServer('green', { LATENCY_MS: '305' }), policy));
     await load.stop();
     expect(result.outcome).toBe('rolled-back');
     expect(result.failedStep?.description).toMatch(/^traffic 10%/);

@@ -8,6 +8,7 @@ import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { TEST_ADMIN_TOKEN } from '../support/router.js';
 import { waitFor } from '../support/wait-for.js';
+import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
 const workers: CliProcess[] = [];
@@ -43,7 +44,7 @@ describe('worker crash', () => {
     await first.exited;
 
     const second = spawnWorker();
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     const report = await load.stop();
     second.child.kill('SIGTERM');
     expect(await second.exited).toMatchObject({ code: 0 });

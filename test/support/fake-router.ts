@@ -1,0 +1,134 @@
+// Stand-in activities for fast workflow tests: typed by createActivities' own
+// return type (so a changed activity signature breaks these tests at compile
+// time), answering as a router would, with green's health, failures and
+// blocked calls under each test's control, and every call recorded. One
+// FakeFleet serves a worker; each test gets a FakeRouter for its own
+// endpoint, so a rollout a failed test left behind cannot disturb the next.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { RolloutActivities } from '../../activities/types.js';
+import type { MetricsSnapshot } from '../../analysis/snapshot.js';
+import type { WindowStats } from '../../analysis/window.js';
+
+/** What green's answers look like in the next gate readings. */
+export type GreenHealth = 'healthy' | 'failing' | 'failing-and-slow' | 'quiet';
+
+type ActivityName = keyof RolloutActivities;
+
+export interface Call {
+  name: ActivityName;
+  args: unknown[];
+  runId: string;
+  /** Green's health when the call was made (for readings). */
+  green: GreenHealth;
+}
+
+const WINDOWS: Record<GreenHealth, WindowStats> = {
+  healthy: stats(100, 0, 5),
+  failing: stats(100, 50, 5),
+  'failing-and-slow': stats(100, 50, 900),
+  quiet: stats(0, 0, 5),
+};
+
+function stats(requests: number, errors: number, p95Ms: number): WindowStats {
+  return { requests, errors, errorRate: requests ? errors / requests : null, p95Ms: requests ? p95Ms : null, p99Ms: requests ? p95Ms : null, buckets: [], overflow: 0, seconds: 1 };
+}
+
+export class FakeRouter {
+  readonly calls: Call[] = [];
+  green: GreenHealth = 'healthy';
+  private readonly failures = new Map<ActivityName, (args: unknown[]) => string | undefined>();
+  private readonly blocked = new Map<ActivityName, { when: (args: unknown[]) => boolean; released: Promise<void>; release: () => void }>();
+
+  constructor(readonly endpoint: string) {}
+
+  /** `name` fails, non-retryably, with the message `when` returns (undefined: it succeeds). */
+  fail(name: ActivityName, when: (args: unknown[]) => string | undefined): void {
+    this.failures.set(name, when);
+  }
+
+  /** Calls of `name` matching `when` wait until the returned function is called. */
+  block(name: ActivityName, when: (args: unknown[]) => boolean = () => true): () => void {
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.blocked.set(name, { when, released, release });
+    return () => {
+      this.blocked.delete(name);
+      release();
+    };
+  }
+
+  named(name: ActivityName): Call[] {
+    return this.calls.filter((c) => c.name === name);
+  }
+
+  /** The live split and mirror of every setRoutes call, in order. */
+  routes(): unknown[][] {
+    return this.named('setRoutes').map((c) => c.args.slice(1, 3));
+  }
+
+  async handle(name: ActivityName, args: unknown[]): Promise<void> {
+    this.calls.push({ name, args, runId: Context.current().info.workflowExecution?.runId ?? '', green: this.green });
+    const block = this.blocked.get(name);
+    if (block?.when(args)) await block.released;
+    const message = this.failures.get(name)?.(args);
+    if (message !== undefined) throw ApplicationFailure.nonRetryable(message, 'SAFEROLL_E_CONFLICT');
+  }
+
+  windows() {
+    const green = WINDOWS[this.green];
+    const blue = WINDOWS.healthy;
+    return { greenStep: green, greenInterval: green, blueStep: blue, blueInterval: blue };
+  }
+}
+
+/** One set of activities for a worker, sending each call to the FakeRouter of its endpoint. */
+export class FakeFleet {
+  private readonly routers = new Map<string, FakeRouter>();
+
+  router(endpoint: string): FakeRouter {
+    const router = new FakeRouter(endpoint);
+    this.routers.set(endpoint, router);
+    return router;
+  }
+
+  private of(endpoint: string): FakeRouter {
+    const router = this.routers.get(endpoint);
+    if (!router) throw ApplicationFailure.nonRetryable(`no fake router for endpoint ${endpoint}`);
+    return router;
+  }
+
+  activities(): RolloutActivities {
+    const snapshot = (endpoint: string): MetricsSnapshot => ({ endpoint, takenAtMs: 0, processStartSeconds: 1, le: [], deployments: {} });
+    return {
+      describeEndpoint: async (...args) => {
+        await this.of(args[0]).handle('describeEndpoint', args);
+        return { traffic: { blue: 100 }, mirrorTraffic: {}, deployments: [{ name: 'blue', provisioningState: 'Succeeded' }] };
+      },
+      ensureDeployment: async (...args) => {
+        await this.of(args[0]).handle('ensureDeployment', args);
+        return { instances: args[1].instanceCount };
+      },
+      setRoutes: async (...args) => this.of(args[0]).handle('setRoutes', args),
+      deleteDeployment: async (...args) => this.of(args[0]).handle('deleteDeployment', args),
+      smokeTest: async (...args) => {
+        await this.of(args[0].endpoint).handle('smokeTest', args);
+        return { passed: args[0].requests };
+      },
+      snapshotMetrics: async (...args) => {
+        await this.of(args[0]).handle('snapshotMetrics', args);
+        return snapshot(args[0]);
+      },
+      measureWindows: async (...args) => {
+        const router = this.of(args[0].endpoint);
+        await router.handle('measureWindows', args);
+        return { snapshot: snapshot(args[0].endpoint), windows: router.windows() };
+      },
+      renewGuard: async (...args) => this.of(args[0]).handle('renewGuard', args),
+      releaseGuard: async (...args) => this.of(args[0]).handle('releaseGuard', args),
+      // Notifications are not this double's business (test/workflows/notifier.test.ts covers them).
+      notifyWebhook: async () => undefined,
+      notifySlack: async () => undefined,
+    };
+  }
+}

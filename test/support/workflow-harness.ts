@@ -1,0 +1,103 @@
+// Fast workflow tests: the real rollout workflow on the test run's Temporal
+// dev server (the SDK's time-skipping server cannot be downloaded here), with
+// stand-in activities (fake-router.ts) and short intervals. Every rollout
+// runs as `rollout-<endpoint>`, as `saferoll start` names it, so the CLI can
+// operate it too.
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { rolloutResult } from '../../cli/follow-rollout.js';
+import type { Policy } from '../../policies/types.js';
+import { rolloutWorkflowId, statusQuery } from '../../workflows/messages.js';
+import { rolloutWorkflow } from '../../workflows/rollout.js';
+import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
+import type { RolloutInput, RolloutResult, RolloutStatus } from '../../workflows/types.js';
+import { FakeFleet, type FakeRouter } from './fake-router.js';
+import { connectTestEnv, workflowBundle } from './temporal.js';
+import { waitFor } from './wait-for.js';
+
+export type RolloutHandle = WorkflowHandle<typeof rolloutWorkflow>;
+
+export const GREEN = { name: 'green', instanceCount: 1, source: { upstreams: ['http://127.0.0.1:1'] } };
+
+/** A policy with 100 ms gate intervals and no guard lease (tests of the lease turn it on). */
+export function fastPolicy(steps: Policy['steps'], overrides: Partial<Policy> = {}): Policy {
+  return {
+    name: 'fast',
+    slo: { latency: { p95Ms: 250 }, errorRate: 0.01, minRequests: 10 },
+    baseline: { latencyRatio: 1.5 },
+    analysis: { intervalMs: 100, controllerLossTimeoutMs: 'off' },
+    steps,
+    onFailure: { keepGreen: false },
+    ...overrides,
+  };
+}
+
+export const SMOKE: Policy['steps'][number] = { kind: 'smoke', requests: 2, path: '/score', method: 'POST', headers: {}, expectStatus: 200, timeoutMs: 1_000 };
+
+export class WorkflowHarness {
+  readonly fleet = new FakeFleet();
+  private worker: Worker | undefined;
+  private running: Promise<void> | undefined;
+  private endpoints = 0;
+
+  private constructor(
+    readonly env: TestWorkflowEnvironment,
+    readonly taskQueue: string,
+  ) {}
+
+  static async create(name: string): Promise<WorkflowHarness> {
+    const harness = new WorkflowHarness(await connectTestEnv(), `${name}-${process.pid}`);
+    harness.worker = await Worker.create({ connection: harness.env.nativeConnection, taskQueue: harness.taskQueue, workflowBundle: await workflowBundle(), activities: harness.fleet.activities() });
+    harness.running = harness.worker.run();
+    return harness;
+  }
+
+  /** A fresh endpoint name (a-z0-9-, as the router requires) and its fake router. */
+  endpoint(prefix: string): FakeRouter {
+    return this.fleet.router(`${prefix}-${process.pid}-${++this.endpoints}`);
+  }
+
+  async start(router: FakeRouter, policy: Policy, extra: Partial<RolloutInput> = {}): Promise<RolloutHandle> {
+    return this.env.client.workflow.start(rolloutWorkflow, {
+      taskQueue: this.taskQueue,
+      workflowId: rolloutWorkflowId(router.endpoint),
+      args: [{ endpoint: router.endpoint, policy, green: GREEN, ...extra }],
+      typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: router.endpoint }],
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker?.shutdown();
+    await this.running;
+    await this.env.teardown();
+  }
+}
+
+export function status(handle: RolloutHandle): Promise<RolloutStatus> {
+  return handle.query(statusQuery);
+}
+
+/** Waits until the rollout's status satisfies `check`, and returns that status. */
+export function statusWhen(handle: RolloutHandle, check: (s: RolloutStatus) => boolean, what: string, timeoutMs = 20_000): Promise<RolloutStatus> {
+  return waitFor(async () => {
+    const s = await status(handle);
+    return check(s) ? s : undefined;
+  }, timeoutMs, what);
+}
+
+/** The rollout's result, promoted or rolled back (a rollback fails the workflow with the result in its details). */
+export function outcome(handle: RolloutHandle): Promise<RolloutResult> {
+  return rolloutResult(handle);
+}
+
+/** The reason a validator refused an update with, or undefined if the update was accepted. */
+export async function refusal(update: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await update;
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    return err.cause?.message ?? err.message;
+  }
+}

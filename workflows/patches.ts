@@ -1,0 +1,23 @@
+// The workflow changes that alter history, gated with `patched()`. A run is
+// old or new as a whole: the flags are read once, when the run starts, so a
+// rollout that was already running when the worker was upgraded (or a
+// committed history, test/histories) replays and goes on with the old
+// commands, while new runs (and runs continued as new) record a marker and
+// take the new ones. Never rename or reuse an id; once no run from before a
+// change can be left (rollouts last hours, not months), `deprecatePatch` it,
+// then drop the old branch.
+import { patched } from '@temporalio/workflow';
+
+export const PATCHES = {
+  /** Gates also run outside bakes: approval waits, pauses, deleteBlue.after (guarded-wait.ts). */
+  gatesOutsideBakes: 'saferoll-gates-outside-bakes',
+  /** A rollback ends the workflow Failed, its result in the failure's details (rolled-back.ts). */
+  rolledBackFailsWorkflow: 'saferoll-rolled-back-fails-workflow',
+} as const;
+
+export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
+
+/** Which changes this run takes; call once, first thing in the run. */
+export function appliedPatches(): AppliedPatches {
+  return { gatesOutsideBakes: patched(PATCHES.gatesOutsideBakes), rolledBackFailsWorkflow: patched(PATCHES.rolledBackFailsWorkflow) };
+}
