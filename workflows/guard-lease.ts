@@ -28,8 +28,10 @@ export class GuardLease {
     private readonly tracker: RolloutTracker,
     /** Ends the plan: called once, when the renewal loop learns that the lease lapsed. */
     private readonly onLost: () => void,
+    /** False in a run from before the lease existed (patches.ts): it replays without one, as it ran. */
+    enabled: boolean,
   ) {
-    this.ttlMs = controllerLossTimeoutMs(policy.analysis);
+    this.ttlMs = enabled ? controllerLossTimeoutMs(policy.analysis) : undefined;
   }
 
   /** What a route change carries to take or renew the lease with it, atomically; undefined when the policy says off. */

@@ -13,11 +13,17 @@ export const PATCHES = {
   gatesOutsideBakes: 'saferoll-gates-outside-bakes',
   /** A rollback ends the workflow Failed, its result in the failure's details (rolled-back.ts). */
   rolledBackFailsWorkflow: 'saferoll-rolled-back-fails-workflow',
+  /** The routing core's guard lease: taken with the routes, renewed, released (guard-lease.ts). */
+  guardLease: 'saferoll-guard-lease',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
 
 /** Which changes this run takes; call once, first thing in the run. */
 export function appliedPatches(): AppliedPatches {
-  return { gatesOutsideBakes: patched(PATCHES.gatesOutsideBakes), rolledBackFailsWorkflow: patched(PATCHES.rolledBackFailsWorkflow) };
+  return {
+    gatesOutsideBakes: patched(PATCHES.gatesOutsideBakes),
+    rolledBackFailsWorkflow: patched(PATCHES.rolledBackFailsWorkflow),
+    guardLease: patched(PATCHES.guardLease),
+  };
 }
