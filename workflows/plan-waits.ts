@@ -38,12 +38,14 @@ export async function watchWindow(ctx: RolloutContext, stepIndex: number, afterM
     tracker.decide('step', `watch window: green alone against the SLOs for ${formatDuration(afterMs)}; blue "${status.blue}" is kept until then (saferoll rollback puts it back)`);
   }
   status.watchEndsAtMs = endsAtMs;
-  if (endsAtMs > Date.now()) await planWait(ctx, 'watch', stepIndex, 'watching green after promotion', () => false, endsAtMs);
+  // A hold carried over from the previous run holds on even when the window itself has ended meanwhile.
+  if (endsAtMs > Date.now() || status.heldOnFailure) await planWait(ctx, 'watch', stepIndex, 'watching green after promotion', () => false, endsAtMs);
 }
 
 /** While an operator's pause holds the plan before step `stepIndex` (or before blue's deletion). */
 export async function waitWhilePaused(ctx: RolloutContext, stepIndex: number): Promise<void> {
-  if (!ctx.status.paused) return;
+  // A hold carried over from the previous run holds on even if an operator resumed the pause during it.
+  if (!ctx.status.paused && !ctx.status.heldOnFailure) return;
   await planWait(ctx, 'paused', stepIndex, 'paused', () => !ctx.status.paused, undefined);
 }
 
