@@ -4,6 +4,7 @@
 // Re-synced with the state after every change, so a renewal moves the timer
 // and a release or an endpoint deletion clears it.
 import { Counter } from 'prom-client';
+import { SaferollError } from '../shared/errors.js';
 import type { EndpointRecord } from './model.js';
 import type { RouterMetrics } from './metrics.js';
 
@@ -87,6 +88,13 @@ export class GuardTimers {
       this.firedTotal.inc({ endpoint });
       console.warn(`saferoll router: guard lease of endpoint "${endpoint}" lapsed: ${reason}`);
     } catch (err) {
+      if (err instanceof SaferollError && err.code === 'SAFEROLL_E_STATE_WRITE') {
+        // Fired all the same: the routes changed in memory; the state file
+        // still holds the expired lease, which a restarted router fires again.
+        this.firedTotal.inc({ endpoint });
+        console.warn(`saferoll router: guard lease of endpoint "${endpoint}" lapsed: the fallback routes are in effect, but could not be saved (${err.message})`);
+        return;
+      }
       console.error(`saferoll router: guard lease of endpoint "${endpoint}" lapsed but could not be fired (${(err as Error).message}); trying again in ${RETRY_MS} ms`);
       // Unless a renewal or release moved on meanwhile (sync re-armed or cleared it).
       if (!this.closed && this.armed.get(endpoint)?.expiresAt === expiresAt) this.arm(endpoint, expiresAt, RETRY_MS);

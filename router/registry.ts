@@ -269,7 +269,7 @@ export class Registry {
     return this.changes.apply((next) => {
       const record = next.endpoints.get(endpoint);
       return record ? fireLapsedGuard(record, expiresAt, (d) => next.deployments.get(deploymentKey(endpoint, d)), Date.now()) : undefined;
-    });
+    }, { evenIfUnsaved: true });
   }
 
   private endpoint(state: RouterState, name: string): EndpointRecord {

@@ -17,12 +17,24 @@ export class StateChanges {
     return this.state;
   }
 
-  /** Runs `mutate` on a copy of the state, saves it, then swaps it in; a throw leaves the state as it was. */
-  apply<T>(mutate: (next: RouterState) => T): Promise<T> {
+  /**
+   * Runs `mutate` on a copy of the state, saves it, then swaps it in; a throw leaves the state as it was.
+   * `evenIfUnsaved`: for the fail-safe (a lapsed guard lease), which must
+   * route as it says even when the state dir cannot be written: the change is
+   * swapped in anyway and the save error is thrown after it.
+   */
+  apply<T>(mutate: (next: RouterState) => T, options: { evenIfUnsaved?: boolean } = {}): Promise<T> {
     const run = async (): Promise<T> => {
       const next = cloneState(this.state);
       const result = mutate(next);
-      await this.store.save(next);
+      try {
+        await this.store.save(next);
+      } catch (err) {
+        if (!options.evenIfUnsaved) throw err;
+        this.state = next;
+        this.onChanged();
+        throw err;
+      }
       this.state = next;
       this.onChanged();
       return result;

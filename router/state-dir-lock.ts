@@ -36,8 +36,9 @@ export interface StateDirLock {
 
 /**
  * Locks `stateDir` for this process, or throws (SAFEROLL_E_CONFLICT) naming the router that holds it.
- * A read-only dir (EROFS) cannot hold a lock file, but a router on it cannot
- * change state or instances either (every change is refused with 507): it
+ * A read-only or full dir (EROFS, ENOSPC) cannot hold a lock file, but a
+ * router on it cannot change state or instances either (every change is
+ * refused with 507): it
  * still refuses a dir that a live router holds, and otherwise serves without
  * a lock, so the data plane survives a disk gone read-only.
  */
@@ -65,7 +66,8 @@ export async function lockStateDir(stateDir: string): Promise<StateDirLock> {
     try {
       created = await createExclusive(file, me);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EROFS') return { file: undefined, release: () => Promise.resolve() };
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EROFS' || code === 'ENOSPC') return { file: undefined, release: () => Promise.resolve() };
       throw err;
     }
     if (created) {

@@ -3,7 +3,8 @@
 // state in memory and on disk stays as it was, clients are routed as before;
 // once space is freed, changes work again and survive a kill -9.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RouterProcess } from '../support/router-process.js';
+import { request } from 'undici';
+import { CHAOS_ADMIN_TOKEN, RouterProcess } from '../support/router-process.js';
 import { adminCall, everyKindOfChange, routeSample, stateSnapshot } from '../support/state-dir-faults.js';
 import { Tmpfs } from '../support/tmpfs.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
@@ -70,5 +71,33 @@ describe.skipIf(skipReason !== undefined)(`disk full${skipReason ? ` (skipped: $
     expect((await live.admin.listDeployments('df-main')).map((d) => d.name).sort()).toEqual(['blue', 'green']);
     expect(await live.admin.getKeys('df-main')).toEqual(main);
     expect((await routeSample(live, 'df-main', main.secondaryKey, 10)).byDeployment).toEqual({ blue: 10 });
+  });
+
+  it('a guard lease that lapses while the disk is full still puts the fallback back: in memory, counted, and again after a restart', async () => {
+    const live = router as RouterProcess;
+    const taken = await adminCall(live, {
+      what: 'take a lease',
+      method: 'PATCH',
+      path: '/v1/endpoints/df-main',
+      body: { traffic: { blue: 50, green: 50 }, guard: { ttl: '1s', fallback: 'blue' } },
+    });
+    expect(taken.status, JSON.stringify(taken.body)).toBe(200);
+    await disk.fill();
+    try {
+      const fired = await waitFor(async () => {
+        const view = await live.admin.getEndpoint('df-main');
+        return view.guard?.state === 'fired' ? view : undefined;
+      }, 20_000, 'the lapsed lease fired although nothing can be saved');
+      expect([fired.traffic, fired.mirrorTraffic]).toEqual([{ blue: 100 }, {}]);
+      expect((await routeSample(live, 'df-main', main.primaryKey, 10)).byDeployment).toEqual({ blue: 10 });
+      const metrics = await request(`${live.adminUrl}/metrics`, { headers: { authorization: `Bearer ${CHAOS_ADMIN_TOKEN}` } });
+      expect(await metrics.body.text()).toMatch(/saferoll_guard_fired_total\{endpoint="df-main"\} 1/);
+      // Not on disk: a router restarted now finds the expired lease and fires it before it serves.
+      await live.kill9();
+      await live.restart();
+      expect((await live.admin.getEndpoint('df-main')).traffic).toEqual({ blue: 100 });
+    } finally {
+      await disk.free();
+    }
   });
 });
