@@ -1,8 +1,9 @@
-// Fast workflow tests: the real rollout workflow on the test run's Temporal
-// dev server (the SDK's time-skipping server cannot be downloaded here), with
-// stand-in activities (fake-router.ts) and short intervals. Every rollout
-// runs as `rollout-<endpoint>`, as `saferoll start` names it, so the CLI can
-// operate it too.
+// Fast workflow tests: the real rollout workflow with stand-in activities
+// (fake-router.ts), either on the SDK's time-skipping test server (workflow
+// logic: realistic durations that pass in no time) or on the test run's
+// Temporal dev server with short intervals (tests that need the real server,
+// such as the CLI's). Every rollout runs as `rollout-<endpoint>`, as
+// `saferoll start` names it, so the CLI can operate it too.
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -14,13 +15,14 @@ import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
 import type { RolloutInput, RolloutResult, RolloutStatus } from '../../workflows/types.js';
 import { FakeFleet, type FakeRouter } from './fake-router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
+import { createTimeSkippingEnv } from './time-skipping.js';
 import { waitFor } from './wait-for.js';
 
 export type RolloutHandle = WorkflowHandle<typeof rolloutWorkflow>;
 
 export const GREEN = { name: 'green', instanceCount: 1, source: { upstreams: ['http://127.0.0.1:1'] } };
 
-/** A policy with 100 ms gate intervals and no guard lease (tests of the lease turn it on). */
+/** A policy with 100 ms gate intervals, for the dev server and no guard lease (tests of the lease turn it on). */
 export function fastPolicy(steps: Policy['steps'], overrides: Partial<Policy> = {}): Policy {
   return {
     name: 'fast',
@@ -32,6 +34,17 @@ export function fastPolicy(steps: Policy['steps'], overrides: Partial<Policy> = 
     ...overrides,
   };
 }
+
+/**
+ * A policy for the time-skipping server, and no guard lease: 30 s gate
+ * intervals, long enough that no reading falls due in wall-clock time while a
+ * test acts between two of them.
+ */
+export function realisticPolicy(steps: Policy['steps'], overrides: Partial<Policy> = {}): Policy {
+  return fastPolicy(steps, { name: 'realistic', analysis: { intervalMs: INTERVAL_MS, controllerLossTimeoutMs: 'off' }, ...overrides });
+}
+
+export const INTERVAL_MS = 30_000;
 
 export const SMOKE: Policy['steps'][number] = { kind: 'smoke', requests: 2, path: '/score', method: 'POST', headers: {}, expectStatus: 200, timeoutMs: 1_000 };
 
@@ -46,8 +59,22 @@ export class WorkflowHarness {
     readonly taskQueue: string,
   ) {}
 
+  /** On the test run's dev server: real time. */
   static async create(name: string): Promise<WorkflowHarness> {
-    const harness = new WorkflowHarness(await connectTestEnv(), `${name}-${process.pid}`);
+    return WorkflowHarness.on(await connectTestEnv(), name);
+  }
+
+  /**
+   * On a time-skipping test server of its own: time skips while a test awaits
+   * a rollout's outcome or skipUntil, and runs at wall-clock pace otherwise
+   * (so a test acts between two gate readings of realistic intervals).
+   */
+  static async timeSkipping(name: string): Promise<WorkflowHarness> {
+    return WorkflowHarness.on(await createTimeSkippingEnv(), name);
+  }
+
+  private static async on(env: TestWorkflowEnvironment, name: string): Promise<WorkflowHarness> {
+    const harness = new WorkflowHarness(env, `${name}-${process.pid}`);
     harness.worker = await Worker.create({ connection: harness.env.nativeConnection, taskQueue: harness.taskQueue, workflowBundle: await workflowBundle(), activities: harness.fleet.activities() });
     harness.running = harness.worker.run();
     return harness;
@@ -65,6 +92,20 @@ export class WorkflowHarness {
       args: [{ endpoint: router.endpoint, policy, green: GREEN, ...extra }],
       typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: router.endpoint }],
     });
+  }
+
+  /**
+   * Lets workflow time pass, `stepMs` at a time, until `check` holds (and
+   * returns what it returned): how a time-skipping test reaches a moment
+   * that lies behind timers, without overshooting it by more than a step.
+   */
+  skipUntil<T>(check: () => T | Promise<T>, what: string, stepMs = INTERVAL_MS): Promise<NonNullable<T>> {
+    return waitFor(async () => {
+      const value = await check();
+      if (value) return value;
+      await this.env.sleep(stepMs);
+      return undefined;
+    }, 30_000, what);
   }
 
   async close(): Promise<void> {

@@ -1,15 +1,16 @@
 // Every step kind of a policy, with stand-in activities: what each step asks
 // of the router, in order, and how a failed activity in the middle of a step
-// ends in a rollback to blue (fast: 100 ms gate intervals, no real processes).
+// ends in a rollback to blue. On the time-skipping test server: bakes of
+// minutes and an approval of an hour pass in no time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate } from '../../workflows/messages.js';
-import { GREEN, SMOKE, WorkflowHarness, fastPolicy, outcome, status, statusWhen } from '../support/workflow-harness.js';
+import { GREEN, SMOKE, WorkflowHarness, outcome, realisticPolicy, status, statusWhen } from '../support/workflow-harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 let harness: WorkflowHarness;
 
 beforeAll(async () => {
-  harness = await WorkflowHarness.create('steps');
+  harness = await WorkflowHarness.timeSkipping('steps');
 });
 afterAll(() => harness?.close());
 
@@ -18,20 +19,20 @@ describe('each step kind', () => {
     const router = harness.endpoint('all-steps');
     const handle = await harness.start(
       router,
-      fastPolicy([
+      realisticPolicy([
         { kind: 'create' },
         SMOKE,
-        { kind: 'mirror', percent: 20, forMs: 300 },
-        { kind: 'traffic', percent: 10, forMs: 300 },
-        { kind: 'approval', timeoutMs: 600_000 },
-        { kind: 'traffic', percent: 100, forMs: 300 },
-        { kind: 'deleteBlue', afterMs: 300 },
+        { kind: 'mirror', percent: 20, forMs: 120_000 },
+        { kind: 'traffic', percent: 10, forMs: 300_000 },
+        { kind: 'approval', timeoutMs: 3_600_000 },
+        { kind: 'traffic', percent: 100, forMs: 300_000 },
+        { kind: 'deleteBlue', afterMs: 600_000 },
       ]),
     );
-    await statusWhen(handle, (s) => s.waitingForApproval, 'waiting for approval');
+    await harness.skipUntil(async () => (await status(handle)).waitingForApproval, 'waiting for approval');
     // Green keeps its 10% while the approval waits: the gates go on measuring it.
     const before = router.named('measureWindows').length;
-    await waitFor(() => router.named('measureWindows').length >= before + 3, 20_000, 'gate readings during the approval wait');
+    await harness.skipUntil(() => router.named('measureWindows').length >= before + 3, 'gate readings during the approval wait');
     await handle.executeUpdate(approveUpdate, { args: ['ship it'] });
     const result = await outcome(handle);
 
@@ -55,7 +56,7 @@ describe('each step kind', () => {
 
   it('measures mirrored copies during a mirror bake and live answers during a traffic bake', async () => {
     const router = harness.endpoint('kinds');
-    const result = await outcome(await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 10, forMs: 200 }, { kind: 'traffic', percent: 50, forMs: 200 }])));
+    const result = await outcome(await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 10, forMs: 120_000 }, { kind: 'traffic', percent: 50, forMs: 300_000 }])));
     expect(result.outcome, result.reason).toBe('promoted');
     const kinds = router.named('measureWindows').map((c) => (c.args[0] as { greenTraffic: string }).greenTraffic);
     expect(kinds[0]).toBe('mirror');
@@ -67,7 +68,7 @@ describe('each step kind', () => {
 
   it('an approval before any traffic waits without measuring (nothing reaches green yet)', async () => {
     const router = harness.endpoint('early-approval');
-    const handle = await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 200 }]));
+    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]));
     await statusWhen(handle, (s) => s.waitingForApproval, 'waiting for approval');
     await handle.executeUpdate(approveUpdate, { args: [''] });
     const result = await outcome(handle);
@@ -81,7 +82,7 @@ describe('an activity that fails in the middle of a step', () => {
   it('a failed smoke request rolls back before green ever takes traffic', async () => {
     const router = harness.endpoint('smoke-fails');
     router.fail('smokeTest', () => 'smoke request 1/2 POST /score to "green" answered 500, expected 200');
-    const result = await outcome(await harness.start(router, fastPolicy([{ kind: 'create' }, SMOKE, { kind: 'traffic', percent: 100, forMs: 200 }])));
+    const result = await outcome(await harness.start(router, realisticPolicy([{ kind: 'create' }, SMOKE, { kind: 'traffic', percent: 100, forMs: 300_000 }])));
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('step 2 failed: smoke request 1/2 POST /score to "green" answered 500, expected 200');
     expect(router.named('setRoutes')).toEqual([]);
@@ -91,7 +92,7 @@ describe('an activity that fails in the middle of a step', () => {
   it('a green that fails to provision is deleted (cleaned up half-way)', async () => {
     const router = harness.endpoint('create-fails');
     router.fail('ensureDeployment', () => 'deployment "green" failed to provision: exited with code 1');
-    const result = await outcome(await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 200 }])));
+    const result = await outcome(await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 300_000 }])));
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toMatch(/failed to provision/);
     expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['green']);
@@ -100,9 +101,9 @@ describe('an activity that fails in the middle of a step', () => {
   it('a route change the router refuses at 100% puts blue back to 100% and deletes green', async () => {
     const router = harness.endpoint('routes-fail');
     router.fail('setRoutes', (args) => ((args[1] as Record<string, number>).green === 100 ? 'deployment "green" is Updating' : undefined));
-    const result = await outcome(await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 200 }, { kind: 'traffic', percent: 100, forMs: 200 }])));
+    const result = await outcome(await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'traffic', percent: 100, forMs: 300_000 }])));
     expect(result.outcome).toBe('rolled-back');
-    expect(result.failedStep).toEqual({ index: 2, description: 'traffic 100% 200ms' });
+    expect(result.failedStep).toEqual({ index: 2, description: 'traffic 100% 5m' });
     expect(router.routes()).toEqual([
       [{ blue: 90, green: 10 }, {}],
       [{ green: 100 }, {}],
@@ -114,7 +115,7 @@ describe('an activity that fails in the middle of a step', () => {
   it('a gate reading that cannot be taken mid-bake rolls back', async () => {
     const router = harness.endpoint('measure-fails');
     router.fail('measureWindows', () => 'metrics endpoint answered 401');
-    const handle = await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 10, forMs: 60_000 }]));
+    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 10, forMs: 600_000 }]));
     const result = await outcome(handle);
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('step 2 failed: metrics endpoint answered 401');
