@@ -31,8 +31,11 @@ describe('abort', () => {
     const handle = await harness.start(router, longMirror);
     await statusWhen(handle, (s) => s.phase === 'Creating', 'creating');
     await handle.signal(abortSignal, 'wrong image');
-    release();
+    // Released only once the rollout has ended: released earlier, the create
+    // could finish before the abort is handled, and the plan would go on to
+    // route traffic (which the rollback then undoes).
     const result = await outcome(handle);
+    release();
     expect(result.reason).toBe('wrong image');
     expect(router.named('setRoutes')).toEqual([]);
     expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['green']);
