@@ -27,16 +27,16 @@ export class StateChanges {
     const run = async (): Promise<T> => {
       const next = cloneState(this.state);
       const result = mutate(next);
+      let unsaved: unknown;
       try {
         await this.store.save(next);
       } catch (err) {
         if (!options.evenIfUnsaved) throw err;
-        this.state = next;
-        this.onChanged();
-        throw err;
+        unsaved = err;
       }
       this.state = next;
       this.onChanged();
+      if (unsaved !== undefined) throw unsaved;
       return result;
     };
     const result = this.queue.then(run, run);
