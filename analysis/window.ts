@@ -14,6 +14,13 @@ export interface LatencyBucket {
 export interface WindowStats {
   requests: number;
   errors: number;
+  /**
+   * Requests whose client hung up before the deployment answered: not in
+   * `requests` (no answer was given), but evidence of a deployment too slow
+   * for its clients. Absent in windows measured before saferoll counted them
+   * (workflow histories of running rollouts): absent reads as 0.
+   */
+  aborts?: number;
   /** errors / requests, or null with no requests. */
   errorRate: number | null;
   p95Ms: number | null;
@@ -50,6 +57,7 @@ export function measureWindow(
 
   const requests = endSeries.count - from.count;
   const errors = endSeries.errors - from.errors;
+  const aborts = (endSeries.aborts ?? 0) - (from.aborts ?? 0);
   const cumulative = end.le.map((_, i) => delta(endSeries.buckets[i], from.buckets[i]));
   cumulative.push(delta(endSeries.buckets[end.le.length], from.buckets[end.le.length]));
   const leMs = end.le.map(secondsToMs);
@@ -66,6 +74,7 @@ export function measureWindow(
   return {
     requests,
     errors,
+    aborts,
     errorRate: requests > 0 ? errors / requests : null,
     p95Ms: histogramQuantile(0.95, leMs, cumulative),
     p99Ms: histogramQuantile(0.99, leMs, cumulative),
@@ -85,7 +94,7 @@ function restartedBetween(start: MetricsSnapshot, end: MetricsSnapshot): boolean
 
 /** Any counter of the series lower at the end than at the start. */
 function wasReset(start: TrafficSeries, end: TrafficSeries): boolean {
-  if (end.count < start.count || end.errors < start.errors) return true;
+  if (end.count < start.count || end.errors < start.errors || (end.aborts ?? 0) < (start.aborts ?? 0)) return true;
   return start.buckets.some((c, i) => c > (end.buckets[i] ?? 0));
 }
 

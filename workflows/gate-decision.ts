@@ -1,6 +1,6 @@
 // Pure decisions of a bake, tested with tables: what a gate tick means for
 // the step, and when a long bake should continue as new.
-import { combineGateResults, evaluateGate, type GateResult, type GateRules } from '../analysis/evaluate.js';
+import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA, combineGateResults, evaluateGate, type GateResult, type GateRules } from '../analysis/evaluate.js';
 import type { WindowStats } from '../analysis/window.js';
 import type { Policy } from '../policies/types.js';
 import type { GateReport } from './types.js';
@@ -22,6 +22,9 @@ export function gateRules(policy: Policy): GateRules {
     minRequests: policy.slo.minRequests,
     latencyRatio: policy.baseline.latencyRatio,
     errorRateDelta: policy.baseline.errorRateDelta,
+    // Always on: client hang-ups are in no other check (policies from before the fields get the defaults).
+    abortRate: policy.slo.abortRate ?? DEFAULT_ABORT_RATE,
+    abortRateDelta: policy.baseline.abortRateDelta ?? DEFAULT_ABORT_RATE_DELTA,
   };
 }
 

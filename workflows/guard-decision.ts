@@ -24,7 +24,7 @@ export function guardTarget(status: Pick<RolloutStatus, 'traffic' | 'mirrorPerce
  */
 export function guardRules(rules: GateRules, status: Pick<RolloutStatus, 'traffic'>): GateRules {
   if (status.traffic.green < 100) return rules;
-  const { latencyRatio: _ratio, errorRateDelta: _delta, ...absolute } = rules;
+  const { latencyRatio: _ratio, errorRateDelta: _delta, abortRateDelta: _abortDelta, ...absolute } = rules;
   return absolute;
 }
 
