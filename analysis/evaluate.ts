@@ -193,13 +193,16 @@ function errorRateCheck(limit: number, green: WindowStats, enough: boolean): Gat
  * point estimate from there. Live clients are shared, so while blue has
  * minRequests of its own the limit is blue's share plus abortRateDelta (a
  * client population that gives up often is not green's fault); otherwise
- * (green alone, or blue too quiet to compare) it is abortRate.
+ * (green alone, or blue too quiet to compare) it is abortRate. Only aborts
+ * and no answers is a share of 100%: enough of them fail, never wait.
  */
 function abortCheck(rules: GateRules, green: WindowStats, blue: WindowStats | undefined): GateCheck | undefined {
-  const aborts = green.aborts ?? 0;
+  // Not counted in this window (measured before saferoll counted hang-ups): no figure to judge, and none is made up.
+  const aborts = green.aborts;
+  if (aborts === undefined) return undefined;
   const n = green.requests + aborts;
   const blueAborts = blue?.aborts ?? 0;
-  const blueN = blue === undefined ? 0 : blue.requests + blueAborts;
+  const blueN = blue?.aborts === undefined ? 0 : blue.requests + blueAborts;
   const vsBlue = rules.abortRateDelta !== undefined && blueN > 0 && blueN >= rules.minRequests;
   let limit: number;
   let figures = `${aborts}/${n}`;
@@ -208,7 +211,7 @@ function abortCheck(rules: GateRules, green: WindowStats, blue: WindowStats | un
     figures += ` vs blue ${blueAborts}/${blueN}`;
   } else if (rules.abortRate !== undefined) {
     limit = rules.abortRate;
-    if (blueN > 0) figures += ` (blue ${blueAborts}/${blueN} too few to compare)`;
+    if (blueN > 0) figures += `; blue ${blueAborts}/${blueN} too few to compare`;
   } else {
     return undefined;
   }

@@ -20,8 +20,7 @@ export interface TrafficSeries {
   /**
    * Requests whose client hung up before the answer's headers (not answers:
    * in no other field). Only on live and direct traffic: a mirrored copy has
-   * no client. Absent when 0, and in snapshots taken before saferoll read it
-   * (workflow histories of running rollouts): absent reads as 0.
+   * no client. Absent when 0 (in a snapshot that `countsAborts`).
    */
   aborts?: number;
 }
@@ -37,6 +36,13 @@ export interface MetricsSnapshot {
   processStartSeconds: number | null;
   /** Finite histogram upper bounds in seconds, ascending (+Inf is implied, as JSON has no Infinity). */
   le: number[];
+  /**
+   * True when the snapshot read the hang-up counter. Snapshots taken before
+   * saferoll did (kept in the workflow histories of running rollouts) lack
+   * it: their hang-ups are unknown, not 0, so a window starting at one
+   * cannot count them (window.ts).
+   */
+  countsAborts?: true;
   deployments: Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
 }
 
@@ -99,7 +105,7 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
     }
     deployments[deployment] = entry;
   }
-  return { endpoint, takenAtMs, processStartSeconds, le, deployments };
+  return { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
 }
 
 function pendingSeries(pending: Map<string, Map<TrafficKind, Pending>>, deployment: string, traffic: TrafficKind): Pending {

@@ -17,8 +17,9 @@ export interface WindowStats {
   /**
    * Requests whose client hung up before the deployment answered: not in
    * `requests` (no answer was given), but evidence of a deployment too slow
-   * for its clients. Absent in windows measured before saferoll counted them
-   * (workflow histories of running rollouts): absent reads as 0.
+   * for its clients. Absent when not known: the window starts at a snapshot
+   * taken before saferoll counted hang-ups (or was itself measured then, as
+   * in the histories of running rollouts); no check judges them then.
    */
   aborts?: number;
   /** errors / requests, or null with no requests. */
@@ -52,12 +53,15 @@ export function measureWindow(
   traffic: TrafficKind,
 ): WindowStats {
   const endSeries = end.deployments[deployment]?.[traffic] ?? EMPTY;
-  const startSeries = start === undefined || restartedBetween(start, end) ? EMPTY : (start.deployments[deployment]?.[traffic] ?? EMPTY);
+  const fromZero = start === undefined || restartedBetween(start, end);
+  const startSeries = fromZero ? EMPTY : (start.deployments[deployment]?.[traffic] ?? EMPTY);
   const from = wasReset(startSeries, endSeries) ? EMPTY : startSeries;
 
   const requests = endSeries.count - from.count;
   const errors = endSeries.errors - from.errors;
-  const aborts = (endSeries.aborts ?? 0) - (from.aborts ?? 0);
+  // From a start that did not count hang-ups, the end's count would include
+  // every hang-up before the window: unknown, which is not 0.
+  const abortsKnown = end.countsAborts === true && (fromZero || start.countsAborts === true);
   const cumulative = end.le.map((_, i) => delta(endSeries.buckets[i], from.buckets[i]));
   cumulative.push(delta(endSeries.buckets[end.le.length], from.buckets[end.le.length]));
   const leMs = end.le.map(secondsToMs);
@@ -74,7 +78,7 @@ export function measureWindow(
   return {
     requests,
     errors,
-    aborts,
+    ...(abortsKnown ? { aborts: (endSeries.aborts ?? 0) - (from.aborts ?? 0) } : {}),
     errorRate: requests > 0 ? errors / requests : null,
     p95Ms: histogramQuantile(0.95, leMs, cumulative),
     p99Ms: histogramQuantile(0.99, leMs, cumulative),
