@@ -6,7 +6,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { SaferollError } from '../shared/errors.js';
 import { isReservedKey, nullPrototypeDict, reservedKeyMessage } from '../shared/reserved-keys.js';
-import { guardTtlProblem } from './guard-lease.js';
+import { guardTtlProblem, type GuardRelease, type GuardRequest } from './guard-lease.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{2,31}$/;
 const nameMessage = 'must match ^[a-z][a-z0-9-]{2,31}$ (3-32 lowercase letters, digits or dashes, starting with a letter)';
@@ -115,14 +115,33 @@ export const deploymentPatchBody = z.strictObject({ instanceCount });
 const percent = z.number().int('must be an integer').min(0).max(100);
 export const percentMap = keyedMap(resourceName, percent);
 
-// The guard lease (guard-lease.ts): `{"ttl": "60s", "fallback": "blue"}` takes or renews it, null releases it.
-const guardRequest = z.strictObject({
-  ttl: z.string().check((ctx) => {
-    const problem = guardTtlProblem(ctx.value);
-    if (problem !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
-  }),
-  fallback: resourceName,
-});
+// The guard lease (guard-lease.ts): `{"ttl": "60s", "fallback": "blue"}` takes or renews it, null releases it
+// (a fired one too), `{"release": true}` releases it unless it fired. One object, not a union, so a problem
+// is still reported at its own field (guard.ttl), not as "matches no form".
+const guardRequest = z
+  .strictObject({
+    ttl: z
+      .string()
+      .check((ctx) => {
+        const problem = guardTtlProblem(ctx.value);
+        if (problem !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
+      })
+      .optional(),
+    fallback: resourceName.optional(),
+    release: z.literal(true).optional(),
+  })
+  .check((ctx) => {
+    const { ttl, fallback, release } = ctx.value;
+    if (release === true) {
+      for (const field of ['ttl', 'fallback'] as const) {
+        if (ctx.value[field] !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value[field], path: [field], message: 'not with release: a release takes nothing else' });
+      }
+      return;
+    }
+    if (ttl === undefined) ctx.issues.push({ code: 'custom', input: undefined, path: ['ttl'], message: 'required' });
+    if (fallback === undefined) ctx.issues.push({ code: 'custom', input: undefined, path: ['fallback'], message: 'required' });
+  })
+  .transform((g): GuardRequest | GuardRelease => (g.release === true ? { release: true } : { ttl: g.ttl ?? '', fallback: g.fallback ?? '' }));
 
 export const endpointPatchBody = z.strictObject({
   traffic: percentMap.optional(),

@@ -33,7 +33,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const control = freshControl();
   const plan = new CancellationScope();
   // If the routing core's guard lease lapsed (the controller was gone), the plan ends with that reason.
-  const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel(), patches.guardLease);
+  const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel(), patches.guardLease, patches.guardReleaseOnce);
   let blueDeleted = false;
 
   installOperatorControls(tracker, control, plan);
