@@ -202,9 +202,12 @@ describe('guard lease in the rollout workflow', () => {
   it('a release that finds the lease lapsed ends the rollout as a lapse does: rolled back with the controller-lost reason, blue kept', async () => {
     const router = new FakeRouter();
     router.failRelease = true;
-    const result = await withWorker(router, async () =>
-      rolloutResult(await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]))),
-    );
+    const result = await withWorker(router, async () => {
+      const handle = await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]));
+      const done = await rolloutResult(handle);
+      await recordHistory('guard-release-refused', handle);
+      return done;
+    });
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe(LOST);
     expect(result.failedStep?.description).toMatch(/^deleteBlue/);
