@@ -1,16 +1,9 @@
 // Pure decisions of a bake, tested with tables: what a gate tick means for
 // the step, and when a long bake should continue as new.
 import { combineGateResults, evaluateGate, type GateResult, type GateRules } from '../analysis/evaluate.js';
-import type { WindowStats } from '../analysis/window.js';
 import type { Policy } from '../policies/types.js';
+import type { TickWindows } from '../activities/types.js';
 import type { GateReport } from './types.js';
-
-export interface TickWindows {
-  greenStep: WindowStats;
-  greenInterval: WindowStats;
-  blueStep?: WindowStats | undefined;
-  blueInterval?: WindowStats | undefined;
-}
 
 export type TickVerdict = 'fail' | 'pass' | 'continue';
 
