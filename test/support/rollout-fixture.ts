@@ -5,12 +5,10 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { startRollout } from '../../cli/start-rollout.js';
 import type { WorkerConfig } from '../../worker/config.js';
 import { createRolloutWorker } from '../../worker/worker.js';
 import type { Policy } from '../../policies/types.js';
-import { rolloutWorkflow } from '../../workflows/rollout.js';
-import { rolloutWorkflowId } from '../../workflows/messages.js';
-import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
 import type { GreenSpec, RolloutInput } from '../../workflows/types.js';
 import { PROJECT_ROOT } from './cli.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from './router.js';
@@ -123,12 +121,7 @@ export class RolloutTestBed {
   }
 
   start(endpoint: string, green: GreenSpec, policy: Policy = testPolicy(), extra: Partial<RolloutInput> = {}) {
-    return this.env.client.workflow.start(rolloutWorkflow, {
-      taskQueue: this.taskQueue,
-      workflowId: rolloutWorkflowId(endpoint),
-      args: [{ endpoint, policy, green, ...extra }],
-      typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: endpoint }],
-    });
+    return startRollout(this.env.client, { endpoint, policy, green, ...extra }, { taskQueue: this.taskQueue });
   }
 
   async close(): Promise<void> {
