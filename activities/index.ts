@@ -8,6 +8,7 @@ import type { MetricsSnapshot, TrafficKind } from '../analysis/snapshot.js';
 import { measureWindow } from '../analysis/window.js';
 import type { PolicyStep } from '../policies/types.js';
 import type { AdminClient } from '../router/client.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
 import type { WindowStats } from '../analysis/window.js';
 import { DEPLOYMENT_HEADER, type DeploymentSpec, type MirrorMap, type TrafficMap } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
@@ -90,15 +91,8 @@ export function createActivities(deps: ActivityDeps) {
           : { instanceCount: spec.instanceCount, process: spec.source.process };
         // PUT of the same spec is a no-op on the router, so a retry never creates a second green.
         await admin.putDeployment(endpoint, spec.name, body);
-        for (;;) {
-          const view = await admin.getDeployment(endpoint, spec.name);
-          heartbeat(view.provisioningState);
-          if (view.provisioningState === 'Succeeded') return { instances: view.instances.length };
-          if (view.provisioningState === 'Failed') {
-            throw new SaferollError('SAFEROLL_E_PROVISIONING', `deployment "${spec.name}" failed to provision: ${view.reason ?? 'no reason given'}`);
-          }
-          await sleep(pollMs);
-        }
+        const view = await waitSucceeded(admin, endpoint, spec.name, { pollMs, sleep, onView: (v) => heartbeat(v.provisioningState) });
+        return { instances: view.instances.length };
       });
     },
 

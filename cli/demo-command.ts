@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { loadPolicyFile } from '../policies/loader.js';
 import type { AdminClient } from '../router/client.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
 import { projectRoot } from '../shared/project-root.js';
 import { rolloutWorkflowId } from '../workflows/messages.js';
 import type { GreenSpec, RolloutResult } from '../workflows/types.js';
@@ -152,12 +153,7 @@ async function resetEndpoint(admin: AdminClient, blue: GreenSpec): Promise<void>
   await admin.putEndpoint(ENDPOINT, { authMode: 'key', description: 'saferoll demo endpoint' });
   if (!('process' in blue.source)) throw new Error('the demo blue is a process deployment');
   await admin.putDeployment(ENDPOINT, blue.name, { instanceCount: blue.instanceCount, process: blue.source.process });
-  for (;;) {
-    const view = await admin.getDeployment(ENDPOINT, blue.name);
-    if (view.provisioningState === 'Succeeded') break;
-    if (view.provisioningState === 'Failed') throw new Error(`the demo's blue failed to start: ${view.reason ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitSucceeded(admin, ENDPOINT, blue.name, { pollMs: 200 });
   await admin.setTraffic(ENDPOINT, { [blue.name]: 100 });
 }
 

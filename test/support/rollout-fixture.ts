@@ -9,11 +9,11 @@ import { startRollout } from '../../cli/start-rollout.js';
 import type { WorkerConfig } from '../../worker/config.js';
 import { createRolloutWorker } from '../../worker/worker.js';
 import type { Policy } from '../../policies/types.js';
+import { waitSucceeded } from '../../router/deployment-wait.js';
 import type { GreenSpec, RolloutInput } from '../../workflows/types.js';
 import { PROJECT_ROOT } from './cli.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from './router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
-import { waitFor } from './wait-for.js';
 
 export const MODEL_SERVER = path.join(PROJECT_ROOT, 'examples/model-server.mjs');
 
@@ -71,7 +71,7 @@ export async function createEndpointWithBlue(router: TestRouter, endpoint: strin
   const blue = modelServer('blue', { LATENCY_MS: '5', ...blueEnv });
   if (!('process' in blue.source)) throw new Error('unreachable');
   await router.admin.putDeployment(endpoint, 'blue', { instanceCount: 1, process: blue.source.process });
-  await waitFor(async () => (await router.admin.getDeployment(endpoint, 'blue')).provisioningState === 'Succeeded', 20_000, 'blue ready');
+  await waitSucceeded(router.admin, endpoint, 'blue', { timeoutMs: 20_000 });
   await router.admin.setTraffic(endpoint, { blue: 100 });
   return (await router.admin.getKeys(endpoint)).primaryKey;
 }
