@@ -145,14 +145,8 @@ export function evaluateGate(rules: GateRules, green: WindowStats, blue?: Window
  * its latest interval, so a breach that starts late is not diluted): Failed
  * wins, then Error, then Inconclusive; Successful only if all are. The
  * deciding window's checks and summary are kept.
- *
- * `failOnly` results can fail the gate but never hold it: pass the latest
- * interval there, because it rarely holds minRequests on its own, and as a
- * full member it would keep the whole gate Inconclusive forever.
  */
-export function combineGateResults(results: readonly GateResult[], failOnly: readonly GateResult[] = []): GateResult {
-  const breach = failOnly.find((r) => r.phase === 'Failed');
-  if (breach && !results.some((r) => r.phase === 'Failed')) return breach;
+export function combineGateResults(results: readonly GateResult[]): GateResult {
   for (const phase of ['Failed', 'Error', 'Inconclusive', 'Successful'] as const) {
     const decider = results.find((r) => r.phase === phase);
     if (decider) return decider;

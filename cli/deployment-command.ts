@@ -1,8 +1,8 @@
 // `saferoll deployment ...`: the deployments behind an endpoint: create (from
 // upstream URLs or a command), inspect, scale, delete, read instance logs.
 import type { AdminClient } from '../router/client.js';
+import { waitProvisioned } from '../router/deployment-wait.js';
 import type { DeploymentView } from '../router/views.js';
-import { SaferollError } from '../shared/errors.js';
 import { EXIT, intFlag } from './command.js';
 import { commandGroup, listFlag, printJson, stringFlag, type FlagValues, type Subcommand } from './command-group.js';
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
@@ -74,7 +74,7 @@ async function finish(admin: AdminClient, view: DeploymentView, values: FlagValu
   let final = view;
   if (values.wait === true) {
     const timeoutS = intFlag(stringFlag(values, 'timeout'), 'timeout', 600, 1, 86_400);
-    final = await waitProvisioned(admin, view, timeoutS * 1000, (line) => progress.write(`${line}\n`));
+    final = await waitReporting(admin, view, timeoutS * 1000, (line) => progress.write(`${line}\n`));
   }
   if (json) printJson(final);
   if (final.provisioningState === 'Failed') {
@@ -84,25 +84,17 @@ async function finish(admin: AdminClient, view: DeploymentView, values: FlagValu
   return EXIT.ok;
 }
 
-/** Polls until Succeeded or Failed, reporting each change of state or readiness. */
-async function waitProvisioned(admin: AdminClient, start: DeploymentView, timeoutMs: number, report: (line: string) => void): Promise<DeploymentView> {
-  const deadline = Date.now() + timeoutMs;
-  let view = start;
-  let shown = `${view.provisioningState} ${readyText(view)}`;
-  while (view.provisioningState !== 'Succeeded' && view.provisioningState !== 'Failed') {
-    if (Date.now() > deadline) {
-      throw new SaferollError('SAFEROLL_E_TIMEOUT', `deployment ${view.endpoint}/${view.name} still ${view.provisioningState} after ${timeoutMs / 1000}s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    view = await admin.getDeployment(view.endpoint, view.name);
+/** Waits until Succeeded or Failed, reporting each change of state or readiness. */
+function waitReporting(admin: AdminClient, start: DeploymentView, timeoutMs: number, report: (line: string) => void): Promise<DeploymentView> {
+  let shown = `${start.provisioningState} ${readyText(start)}`;
+  const onView = (view: DeploymentView): void => {
     const now = `${view.provisioningState} ${readyText(view)}`;
-    if (now !== shown) {
-      const why = view.instances.find((i) => !i.healthy && i.reason)?.reason;
-      report(`  ${view.name}: ${view.provisioningState}, ${readyText(view)}${why && view.provisioningState !== 'Succeeded' ? ` (${why})` : ''}`);
-      shown = now;
-    }
-  }
-  return view;
+    if (now === shown) return;
+    const why = view.instances.find((i) => !i.healthy && i.reason)?.reason;
+    report(`  ${view.name}: ${view.provisioningState}, ${readyText(view)}${why && view.provisioningState !== 'Succeeded' ? ` (${why})` : ''}`);
+    shown = now;
+  };
+  return waitProvisioned(admin, start.endpoint, start.name, { timeoutMs, pollMs: 500, onView });
 }
 
 const show: Subcommand = {

@@ -2,7 +2,7 @@
 // client sends it (with the endpoint's key), showing which deployment answered.
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { DEPLOYMENT_HEADER } from '../router/proxy-handlers.js';
+import { DEPLOYMENT_HEADER } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { checkName } from './deployment-source.js';

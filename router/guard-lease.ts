@@ -6,18 +6,13 @@
 // of the state, so a refused request changes nothing.
 import { formatDuration, parseDuration } from '../policies/units.js';
 import { SaferollError } from '../shared/errors.js';
-import type { DeploymentRecord, EndpointRecord } from './model.js';
+import type { DeploymentRecord, EndpointRecord, GuardRecord } from './model.js';
 import { checkTrafficRules } from './traffic-rules.js';
 
 // Shorter, and ordinary scheduling hiccups of a live controller would fire it;
 // longer, and it no longer guards anything worth the name.
 export const MIN_GUARD_TTL_MS = 1_000;
 export const MAX_GUARD_TTL_MS = 24 * 3_600_000;
-
-/** What the state file keeps: the expiry is absolute, so a restarted router knows whether it lapsed. */
-export type GuardRecord =
-  | { state: 'held'; fallback: string; ttlMs: number; expiresAt: string }
-  | { state: 'fired'; fallback: string; ttlMs: number; expiredAt: string; firedAt: string; reason: string };
 
 /** `guard` in a PATCH body: take or renew (`{ttl, fallback}`), or release (`null`, or `{release: true}`, see applyGuardRequest). */
 export interface GuardRequest {

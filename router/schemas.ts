@@ -4,12 +4,11 @@
 // as Maps (or null-prototype objects), with reserved names refused.
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { ENV_NAME_PATTERN, NAME_PATTERN, NAME_RULE, type DeploymentSource, type ProcessSpec } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { isReservedKey, nullPrototypeDict, reservedKeyMessage } from '../shared/reserved-keys.js';
 import { guardTtlProblem, type GuardRelease, type GuardRequest } from './guard-lease.js';
 
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{2,31}$/;
-const nameMessage = 'must match ^[a-z][a-z0-9-]{2,31}$ (3-32 lowercase letters, digits or dashes, starting with a letter)';
 
 /** Paths of the data plane's own: an endpoint of that name could never be reached. */
 const RESERVED_ENDPOINT_NAMES: ReadonlySet<string> = new Set(['healthz', 'metrics']);
@@ -18,7 +17,7 @@ const RESERVED_ENDPOINT_NAMES: ReadonlySet<string> = new Set(['healthz', 'metric
 export const resourceName = z
   .string()
   .refine((name) => !isReservedKey(name), { error: (issue) => reservedKeyMessage(String(issue.input)), abort: true })
-  .regex(NAME_PATTERN, nameMessage);
+  .regex(NAME_PATTERN, NAME_RULE);
 
 export const endpointName = resourceName.refine((name) => !RESERVED_ENDPOINT_NAMES.has(name), {
   error: (issue) => `"${String(issue.input)}" is reserved; choose another endpoint name`,
@@ -94,8 +93,6 @@ export const upstreamUrl = z.string().check((ctx) => {
 
 export const instanceCount = z.number().int().min(1).max(64);
 
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 export const processSpec = z.strictObject({
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
@@ -107,6 +104,12 @@ export const processSpec = z.strictObject({
 
 export const upstreamsSource = z.strictObject({ upstreams: z.array(upstreamUrl).min(1).max(64) });
 export const processSource = z.strictObject({ process: processSpec });
+
+// The schemas parse into the shared contract exactly (a drift on either side is a compile error).
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Holds<T extends true> = T;
+type _ProcessSpecMatches = Holds<Same<z.output<typeof processSpec>, ProcessSpec>>;
+type _DeploymentSourceMatches = Holds<Same<z.output<typeof upstreamsSource> | z.output<typeof processSource>, DeploymentSource>>;
 
 export const deploymentPutBody = z.union([upstreamsSource.extend({ instanceCount }), processSource.extend({ instanceCount })]);
 

@@ -5,7 +5,7 @@
 import type { GateMetric, GateRules } from '../analysis/evaluate.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from '../policies/on-failure.js';
 import type { Policy } from '../policies/types.js';
-import type { TickWindows } from './gate-decision.js';
+import type { TickWindows } from '../activities/types.js';
 import type { GateReport, RolloutStatus } from './types.js';
 
 export type GuardTarget = 'live' | 'mirror';
