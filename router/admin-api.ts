@@ -12,6 +12,7 @@ import {
   endpointPatchBody,
   endpointName as endpointNameSchema,
   endpointPutBody,
+  LOG_LINES,
   parseBody,
   regenerateKeyBody,
   resourceName,
@@ -172,10 +173,10 @@ function checkedName(schema: typeof resourceName, value: string | undefined, fie
 }
 
 function linesParam(raw: string | null): number {
-  if (raw === null) return 100;
+  if (raw === null) return LOG_LINES.default;
   const lines = Number(raw);
-  if (!Number.isInteger(lines) || lines < 1 || lines > 10_000) {
-    throw new SaferollError('SAFEROLL_E_VALIDATION', 'lines: must be an integer from 1 to 10000', { field: 'lines' });
+  if (!Number.isInteger(lines) || lines < 1 || lines > LOG_LINES.max) {
+    throw new SaferollError('SAFEROLL_E_VALIDATION', `lines: must be an integer from 1 to ${LOG_LINES.max}`, { field: 'lines' });
   }
   return lines;
 }

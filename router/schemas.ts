@@ -112,6 +112,9 @@ export const deploymentPutBody = z.union([upstreamsSource.extend({ instanceCount
 
 export const deploymentPatchBody = z.strictObject({ instanceCount });
 
+/** `GET .../logs?lines=`: how many of the latest output lines; `saferoll deployment logs --lines` checks the same bounds. */
+export const LOG_LINES = { default: 100, max: 10_000 } as const;
+
 const percent = z.number().int('must be an integer').min(0).max(100);
 export const percentMap = keyedMap(resourceName, percent);
 
