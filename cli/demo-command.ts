@@ -68,8 +68,7 @@ export const demoCommand: Command = {
     const reportsDir = path.join(path.resolve(options.stateDir), 'reports');
     const stack = await startDevStack(options);
     const session = new Session({
-      temporalAddress: stack.temporalAddress,
-      namespace: stack.namespace,
+      temporal: stack.temporal,
       routerAdminUrl: stack.adminUrl,
       routerDataUrl: stack.dataUrl,
       adminToken: stack.adminToken,

@@ -2,6 +2,7 @@
 // upstream URLs or a command), inspect, scale, delete, read instance logs.
 import type { AdminClient } from '../router/client.js';
 import { waitProvisioned } from '../router/deployment-wait.js';
+import { LOG_LINES } from '../shared/contracts.js';
 import type { DeploymentView } from '../router/views.js';
 import { EXIT, intFlag } from './command.js';
 import { commandGroup, listFlag, printJson, stringFlag, type FlagValues, type Subcommand } from './command-group.js';
@@ -159,14 +160,14 @@ const remove: Subcommand = {
 
 const logs: Subcommand = {
   name: 'logs',
-  synopsis: 'logs <endpoint> <deployment> [--lines 100]',
+  synopsis: `logs <endpoint> <deployment> [--lines ${LOG_LINES.default}]`,
   summary: "the latest output lines of a process deployment's instances",
   flags: { lines: { type: 'string' } },
-  flagsHelp: '  --lines <n>             how many lines (default 100)',
+  flagsHelp: `  --lines <n>             how many lines (default ${LOG_LINES.default}, at most ${LOG_LINES.max})`,
   args: [2, 2],
   async run({ values, positionals, session, json }) {
     const [endpoint, deployment] = names(positionals);
-    const lines = await session.admin().deploymentLogs(endpoint, deployment, intFlag(stringFlag(values, 'lines'), 'lines', 100, 1, 100_000));
+    const lines = await session.admin().deploymentLogs(endpoint, deployment, intFlag(stringFlag(values, 'lines'), 'lines', LOG_LINES.default, 1, LOG_LINES.max));
     if (json) printJson({ lines });
     else for (const line of lines) console.log(line);
     return EXIT.ok;

@@ -76,3 +76,6 @@ export type RolloutPhase =
 export function blueOf(traffic: TrafficMap): string | undefined {
   return Object.entries(traffic).find(([, percent]) => percent === 100)?.[0];
 }
+
+/** `GET .../logs?lines=`: how many of the latest output lines; `saferoll deployment logs --lines` checks the same bounds. */
+export const LOG_LINES = { default: 100, max: 10_000 } as const;
