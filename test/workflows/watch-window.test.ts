@@ -34,7 +34,7 @@ describe('the watch window after promotion', () => {
       return s.phase === 'DeletingBlue' && s.lastGate?.phase === 'Successful' ? s : undefined;
     }, 60_000, 'green watched alone in the watch window');
     expect(watching.traffic).toEqual({ blue: 0, green: 100 });
-    expect(watching.lastGate?.checks.map((c) => c.metric)).toEqual(['p95', 'errorRate', 'requests']);
+    expect(watching.lastGate?.checks.map((c) => c.metric)).toEqual(['p95', 'errorRate', 'abortRate', 'requests']);
     expect((await bed.router.admin.getEndpoint(endpoint)).traffic).toEqual({ green: 100 });
     expect((await bed.router.admin.listDeployments(endpoint)).map((d) => d.name).sort()).toEqual(['blue', 'green']);
 
