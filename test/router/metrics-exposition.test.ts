@@ -4,9 +4,13 @@
 // through prom-client's own Counter and Histogram, declared as router/metrics.ts
 // declared them before, and the saferoll_* families must come out the same.
 import { Counter, Histogram, Registry } from 'prom-client';
+import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText, type Sample } from '../../analysis/prometheus-text.js';
 import { DURATION_BUCKETS_SECONDS, RouterMetrics, type MirrorShedCounter, type TrafficKind, type TrafficMetrics } from '../../router/metrics.js';
+import { TEST_ADMIN_TOKEN, startTestRouter } from '../support/router.js';
+import { startUpstream } from '../support/upstream.js';
+import { waitFor } from '../support/wait-for.js';
 
 const KINDS: TrafficKind[] = ['live', 'mirror', 'direct'];
 
@@ -256,5 +260,42 @@ describe('the metrics exposition', () => {
     // Every family exactly once, so a scraper takes the whole text.
     const families = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
     expect(new Set(families).size).toBe(families.length);
+  });
+
+  it("drops a deleted deployment's series, shed copies included, from a running router's /metrics and its endpoint view", async () => {
+    const t = await startTestRouter();
+    const blue = await startUpstream('blue');
+    const green = await startUpstream('green');
+    try {
+      await t.admin.putEndpoint('shop', { authMode: 'key' });
+      await t.admin.putDeployment('shop', 'blue', { instanceCount: 1, upstreams: [blue.url] });
+      await t.admin.putDeployment('shop', 'green', { instanceCount: 1, upstreams: [green.url] });
+      await waitFor(async () => (await t.admin.getDeployment('shop', 'green')).provisioningState === 'Succeeded');
+      const { primaryKey: key } = await t.admin.getKeys('shop');
+      // Mirror shares are dealt 0, 37, 74, … of 100: at 50% the first two requests are both copied.
+      await t.admin.setTraffic('shop', { blue: 100 }, { green: 50 });
+      expect((await t.call('shop', { key })).status).toBe(200);
+      // Too large to copy: green's mirror copy is shed and counted.
+      expect((await t.call('shop', { key, body: JSON.stringify({ pad: 'x'.repeat(70 * 1024) }) })).status).toBe(200);
+      const endpointView = async (): Promise<string> =>
+        (await request(`${t.router.adminUrl}/metrics?endpoint=shop`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).body.text();
+      const green200 = 'saferoll_requests_total{endpoint="shop",deployment="green",traffic="mirror",code="200"} 1';
+      await waitFor(async () => (await t.admin.metricsText()).includes(green200), 10_000, "green's mirror answer booked");
+      expect(await t.admin.metricsText()).toContain('saferoll_mirror_shed_total{endpoint="shop",deployment="green"} 1');
+      expect(await endpointView()).toContain(green200);
+
+      await t.admin.setTraffic('shop', { blue: 100 }, {});
+      await t.admin.deleteDeployment('shop', 'green');
+      const after = await t.admin.metricsText();
+      expect(after).not.toContain('deployment="green"');
+      expect(after).toContain('saferoll_requests_total{endpoint="shop",deployment="blue",traffic="live",code="200"} 2');
+      const view = await endpointView();
+      expect(view).not.toContain('deployment="green"');
+      expect(view).toContain('saferoll_request_duration_seconds_count{endpoint="shop",deployment="blue",traffic="live"} 2');
+    } finally {
+      await t.close();
+      await blue.close();
+      await green.close();
+    }
   });
 });
