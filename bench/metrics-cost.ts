@@ -1,9 +1,12 @@
 // Metrics cost, in-process:
 //  1. TrafficMetrics.record (router/metrics.ts), the per-request metrics work
 //     of the data plane: ns per call with one label set vs 450 (50 endpoints
-//     x 3 deployments x 3 kinds of traffic), next to a plain pre-resolved
-//     counter + histogram doing the same arithmetic (what a per-request cost
-//     floor looks like), interleaved rounds, medians.
+//     x 3 deployments x 3 kinds of traffic), side by side with the booking
+//     it replaced (prom-client label children, for /metrics, plus the same
+//     plain counters, for the per-endpoint view: every request booked twice)
+//     and a plain pre-resolved counter + histogram doing the same arithmetic
+//     (what a per-request cost floor looks like); interleaved rounds, medians,
+//     and the ratio before/now.
 //  2. /metrics scrape time of a router holding 50 x 3 x 3 label sets vs one
 //     holding 1, and the longest event-loop stall during a scrape
 //     (perf_hooks.monitorEventLoopDelay), next to an idle loop's.
@@ -17,6 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import { AdminClient } from '../router/client.js';
 import { DURATION_BUCKETS_SECONDS, RouterMetrics, type TrafficKind, type TrafficMetrics } from '../router/metrics.js';
@@ -57,6 +61,42 @@ class PlainRecorder implements Recorder {
   }
 }
 
+/**
+ * The booking /metrics had before: prom-client children (a counter child per
+ * status code, a histogram child), then the plain counters of the per-endpoint
+ * view. Kept here only to measure what booking once saves.
+ */
+class TwiceBookedRecorder implements Recorder {
+  private readonly byCode = new Map<number, Counter.Internal>();
+  private readonly duration: Histogram.Internal<'endpoint' | 'deployment' | 'traffic'>;
+  constructor(
+    private readonly requests: Counter<'endpoint' | 'deployment' | 'traffic' | 'code'>,
+    histogram: Histogram<'endpoint' | 'deployment' | 'traffic'>,
+    private readonly labels: { endpoint: string; deployment: string; traffic: TrafficKind },
+    private readonly plain: TrafficMetrics,
+  ) {
+    this.duration = histogram.labels(labels);
+  }
+  record(code: number, seconds: number): void {
+    let counter = this.byCode.get(code);
+    if (!counter) {
+      counter = this.requests.labels({ ...this.labels, code: String(code) });
+      this.byCode.set(code, counter);
+    }
+    counter.inc();
+    this.duration.observe(seconds);
+    this.plain.record(code, seconds);
+  }
+}
+
+function twiceBooked(sets: readonly [string, string, TrafficKind][]): Recorder[] {
+  const registry = new Registry();
+  const requests = new Counter({ name: 'saferoll_requests_total', help: 'h', labelNames: ['endpoint', 'deployment', 'traffic', 'code'], registers: [registry] });
+  const histogram = new Histogram({ name: 'saferoll_request_duration_seconds', help: 'h', labelNames: ['endpoint', 'deployment', 'traffic'], buckets: DURATION_BUCKETS_SECONDS, registers: [registry] });
+  const plain = new RouterMetrics();
+  return sets.map(([endpoint, deployment, traffic]) => new TwiceBookedRecorder(requests, histogram, { endpoint, deployment, traffic }, plain.forTraffic(endpoint, deployment, traffic)));
+}
+
 runBench('bench:metrics', async () => {
   const { values } = parseArgs({ options: { calls: { type: 'string' }, rounds: { type: 'string' }, scrapes: { type: 'string' } } });
   const calls = Number(values.calls ?? 500_000);
@@ -70,6 +110,10 @@ runBench('bench:metrics', async () => {
   const many: TrafficMetrics[] = [];
   for (let e = 0; e < ENDPOINTS; e++) for (const d of DEPLOYMENTS) for (const k of KINDS) many.push(metrics.forTraffic(`ep-${e}`, d, k));
   const plain: Recorder[] = many.map(() => new PlainRecorder());
+  const sets: [string, string, TrafficKind][] = [];
+  for (let e = 0; e < ENDPOINTS; e++) for (const d of DEPLOYMENTS) for (const k of KINDS) sets.push([`ep-${e}`, d, k]);
+  const twiceOne = twiceBooked([['ep-0', 'dep-a', 'live']]);
+  const twiceMany = twiceBooked(sets);
   // Latencies spread over the buckets; 1 in 100 answers a 500.
   const latencies = Float64Array.from({ length: 1024 }, (_, i) => 0.0005 + ((i * 7919) % 1024) / 1024 / 2);
   const codes = Int32Array.from({ length: 1024 }, (_, i) => (i % 100 === 0 ? 500 : 200));
@@ -82,6 +126,8 @@ runBench('bench:metrics', async () => {
   const variants = [
     { label: 'TrafficMetrics.record, 1 label set', set: one as Recorder[], ns: [] as number[] },
     { label: `TrafficMetrics.record, ${many.length} label sets (round-robin)`, set: many as Recorder[], ns: [] as number[] },
+    { label: 'before: prom-client children + plain copies, 1 label set', set: twiceOne, ns: [] as number[] },
+    { label: `before: prom-client children + plain copies, ${twiceMany.length} label sets (round-robin)`, set: twiceMany, ns: [] as number[] },
     { label: `reference: pre-resolved plain counter + histogram, ${plain.length} sets`, set: plain, ns: [] as number[] },
   ];
   for (const v of variants) runRecord(v.set, Math.min(calls, 100_000)); // warm-up (JIT)
@@ -141,6 +187,12 @@ runBench('bench:metrics', async () => {
   log(`scrapes: big p50 ${ms(median(result.big.ms))}, small p50 ${ms(median(result.small.ms))}, longest stall ${ms(max(result.big.stall))}`);
 
   const recordRows = variants.map((v) => [v.label, fmt(median(v.ns), 0), spread(v.ns, (x) => fmt(x, 0)), ratio(median(v.ns) / median(variants[0]?.ns ?? []))]);
+  const nsOf = (i: number): number => median(variants[i]?.ns ?? []);
+  const savings = [
+    ['1 label set', fmt(nsOf(2), 0), fmt(nsOf(0), 0), ratio(nsOf(2) / nsOf(0))],
+    [`${many.length} label sets (round-robin)`, fmt(nsOf(3), 0), fmt(nsOf(1), 0), ratio(nsOf(3) / nsOf(1))],
+  ];
+  log(`booking per request: ${savings.map(([what, before, now, r]) => `${what}: ${before} ns before, ${now} ns now (${r})`).join('; ')}`);
   const scrapeRow = (label: string, text: string, measured: { ms: number[]; stall: number[] }): string[] => [
     label,
     fmt(series(text, 'saferoll_request_duration_seconds_count')),
@@ -163,6 +215,8 @@ runBench('bench:metrics', async () => {
     `In-process. record(): ${fmt(calls)} calls per run, ${rounds} interleaved rounds, medians (1% of calls with code 500, latencies spread over the buckets). Scrape: two routers started with startRouter in this process, one holding ${ENDPOINTS}×${DEPLOYMENTS.length}×${KINDS.length} label sets (each combination served at least once), one holding 1; ${scrapes} interleaved GET /metrics each over HTTP; the stall is monitorEventLoopDelay's max (1 ms resolution) during one scrape. Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     markdownTable(['per-request metrics work', 'ns per call (median)', 'per round', 'vs 1 label set'], recordRows),
+    '',
+    markdownTable(['booking one request', 'before: booked twice (ns)', 'now: booked once (ns)', 'before / now'], savings),
     '',
     markdownTable(['router holding', 'histogram series', 'saferoll_* lines', 'exposition size', 'scrape p50', 'scrape max', 'loop stall p50', 'longest loop stall'], scrapeRows),
   ].join('\n');

@@ -92,7 +92,7 @@ export class DeploymentLifecycle {
     const target = this.targetsByKey.get(key);
     if (target) {
       for (const metrics of Object.values(target.metrics)) metrics.remove();
-      this.options.metrics.removeShedCounter(target.endpoint, target.name);
+      target.mirrorShed.remove();
     }
     this.targetsByKey.delete(key);
     await this.changes.apply((next) => {

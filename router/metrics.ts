@@ -1,7 +1,10 @@
-// Prometheus metrics of the data plane (prom-client). Label children are
-// created once per (endpoint, deployment, traffic kind) and cached on the
-// route target, so a request only does an increment and an observe.
-import { Counter, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+// Prometheus metrics of the data plane. A request is booked once, in plain
+// per-series counters held by its route target (no label lookup, nothing
+// allocated); /metrics and one endpoint's view are both rendered from them,
+// line for line as prom-client wrote these series before. prom-client keeps
+// what is not booked per request: the process and Node.js metrics, and the
+// guard firings (router/guard-timers.ts), in `registry`.
+import { Registry, collectDefaultMetrics } from 'prom-client';
 
 export type TrafficKind = 'live' | 'mirror' | 'direct';
 
@@ -12,41 +15,65 @@ export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0
 // As prom-client's default metric computes it.
 const PROCESS_START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 
-type RequestLabels = 'endpoint' | 'deployment' | 'traffic' | 'code';
-type DurationLabels = 'endpoint' | 'deployment' | 'traffic';
-type AbortLabels = DurationLabels;
+// The family headers as prom-client writes them (help escaped as it escapes it).
+const header = (name: string, type: 'counter' | 'histogram' | 'gauge', help: string): string =>
+  `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}`;
+const REQUESTS_HEADER = header(
+  'saferoll_requests_total',
+  'counter',
+  'Requests answered through the data plane, by endpoint, deployment, kind of traffic and HTTP status code.',
+);
+const DURATION_HEADER = header(
+  'saferoll_request_duration_seconds',
+  'histogram',
+  "The deployment's own time: from the request fully sent to the upstream to the upstream's answer headers (time to first byte), by endpoint, deployment and kind of traffic.",
+);
+const MIRROR_SHED_HEADER = header('saferoll_mirror_shed_total', 'counter', 'Mirror copies not sent because too many mirror requests were already in flight.');
+const ABORTS_HEADER = header(
+  'saferoll_client_aborts_total',
+  'counter',
+  'Clients that hung up before the upstream answer began; never counted as requests answered, by endpoint, deployment and kind of traffic.',
+);
+const PROCESS_START_BLOCK = `${header('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.')}\nprocess_start_time_seconds ${PROCESS_START_SECONDS}`;
 
-/** The metric children of one deployment for one kind of traffic. */
+// prom-client writes the bucket bound first, then the series' own labels.
+const BUCKET_PREFIXES = DURATION_BUCKETS_SECONDS.map((le) => `saferoll_request_duration_seconds_bucket{le="${le}",`);
+
+/** `name="value",…` in the order given, values escaped as prom-client escapes them. */
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
+    .join(',');
+}
+
+/**
+ * The series of one deployment for one kind of traffic. Lives as long as the
+ * deployment's route target; the label text is built once, here, so booking
+ * is a few additions and rendering happens only when someone scrapes.
+ */
 export class TrafficMetrics {
-  private readonly byCode = new Map<number, Counter.Internal>();
-  // Plain copies of the same numbers, so one endpoint's series can be
-  // rendered without walking (and prom-client rendering) every endpoint's:
-  // a gate reads only its own endpoint, every interval.
+  private readonly labels: string;
+  // By code in the order codes were first seen, as prom-client kept its children.
   private readonly codeCounts = new Map<number, number>();
+  // One per bound, plus one past the last bound (counted only in +Inf).
   private readonly bucketCounts = new Float64Array(DURATION_BUCKETS_SECONDS.length + 1);
   private sumSeconds = 0;
-  // Created on the first hang-up, like the per-code children: most series never see one.
-  private abortCounter: Counter.Internal | undefined;
+  private answered = 0;
   private abortCount = 0;
 
-  private readonly duration: Histogram.Internal<DurationLabels>;
-
   constructor(
-    private readonly requests: Counter<RequestLabels>,
-    private readonly labels: LabelValues<DurationLabels>,
-    private readonly histogram: Histogram<DurationLabels>,
-    private readonly aborts: Counter<AbortLabels>,
+    endpoint: string,
+    deployment: string,
+    traffic: TrafficKind,
+    private readonly rendered: Set<TrafficMetrics>,
   ) {
-    this.duration = histogram.labels(labels);
+    this.labels = labelText({ endpoint, deployment, traffic });
+    rendered.add(this);
   }
 
   /** Drops this deployment's series (it was deleted), so /metrics does not grow with every rollout. */
   remove(): void {
-    for (const code of this.byCode.keys()) this.requests.remove({ ...this.labels, code: String(code) });
-    this.byCode.clear();
-    this.histogram.remove(this.labels);
-    if (this.abortCounter) this.aborts.remove(this.labels);
-    this.abortCounter = undefined;
+    this.rendered.delete(this);
   }
 
   /**
@@ -55,112 +82,118 @@ export class TrafficMetrics {
    * (and so out of a gate's sample size, error rate and percentiles).
    */
   recordClientAbort(): void {
-    if (!this.abortCounter) this.abortCounter = this.aborts.labels(this.labels);
-    this.abortCounter.inc();
     this.abortCount++;
   }
 
   record(code: number, seconds: number): void {
-    let counter = this.byCode.get(code);
-    if (!counter) {
-      counter = this.requests.labels({ ...this.labels, code: String(code) });
-      this.byCode.set(code, counter);
-    }
-    counter.inc();
-    this.duration.observe(seconds);
     this.codeCounts.set(code, (this.codeCounts.get(code) ?? 0) + 1);
+    // The first bound the value is at or under, as prom-client's findBound.
     let bucket = 0;
     while (bucket < DURATION_BUCKETS_SECONDS.length && seconds > (DURATION_BUCKETS_SECONDS[bucket] as number)) bucket++;
     this.bucketCounts[bucket]!++;
+    // Summed in booking order, as prom-client did, so the same float comes out.
     this.sumSeconds += seconds;
+    this.answered++;
   }
 
-  /** This series in the Prometheus text format (names are [a-z0-9-], so labels need no escaping). */
-  renderInto(requests: string[], durations: string[], aborts: string[]): void {
-    const { endpoint, deployment, traffic } = this.labels;
-    const labels = `endpoint="${endpoint}",deployment="${deployment}",traffic="${traffic}"`;
-    if (this.abortCount > 0) aborts.push(`saferoll_client_aborts_total{${labels}} ${this.abortCount}`);
-    let count = 0;
-    for (const [code, n] of this.codeCounts) {
-      requests.push(`saferoll_requests_total{${labels},code="${code}"} ${n}`);
-      count += n;
-    }
-    if (count === 0) return;
+  renderRequests(lines: string[]): void {
+    for (const [code, n] of this.codeCounts) lines.push(`saferoll_requests_total{${this.labels},code="${code}"} ${n}`);
+  }
+
+  /** Nothing until the first answer: prom-client made a histogram series on its first observation. */
+  renderDuration(lines: string[]): void {
+    if (this.answered === 0) return;
     let cumulative = 0;
-    DURATION_BUCKETS_SECONDS.forEach((le, i) => {
-      cumulative += this.bucketCounts[i] ?? 0;
-      durations.push(`saferoll_request_duration_seconds_bucket{${labels},le="${le}"} ${cumulative}`);
-    });
-    durations.push(`saferoll_request_duration_seconds_bucket{${labels},le="+Inf"} ${count}`);
-    durations.push(`saferoll_request_duration_seconds_sum{${labels}} ${this.sumSeconds}`);
-    durations.push(`saferoll_request_duration_seconds_count{${labels}} ${count}`);
+    for (let i = 0; i < BUCKET_PREFIXES.length; i++) {
+      cumulative += this.bucketCounts[i] as number;
+      lines.push(`${BUCKET_PREFIXES[i]}${this.labels}} ${cumulative}`);
+    }
+    lines.push(`saferoll_request_duration_seconds_bucket{le="+Inf",${this.labels}} ${this.answered}`);
+    lines.push(`saferoll_request_duration_seconds_sum{${this.labels}} ${this.sumSeconds}`);
+    lines.push(`saferoll_request_duration_seconds_count{${this.labels}} ${this.answered}`);
+  }
+
+  renderAborts(lines: string[]): void {
+    if (this.abortCount > 0) lines.push(`saferoll_client_aborts_total{${this.labels}} ${this.abortCount}`);
   }
 }
 
+/** Mirror copies of one deployment not sent (the mirror was saturated, or the body too large to copy). */
+export class MirrorShedCounter {
+  private readonly labels: string;
+  private count = 0;
+
+  constructor(
+    endpoint: string,
+    deployment: string,
+    private readonly rendered: Set<MirrorShedCounter>,
+  ) {
+    this.labels = labelText({ endpoint, deployment });
+    rendered.add(this);
+  }
+
+  inc(): void {
+    this.count++;
+  }
+
+  /** Drops the series with its deployment. */
+  remove(): void {
+    this.rendered.delete(this);
+  }
+
+  render(lines: string[]): void {
+    if (this.count > 0) lines.push(`saferoll_mirror_shed_total{${this.labels}} ${this.count}`);
+  }
+}
+
+/** One family: its header, then its series (none is still a family, as prom-client wrote it). */
+function family<T>(head: string, series: Iterable<T>, render: (item: T, lines: string[]) => void): string {
+  const lines = [head];
+  for (const item of series) render(item, lines);
+  return lines.join('\n');
+}
+
+function trafficFamilies(series: Iterable<TrafficMetrics>): { requests: string; duration: string; aborts: string } {
+  return {
+    requests: family(REQUESTS_HEADER, series, (s, lines) => s.renderRequests(lines)),
+    duration: family(DURATION_HEADER, series, (s, lines) => s.renderDuration(lines)),
+    aborts: family(ABORTS_HEADER, series, (s, lines) => s.renderAborts(lines)),
+  };
+}
+
 export class RouterMetrics {
+  /** prom-client's part of /metrics: process and Node.js metrics, guard firings. */
   readonly registry = new Registry();
-  private readonly requests: Counter<RequestLabels>;
-  private readonly duration: Histogram<DurationLabels>;
-  private readonly mirrorShed: Counter<'endpoint' | 'deployment'>;
-  private readonly clientAborts: Counter<AbortLabels>;
+  // Every series /metrics renders, in the order they were made.
+  private readonly traffic = new Set<TrafficMetrics>();
+  private readonly shed = new Set<MirrorShedCounter>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({
-      name: 'saferoll_requests_total',
-      help: 'Requests answered through the data plane, by endpoint, deployment, kind of traffic and HTTP status code.',
-      labelNames: ['endpoint', 'deployment', 'traffic', 'code'],
-      registers: [this.registry],
-    });
-    this.duration = new Histogram({
-      name: 'saferoll_request_duration_seconds',
-      help:
-        "The deployment's own time: from the request fully sent to the upstream to the upstream's answer headers (time to first byte), by endpoint, deployment and kind of traffic.",
-      labelNames: ['endpoint', 'deployment', 'traffic'],
-      buckets: DURATION_BUCKETS_SECONDS,
-      registers: [this.registry],
-    });
-    this.mirrorShed = new Counter({
-      name: 'saferoll_mirror_shed_total',
-      help: 'Mirror copies not sent because too many mirror requests were already in flight.',
-      labelNames: ['endpoint', 'deployment'],
-      registers: [this.registry],
-    });
-    this.clientAborts = new Counter({
-      name: 'saferoll_client_aborts_total',
-      help: 'Clients that hung up before the upstream answer began; never counted as requests answered, by endpoint, deployment and kind of traffic.',
-      labelNames: ['endpoint', 'deployment', 'traffic'],
-      registers: [this.registry],
-    });
   }
 
   forTraffic(endpoint: string, deployment: string, traffic: TrafficKind): TrafficMetrics {
-    const labels = { endpoint, deployment, traffic };
-    return new TrafficMetrics(this.requests, labels, this.duration, this.clientAborts);
+    return new TrafficMetrics(endpoint, deployment, traffic, this.traffic);
   }
 
-  removeShedCounter(endpoint: string, deployment: string): void {
-    this.mirrorShed.remove({ endpoint, deployment });
-  }
-
-  shedCounter(endpoint: string, deployment: string): Counter.Internal {
-    return this.mirrorShed.labels({ endpoint, deployment });
+  shedCounter(endpoint: string, deployment: string): MirrorShedCounter {
+    return new MirrorShedCounter(endpoint, deployment, this.shed);
   }
 
   /** Only these series (one endpoint's), plus the process start time that tells a restart. */
-  renderSeries(series: Iterable<TrafficMetrics>): string {
-    const requests = ['# TYPE saferoll_requests_total counter'];
-    const durations = ['# TYPE saferoll_request_duration_seconds histogram'];
-    const aborts = ['# TYPE saferoll_client_aborts_total counter'];
-    for (const metrics of series) metrics.renderInto(requests, durations, aborts);
-    return [...requests, ...durations, ...aborts, '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${PROCESS_START_SECONDS}`, ''].join('\n');
+  renderSeries(series: readonly TrafficMetrics[]): string {
+    const { requests, duration, aborts } = trafficFamilies(series);
+    return `${requests}\n\n${duration}\n\n${aborts}\n\n${PROCESS_START_BLOCK}\n`;
   }
 
   contentType(): string {
     return this.registry.contentType;
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** Every series, in the families' order prom-client had them, then prom-client's own registry. */
+  async render(): Promise<string> {
+    const { requests, duration, aborts } = trafficFamilies(this.traffic);
+    const shed = family(MIRROR_SHED_HEADER, this.shed, (s, lines) => s.render(lines));
+    return `${requests}\n\n${duration}\n\n${shed}\n\n${aborts}\n\n${await this.registry.metrics()}`;
   }
 }

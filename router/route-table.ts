@@ -3,8 +3,7 @@
 // (cheaply) whenever traffic, keys or deployments change, swapped in whole,
 // so a request sees either the old table or the new one, never a mix.
 import type { DeploymentProvider } from './providers/provider.js';
-import type { Counter } from 'prom-client';
-import type { TrafficKind, TrafficMetrics } from './metrics.js';
+import type { MirrorShedCounter, TrafficKind, TrafficMetrics } from './metrics.js';
 
 /** A deployment as the data plane sees it; lives as long as the deployment. */
 export class DeploymentTarget {
@@ -15,7 +14,7 @@ export class DeploymentTarget {
     readonly name: string,
     readonly provider: DeploymentProvider,
     readonly metrics: Record<TrafficKind, TrafficMetrics>,
-    readonly mirrorShed: Counter.Internal,
+    readonly mirrorShed: MirrorShedCounter,
   ) {}
 
   /** Round-robin over the ready instances; undefined when none is ready. */
