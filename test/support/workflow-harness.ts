@@ -108,6 +108,16 @@ export class WorkflowHarness {
     }, 30_000, what);
   }
 
+  /**
+   * Waits until no activity of the rollout is in flight. The time-skipping
+   * server refuses to cancel an activity caught between scheduled and started
+   * (ACTIVITY_UNKNOWN) and the workflow then never ends, so a test that may
+   * cancel one (rollback, abort) acts once time has stopped between two readings.
+   */
+  async settled(handle: RolloutHandle): Promise<void> {
+    await waitFor(async () => (await handle.describe()).raw.pendingActivities?.length === 0, 10_000, 'no activity in flight');
+  }
+
   async close(): Promise<void> {
     this.worker?.shutdown();
     await this.running;

@@ -1,39 +1,52 @@
 // onFailure.action: pause. A failed gate holds the rollout with traffic where
 // it is; gates and the guard lease go on; an operator decides: promote
 // --force goes on with the plan, rollback or abort roll back, and with no
-// decision the hold rolls back when its timeout passes. Stand-in activities.
+// decision the hold rolls back when its timeout passes. Stand-in activities on
+// the time-skipping test server: holds of an hour pass in no time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Policy } from '../../policies/types.js';
 import { abortSignal, approveUpdate, promoteUpdate, rollbackUpdate } from '../../workflows/messages.js';
 import type { FakeRouter } from '../support/fake-router.js';
 import { recordHistory } from '../support/histories.js';
-import { WorkflowHarness, fastPolicy, outcome, refusal, status, statusWhen, type RolloutHandle } from '../support/workflow-harness.js';
-import { waitFor } from '../support/wait-for.js';
+import { INTERVAL_MS, WorkflowHarness, outcome, realisticPolicy, refusal, status, type RolloutHandle } from '../support/workflow-harness.js';
+import type { RolloutStatus } from '../../workflows/types.js';
 
 let harness: WorkflowHarness;
 
 beforeAll(async () => {
-  harness = await WorkflowHarness.create('failure-hold');
+  harness = await WorkflowHarness.timeSkipping('failure-hold');
 });
 afterAll(() => harness?.close());
 
-function holding(steps: Policy['steps'], timeoutMs = 600_000, overrides: Partial<Policy> = {}): Policy {
-  return fastPolicy(steps, { onFailure: { action: 'pause', keepGreen: false, timeoutMs }, ...overrides });
+function holding(steps: Policy['steps'], timeoutMs = 3_600_000, overrides: Partial<Policy> = {}): Policy {
+  return realisticPolicy(steps, { onFailure: { action: 'pause', keepGreen: false, timeoutMs }, ...overrides });
 }
 
-const canary: Policy['steps'] = [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 60_000 }, { kind: 'traffic', percent: 100, forMs: 200 }];
+const canary: Policy['steps'] = [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 300_000 }];
+
+/** Lets time pass until the rollout's status satisfies `check`, and returns that status. */
+async function skipToStatus(handle: RolloutHandle, check: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
+  const reached = await harness.skipUntil(async () => {
+    const s = await status(handle);
+    return check(s) ? s : undefined;
+  }, what);
+  await harness.settled(handle);
+  return reached;
+}
 
 /** Starts a rollout whose green fails at once, and waits until the failed gate holds it. */
 async function heldInCanary(router: FakeRouter, policy = holding(canary), extra = {}): Promise<RolloutHandle> {
   router.green = 'failing';
   const handle = await harness.start(router, policy, extra);
-  await statusWhen(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
+  await skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
+  await harness.settled(handle);
   return handle;
 }
 
-async function readings(router: FakeRouter, n: number, what: string): Promise<void> {
+async function readings(router: FakeRouter, handle: RolloutHandle, n: number, what: string): Promise<void> {
   const before = router.named('measureWindows').length;
-  await waitFor(() => router.named('measureWindows').length >= before + n, 20_000, what);
+  await harness.skipUntil(() => router.named('measureWindows').length >= before + n, what);
+  await harness.settled(handle);
 }
 
 describe('a failed gate with onFailure: pause', () => {
@@ -43,7 +56,7 @@ describe('a failed gate with onFailure: pause', () => {
     const held = await status(handle);
     expect(held.heldOnFailure?.reason).toMatch(/^gate failed: failed: errors 50\.0% > 1%/);
     expect(held.traffic).toEqual({ blue: 90, green: 10 });
-    await readings(router, 3, 'gate readings while held');
+    await readings(router, handle, 3, 'gate readings while held');
     expect(router.routes()).toEqual([[{ blue: 90, green: 10 }, {}]]);
 
     expect(await refusal(handle.executeUpdate(promoteUpdate, { args: [{}] }))).toMatch(/^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/);
@@ -85,21 +98,22 @@ describe('a failed gate with onFailure: pause', () => {
 
   it('with no decision, rolls back when onFailure.timeout passes', async () => {
     const router = harness.endpoint('hold-timeout');
-    const handle = await heldInCanary(router, holding(canary, 1_000));
+    const handle = await heldInCanary(router, holding(canary, 900_000));
     const result = await outcome(handle);
     expect(result.outcome).toBe('rolled-back');
-    expect(result.reason).toMatch(/^gate failed: failed: errors 50\.0% > 1%.* \(held 1s with no operator decision\)$/);
-    expect(result.failedStep).toEqual({ index: 1, description: 'traffic 10% 1m' });
+    expect(result.reason).toMatch(/^gate failed: failed: errors 50\.0% > 1%.* \(held 15m with no operator decision\)$/);
+    expect(result.failedStep).toEqual({ index: 1, description: 'traffic 10% 10m' });
     expect(router.routes().at(-1)).toEqual([{ blue: 100 }, {}]);
   });
 
   it('records a breach that gets worse while held, and keeps renewing the guard lease', async () => {
     const router = harness.endpoint('hold-worse');
-    const handle = await heldInCanary(router, holding(canary, 600_000, { analysis: { intervalMs: 100, controllerLossTimeoutMs: 900 } }));
+    const handle = await heldInCanary(router, holding(canary, 3_600_000, { analysis: { intervalMs: INTERVAL_MS, controllerLossTimeoutMs: 60_000 } }));
     const renewals = router.named('renewGuard').length;
-    await waitFor(() => router.named('renewGuard').length >= renewals + 2, 20_000, 'renewals while held');
+    await harness.skipUntil(() => router.named('renewGuard').length >= renewals + 2, 'renewals while held');
+    await harness.settled(handle);
     router.green = 'failing-and-slow';
-    const worse = await statusWhen(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
+    const worse = await skipToStatus(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
     expect(worse.decisions.find((d) => d.message.startsWith('worse while held'))?.message).toMatch(/^worse while held: p95, latencyRatio failing too/);
     expect(worse.phase).toBe('HeldOnFailure');
     await handle.executeUpdate(rollbackUpdate, { args: [''] });
@@ -108,14 +122,14 @@ describe('a failed gate with onFailure: pause', () => {
 
   it('a breach while waiting for approval holds; forced on, the approval still waits for approve', async () => {
     const router = harness.endpoint('hold-approval');
-    const handle = await harness.start(router, holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 200 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 200 }]));
-    await statusWhen(handle, (s) => s.waitingForApproval, 'waiting for approval');
+    const handle = await harness.start(router, holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]));
+    await skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
     router.green = 'failing';
-    await statusWhen(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
+    await skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
     expect(await refusal(handle.executeUpdate(approveUpdate, { args: [''] }))).toMatch(/^held on a failed gate/);
     router.green = 'healthy';
     await handle.executeUpdate(promoteUpdate, { args: [{ force: true }] });
-    const back = await statusWhen(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
+    const back = await skipToStatus(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
     expect(back.waitingForApproval).toBe(true);
     expect(back.heldOnFailure).toBeUndefined();
     await handle.executeUpdate(approveUpdate, { args: [''] });
@@ -124,10 +138,14 @@ describe('a failed gate with onFailure: pause', () => {
 
   it('a hold continues as new and holds on in the next run, with the same deadline', async () => {
     const router = harness.endpoint('hold-can');
-    const handle = await heldInCanary(router, holding(canary), { maxHistoryEvents: 40 });
+    // The last bake is one reading: it passes before its run is long enough to continue as new
+    // (a bake that does re-applies its split in the next run), so 100% shows once.
+    const [create, tenPercent] = canary;
+    const handle = await heldInCanary(router, holding([create!, tenPercent!, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]), { maxHistoryEvents: 40 });
     const first = await status(handle);
     const runs = new Set(router.calls.map((c) => c.runId)).size;
-    await waitFor(() => new Set(router.calls.map((c) => c.runId)).size > runs + 1, 30_000, 'continues-as-new while held');
+    await harness.skipUntil(() => new Set(router.calls.map((c) => c.runId)).size > runs + 1, 'continues-as-new while held');
+    await harness.settled(handle);
     const later = await status(handle);
     expect(later.phase).toBe('HeldOnFailure');
     expect(later.heldOnFailure?.endsAtMs).toBe(first.heldOnFailure?.endsAtMs);
