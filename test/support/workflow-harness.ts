@@ -5,6 +5,7 @@
 // such as the CLI's). Every rollout runs as `rollout-<endpoint>`, as
 // `saferoll start` names it, so the CLI can operate it too.
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { rolloutResult } from '../../cli/follow-rollout.js';
@@ -15,6 +16,7 @@ import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
 import type { RolloutInput, RolloutResult, RolloutStatus } from '../../workflows/types.js';
 import { FakeFleet, type FakeRouter } from './fake-router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
+import { quiet } from './quiet-workflow.js';
 import { createTimeSkippingEnv } from './time-skipping.js';
 import { waitFor } from './wait-for.js';
 
@@ -109,13 +111,23 @@ export class WorkflowHarness {
   }
 
   /**
-   * Waits until no activity of the rollout is in flight. The time-skipping
-   * server refuses to cancel an activity caught between scheduled and started
-   * (ACTIVITY_UNKNOWN) and the workflow then never ends, so a test that may
-   * cancel one (rollback, abort) acts once time has stopped between two readings.
+   * Sends a signal once the rollout is quiet (quiet-workflow.ts): on the
+   * time-skipping server, a signal sent at the wrong instant strands the run.
    */
-  async settled(handle: RolloutHandle): Promise<void> {
-    await waitFor(async () => (await handle.describe()).raw.pendingActivities?.length === 0, 10_000, 'no activity in flight');
+  async signal<Args extends unknown[]>(handle: RolloutHandle, def: SignalDefinition<Args>, ...args: Args): Promise<void> {
+    await this.quiet(handle);
+    await handle.signal(def, ...args);
+  }
+
+  /** Executes an update once the rollout is quiet (see signal). */
+  async update<Ret, Args extends [unknown, ...unknown[]]>(handle: RolloutHandle, def: UpdateDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+    await this.quiet(handle);
+    return handle.executeUpdate(def, { args });
+  }
+
+  /** On the dev server any moment is safe; on the time-skipping server, waits for one (quiet-workflow.ts). */
+  async quiet(handle: RolloutHandle): Promise<void> {
+    if (this.env.supportsTimeSkipping) await quiet(this.env, handle);
   }
 
   async close(): Promise<void> {

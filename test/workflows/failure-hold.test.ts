@@ -30,7 +30,6 @@ async function skipToStatus(handle: RolloutHandle, check: (s: RolloutStatus) => 
     const s = await status(handle);
     return check(s) ? s : undefined;
   }, what);
-  await harness.settled(handle);
   return reached;
 }
 
@@ -39,14 +38,12 @@ async function heldInCanary(router: FakeRouter, policy = holding(canary), extra 
   router.green = 'failing';
   const handle = await harness.start(router, policy, extra);
   await skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
-  await harness.settled(handle);
   return handle;
 }
 
 async function readings(router: FakeRouter, handle: RolloutHandle, n: number, what: string): Promise<void> {
   const before = router.named('measureWindows').length;
   await harness.skipUntil(() => router.named('measureWindows').length >= before + n, what);
-  await harness.settled(handle);
 }
 
 describe('a failed gate with onFailure: pause', () => {
@@ -59,10 +56,10 @@ describe('a failed gate with onFailure: pause', () => {
     await readings(router, handle, 3, 'gate readings while held');
     expect(router.routes()).toEqual([[{ blue: 90, green: 10 }, {}]]);
 
-    expect(await refusal(handle.executeUpdate(promoteUpdate, { args: [{}] }))).toMatch(/^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/);
-    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [''] }))).toMatch(/^nothing to approve/);
+    expect(await refusal(harness.update(handle, promoteUpdate, {}))).toMatch(/^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/);
+    expect(await refusal(harness.update(handle, approveUpdate, ''))).toMatch(/^nothing to approve/);
     router.green = 'healthy';
-    expect(await handle.executeUpdate(promoteUpdate, { args: [{ force: true, reason: 'known noisy metric' }] })).toMatch(/^forced on past the failed gate/);
+    expect(await harness.update(handle, promoteUpdate, { force: true, reason: 'known noisy metric' })).toMatch(/^forced on past the failed gate/);
     const result = await outcome(handle);
     await recordHistory('held-then-forced', handle);
     expect(result.outcome, result.reason).toBe('promoted');
@@ -78,7 +75,7 @@ describe('a failed gate with onFailure: pause', () => {
   it('rollback while held rolls back with its reason', async () => {
     const router = harness.endpoint('hold-rollback');
     const handle = await heldInCanary(router);
-    expect(await handle.executeUpdate(rollbackUpdate, { args: ['not worth chasing'] })).toMatch(/^rolling back: blue "blue" back to 100%/);
+    expect(await harness.update(handle, rollbackUpdate, 'not worth chasing')).toMatch(/^rolling back: blue "blue" back to 100%/);
     const result = await outcome(handle);
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('not worth chasing');
@@ -90,7 +87,7 @@ describe('a failed gate with onFailure: pause', () => {
   it('abort while held rolls back', async () => {
     const router = harness.endpoint('hold-abort');
     const handle = await heldInCanary(router);
-    await handle.signal(abortSignal, 'wrong build');
+    await harness.signal(handle, abortSignal, 'wrong build');
     const result = await outcome(handle);
     expect(result.reason).toBe('wrong build');
     expect(router.routes().at(-1)).toEqual([{ blue: 100 }, {}]);
@@ -111,12 +108,11 @@ describe('a failed gate with onFailure: pause', () => {
     const handle = await heldInCanary(router, holding(canary, 3_600_000, { analysis: { intervalMs: INTERVAL_MS, controllerLossTimeoutMs: 60_000 } }));
     const renewals = router.named('renewGuard').length;
     await harness.skipUntil(() => router.named('renewGuard').length >= renewals + 2, 'renewals while held');
-    await harness.settled(handle);
-    router.green = 'failing-and-slow';
+      router.green = 'failing-and-slow';
     const worse = await skipToStatus(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
     expect(worse.decisions.find((d) => d.message.startsWith('worse while held'))?.message).toMatch(/^worse while held: p95, latencyRatio failing too/);
     expect(worse.phase).toBe('HeldOnFailure');
-    await handle.executeUpdate(rollbackUpdate, { args: [''] });
+    await harness.update(handle, rollbackUpdate, '');
     expect((await outcome(handle)).reason).toBe('rolled back by an operator');
   });
 
@@ -126,13 +122,13 @@ describe('a failed gate with onFailure: pause', () => {
     await skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
     router.green = 'failing';
     await skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
-    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [''] }))).toMatch(/^held on a failed gate/);
+    expect(await refusal(harness.update(handle, approveUpdate, ''))).toMatch(/^held on a failed gate/);
     router.green = 'healthy';
-    await handle.executeUpdate(promoteUpdate, { args: [{ force: true }] });
+    await harness.update(handle, promoteUpdate, { force: true });
     const back = await skipToStatus(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
     expect(back.waitingForApproval).toBe(true);
     expect(back.heldOnFailure).toBeUndefined();
-    await handle.executeUpdate(approveUpdate, { args: [''] });
+    await harness.update(handle, approveUpdate, '');
     expect((await outcome(handle)).outcome).toBe('promoted');
   });
 
@@ -145,12 +141,11 @@ describe('a failed gate with onFailure: pause', () => {
     const first = await status(handle);
     const runs = new Set(router.calls.map((c) => c.runId)).size;
     await harness.skipUntil(() => new Set(router.calls.map((c) => c.runId)).size > runs + 1, 'continues-as-new while held');
-    await harness.settled(handle);
-    const later = await status(handle);
+      const later = await status(handle);
     expect(later.phase).toBe('HeldOnFailure');
     expect(later.heldOnFailure?.endsAtMs).toBe(first.heldOnFailure?.endsAtMs);
     router.green = 'healthy';
-    await handle.executeUpdate(promoteUpdate, { args: [{ force: true }] });
+    await harness.update(handle, promoteUpdate, { force: true });
     const result = await outcome(handle);
     expect(result.outcome, result.reason).toBe('promoted');
     // Each run re-applies its step's routes (the same absolute split); none moves traffic before the force.

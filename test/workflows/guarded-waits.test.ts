@@ -71,7 +71,7 @@ describe('gates while waiting for approval', () => {
     expect(waiting.waitingForApproval).toBe(true);
     expect(waiting.lastGate?.phase).toBe('Inconclusive');
     router.green = 'healthy';
-    await handle.executeUpdate(approveUpdate, { args: [''] });
+    await harness.update(handle, approveUpdate, '');
     expect((await outcome(handle)).outcome).toBe('promoted');
   });
 });
@@ -81,8 +81,8 @@ describe('gates during a pause between steps', () => {
     const router = harness.endpoint('pause-breach');
     const handle = await harness.start(router, canaryThenApproval());
     await waitingForApproval(handle);
-    await handle.signal(pauseSignal);
-    await handle.executeUpdate(approveUpdate, { args: [''] });
+    await harness.signal(handle, pauseSignal);
+    await harness.update(handle, approveUpdate, '');
     await statusWhen(handle, (s) => s.paused && !s.waitingForApproval, 'paused after the approval');
     await readings(router, 2, 'readings while paused');
     router.green = 'failing';
@@ -148,7 +148,7 @@ describe('continue-as-new outside bakes', () => {
     const runs = runsOf(router);
     await harness.skipUntil(() => runsOf(router) > runs + 1, 'two continues-as-new while waiting');
     expect((await status(handle)).waitingForApproval).toBe(true);
-    await handle.executeUpdate(approveUpdate, { args: ['later'] });
+    await harness.update(handle, approveUpdate, 'later');
     const result = await outcome(handle);
     expect(result.outcome, result.reason).toBe('promoted');
     expect(router.routes()).toEqual([
@@ -161,15 +161,15 @@ describe('continue-as-new outside bakes', () => {
     const router = harness.endpoint('pause-can');
     const handle = await harness.start(router, canaryThenApproval(undefined, BAKE_MS), { maxHistoryEvents: 40 });
     await waitingForApproval(handle);
-    await handle.signal(pauseSignal);
-    await handle.executeUpdate(approveUpdate, { args: [''] });
+    await harness.signal(handle, pauseSignal);
+    await harness.update(handle, approveUpdate, '');
     await statusWhen(handle, (s) => s.paused && !s.waitingForApproval, 'paused after the approval');
     const runs = runsOf(router);
     await harness.skipUntil(() => runsOf(router) > runs + 1, 'continues-as-new while paused');
     const paused = await status(handle);
     expect(paused.paused).toBe(true);
     expect(paused.step).toBe('approval');
-    await handle.signal(resumeSignal);
+    await harness.signal(handle, resumeSignal);
     const result = await outcome(handle);
     expect(result.outcome, result.reason).toBe('promoted');
     expect(router.routes()).toEqual([
