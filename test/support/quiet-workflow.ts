@@ -16,7 +16,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { waitFor } from './wait-for.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-const { EventType } = temporal.api.enums.v1;
+const { EventType, PendingActivityState } = temporal.api.enums.v1;
 
 /** Far longer than a workflow task takes on a loaded machine, far shorter than the waits under test. */
 const TIMER_GUARD_MS = 5_000;
@@ -30,10 +30,7 @@ const MAX_GUARD_SKIPS = 20;
  */
 export async function quiet(env: TestWorkflowEnvironment, handle: WorkflowHandle): Promise<void> {
   for (let skips = 0; ; skips++) {
-    const events = await waitFor(async () => {
-      const history = (await handle.fetchHistory()).events ?? [];
-      return settled(history) ? history : undefined;
-    }, 30_000, `${handle.workflowId} settled (no workflow task outstanding, no activity waiting to start)`);
+    const events = await waitFor(() => settled(handle), 30_000, `${handle.workflowId} settled (no workflow task outstanding, no activity waiting to start)`);
     const now = await env.currentTimeMs();
     const dueIn = Math.min(...pendingTimersDueAt(events).map((at) => at - now));
     if (!(dueIn <= TIMER_GUARD_MS)) return;
@@ -42,44 +39,35 @@ export async function quiet(env: TestWorkflowEnvironment, handle: WorkflowHandle
   }
 }
 
-/** True when the run has ended, or has no workflow task outstanding and no activity scheduled but not started. */
-function settled(events: readonly HistoryEvent[]): boolean {
-  if (CLOSED.has(events.at(-1)?.eventType ?? EventType.EVENT_TYPE_UNSPECIFIED)) return true;
-  let workflowTask = false;
-  const waitingToStart = new Set<string>();
-  for (const event of events) {
-    switch (event.eventType) {
-      case EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-        workflowTask = true;
-        break;
-      case EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-      case EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-      case EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-        workflowTask = false;
-        break;
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-        waitingToStart.add(String(event.eventId));
-        break;
-      default: {
-        // Started, or ended without a started event (a timeout or cancel before start).
-        const id = activityOf(event);
-        if (id !== undefined) waitingToStart.delete(id);
-      }
-    }
-  }
-  return !workflowTask && waitingToStart.size === 0;
+/**
+ * The run's history once it has ended, or has no workflow task outstanding
+ * and no activity scheduled but not started; undefined otherwise. Whether an
+ * activity has started is asked of the server: history records the start
+ * only once the activity ends.
+ */
+async function settled(handle: WorkflowHandle): Promise<HistoryEvent[] | undefined> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  if (CLOSED.has(events.at(-1)?.eventType ?? EventType.EVENT_TYPE_UNSPECIFIED)) return events;
+  if (workflowTaskOutstanding(events)) return undefined;
+  const { raw } = await handle.describe();
+  const waiting = (raw.pendingActivities ?? []).some((a) => a.state === PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED);
+  return waiting ? undefined : events;
 }
 
-/** The scheduled event id of the activity `event` starts or ends. */
-function activityOf(event: HistoryEvent): string | undefined {
-  const attributes =
-    event.activityTaskStartedEventAttributes ??
-    event.activityTaskCompletedEventAttributes ??
-    event.activityTaskFailedEventAttributes ??
-    event.activityTaskTimedOutEventAttributes ??
-    event.activityTaskCanceledEventAttributes;
-  return attributes?.scheduledEventId == null ? undefined : String(attributes.scheduledEventId);
+function workflowTaskOutstanding(events: readonly HistoryEvent[]): boolean {
+  let outstanding = false;
+  for (const event of events) {
+    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) outstanding = true;
+    else if (TASK_ENDED.has(event.eventType ?? EventType.EVENT_TYPE_UNSPECIFIED)) outstanding = false;
+  }
+  return outstanding;
 }
+
+const TASK_ENDED: ReadonlySet<temporal.api.enums.v1.EventType> = new Set([
+  EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+]);
 
 /** When each timer started and not yet fired or cancelled is due, in ms since the epoch. */
 function pendingTimersDueAt(events: readonly HistoryEvent[]): number[] {

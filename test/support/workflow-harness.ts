@@ -110,6 +110,14 @@ export class WorkflowHarness {
     }, 30_000, what);
   }
 
+  /** Lets workflow time pass until the rollout's status satisfies `check`, and returns that status. */
+  skipToStatus(handle: RolloutHandle, check: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
+    return this.skipUntil(async () => {
+      const s = await status(handle);
+      return check(s) ? s : undefined;
+    }, what);
+  }
+
   /**
    * Sends a signal once the rollout is quiet (quiet-workflow.ts): on the
    * time-skipping server, a signal sent at the wrong instant strands the run.

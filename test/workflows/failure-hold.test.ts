@@ -9,7 +9,6 @@ import { abortSignal, approveUpdate, promoteUpdate, rollbackUpdate } from '../..
 import type { FakeRouter } from '../support/fake-router.js';
 import { recordHistory } from '../support/histories.js';
 import { INTERVAL_MS, WorkflowHarness, outcome, realisticPolicy, refusal, status, type RolloutHandle } from '../support/workflow-harness.js';
-import type { RolloutStatus } from '../../workflows/types.js';
 
 let harness: WorkflowHarness;
 
@@ -24,20 +23,11 @@ function holding(steps: Policy['steps'], timeoutMs = 3_600_000, overrides: Parti
 
 const canary: Policy['steps'] = [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 300_000 }];
 
-/** Lets time pass until the rollout's status satisfies `check`, and returns that status. */
-async function skipToStatus(handle: RolloutHandle, check: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
-  const reached = await harness.skipUntil(async () => {
-    const s = await status(handle);
-    return check(s) ? s : undefined;
-  }, what);
-  return reached;
-}
-
 /** Starts a rollout whose green fails at once, and waits until the failed gate holds it. */
 async function heldInCanary(router: FakeRouter, policy = holding(canary), extra = {}): Promise<RolloutHandle> {
   router.green = 'failing';
   const handle = await harness.start(router, policy, extra);
-  await skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
+  await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
   return handle;
 }
 
@@ -109,7 +99,7 @@ describe('a failed gate with onFailure: pause', () => {
     const renewals = router.named('renewGuard').length;
     await harness.skipUntil(() => router.named('renewGuard').length >= renewals + 2, 'renewals while held');
       router.green = 'failing-and-slow';
-    const worse = await skipToStatus(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
+    const worse = await harness.skipToStatus(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
     expect(worse.decisions.find((d) => d.message.startsWith('worse while held'))?.message).toMatch(/^worse while held: p95, latencyRatio failing too/);
     expect(worse.phase).toBe('HeldOnFailure');
     await harness.update(handle, rollbackUpdate, '');
@@ -119,13 +109,13 @@ describe('a failed gate with onFailure: pause', () => {
   it('a breach while waiting for approval holds; forced on, the approval still waits for approve', async () => {
     const router = harness.endpoint('hold-approval');
     const handle = await harness.start(router, holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]));
-    await skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
+    await harness.skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
     router.green = 'failing';
-    await skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
+    await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
     expect(await refusal(harness.update(handle, approveUpdate, ''))).toMatch(/^held on a failed gate/);
     router.green = 'healthy';
     await harness.update(handle, promoteUpdate, { force: true });
-    const back = await skipToStatus(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
+    const back = await harness.skipToStatus(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
     expect(back.waitingForApproval).toBe(true);
     expect(back.heldOnFailure).toBeUndefined();
     await harness.update(handle, approveUpdate, '');
