@@ -1,7 +1,8 @@
 // The guard lease activities: renew or release the routing core's lease on
-// an endpoint (router/guard-lease.ts). A lease that already lapsed comes back
-// as a non-retryable SAFEROLL_E_GUARD_FIRED failure whose message says when
-// and what the routing core did: it becomes the rollout's reason.
+// an endpoint (router/guard-lease.ts). A lease that already lapsed comes back,
+// from a renewal and from a release alike, as a non-retryable
+// SAFEROLL_E_GUARD_FIRED failure whose message says when and what the
+// routing core did: it becomes the rollout's reason.
 import { ApplicationFailure } from '@temporalio/common';
 import type { AdminClient } from '../router/client.js';
 import { isSaferollError } from '../shared/errors.js';
@@ -22,9 +23,13 @@ export function createGuardActivities(admin: AdminClient) {
       await classified(() => explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { guard })));
     },
 
-    /** Releases the lease (and clears a fired one); releasing nothing is a no-op. */
+    /**
+     * Releases the lease in one change that is refused if it already fired
+     * (the rollout must learn of the lapse, not erase it); releasing none is
+     * a no-op, so a retry after a release that landed succeeds.
+     */
     async releaseGuard(endpoint: string): Promise<void> {
-      await classified(() => admin.patchEndpoint(endpoint, { guard: null }));
+      await classified(() => explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { guard: { release: true } })));
     },
   };
 }

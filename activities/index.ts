@@ -8,10 +8,10 @@ import type { MetricsSnapshot, TrafficKind } from '../analysis/snapshot.js';
 import { measureWindow } from '../analysis/window.js';
 import type { PolicyStep } from '../policies/types.js';
 import type { AdminClient } from '../router/client.js';
-import { DEPLOYMENT_HEADER } from '../router/proxy-handlers.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
+import type { WindowStats } from '../analysis/window.js';
+import { DEPLOYMENT_HEADER, type DeploymentSpec, type MirrorMap, type TrafficMap } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
-import type { TickWindows } from '../workflows/gate-decision.js';
-import type { GreenSpec } from '../workflows/types.js';
 import { classified } from './failures.js';
 import { createGuardActivities, explainingGuardFired, type GuardRequest } from './guard.js';
 import { createNotificationActivities, type NotificationDeps } from './notifications/index.js';
@@ -28,8 +28,8 @@ export interface ActivityDeps {
 }
 
 export interface EndpointSummary {
-  traffic: Record<string, number>;
-  mirrorTraffic: Record<string, number>;
+  traffic: TrafficMap;
+  mirrorTraffic: MirrorMap;
   deployments: { name: string; provisioningState: string }[];
 }
 
@@ -55,6 +55,14 @@ export interface MeasureRequest {
   lastTick: MetricsSnapshot;
 }
 
+/** The windows a gate tick judges (workflows/gate-decision.ts): the whole step so far and the latest interval, for green and (when it has traffic) blue. */
+export interface TickWindows {
+  greenStep: WindowStats;
+  greenInterval: WindowStats;
+  blueStep?: WindowStats | undefined;
+  blueInterval?: WindowStats | undefined;
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { admin, metrics } = deps;
   const pollMs = deps.pollIntervalMs ?? 250;
@@ -76,22 +84,15 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Creates the deployment unless it exists with the same spec, then waits (heartbeating) until Succeeded. */
-    async ensureDeployment(endpoint: string, spec: GreenSpec): Promise<{ instances: number }> {
+    async ensureDeployment(endpoint: string, spec: DeploymentSpec): Promise<{ instances: number }> {
       return classified(async () => {
         const body = 'upstreams' in spec.source
           ? { instanceCount: spec.instanceCount, upstreams: spec.source.upstreams }
           : { instanceCount: spec.instanceCount, process: spec.source.process };
         // PUT of the same spec is a no-op on the router, so a retry never creates a second green.
         await admin.putDeployment(endpoint, spec.name, body);
-        for (;;) {
-          const view = await admin.getDeployment(endpoint, spec.name);
-          heartbeat(view.provisioningState);
-          if (view.provisioningState === 'Succeeded') return { instances: view.instances.length };
-          if (view.provisioningState === 'Failed') {
-            throw new SaferollError('SAFEROLL_E_PROVISIONING', `deployment "${spec.name}" failed to provision: ${view.reason ?? 'no reason given'}`);
-          }
-          await sleep(pollMs);
-        }
+        const view = await waitSucceeded(admin, endpoint, spec.name, { pollMs, sleep, onView: (v) => heartbeat(v.provisioningState) });
+        return { instances: view.instances.length };
       });
     },
 
@@ -101,7 +102,7 @@ export function createActivities(deps: ActivityDeps) {
      * in blue 100%, and a refusal such as "blue is Updating" passes. With a
      * guard request, a lease that already lapsed refuses the whole change.
      */
-    async setRoutes(endpoint: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number>, opts: RouteOptions = {}): Promise<void> {
+    async setRoutes(endpoint: string, traffic: TrafficMap, mirrorTraffic: MirrorMap, opts: RouteOptions = {}): Promise<void> {
       const call = () =>
         opts.guard === undefined ? admin.setTraffic(endpoint, traffic, mirrorTraffic) : explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { traffic, mirrorTraffic, guard: opts.guard }));
       await (opts.retryRefusals ? call() : classified(call));

@@ -1,3 +1,4 @@
 // The activity types workflow code may import (types only, never the implementations).
-export type { RolloutActivities, EndpointSummary, SmokeRequest, MeasureRequest } from './index.js';
+export type { RolloutActivities, EndpointSummary, SmokeRequest, MeasureRequest, TickWindows } from './index.js';
 export type { GuardRequest } from './guard.js';
+export type { RolloutEvent } from './notifications/rollout-event.js';

@@ -13,7 +13,7 @@ import { binomialUpperTail, clopperPearsonLower } from './binomial.js';
 import type { WindowStats } from './window.js';
 
 export type GatePhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
-export type GateMetric = 'p95' | 'p99' | 'errorRate' | 'latencyRatio' | 'errorRateDelta' | 'requests';
+export type GateMetric = 'p95' | 'p99' | 'errorRate' | 'latencyRatio' | 'errorRateDelta' | 'abortRate' | 'requests';
 
 export interface GateRules {
   /** Highest acceptable green p95 latency, in milliseconds. */
@@ -27,6 +27,13 @@ export interface GateRules {
   latencyRatio?: number;
   /** Highest acceptable green error rate minus blue's, as a fraction (0.01 = 1 percentage point). */
   errorRateDelta?: number;
+  /**
+   * Highest acceptable share of green's requests abandoned by their clients
+   * (hang-ups before an answer) when there is no blue to compare with.
+   */
+  abortRate?: number;
+  /** Highest acceptable green abandoned share minus blue's over the same window, when blue has minRequests. */
+  abortRateDelta?: number;
 }
 
 export interface GateCheck {
@@ -74,6 +81,17 @@ export const EARLY_FAIL_MIN_EVENTS = 3;
  */
 export const LATENCY_RATIO_FLOOR_MS = 25;
 
+/**
+ * Defaults of the client hang-up check (policy `slo.abortRate`,
+ * `baseline.abortRateDelta`). A hang-up is not an answer, so it is in no
+ * other check; a green so slow that its clients give up would otherwise
+ * leave only empty, Inconclusive windows. 5% is far above what clients
+ * abandon on a healthy service, so a breach means green, not the clients;
+ * and with the early test a green that never answers fails after 4 hang-ups.
+ */
+export const DEFAULT_ABORT_RATE = 0.05;
+export const DEFAULT_ABORT_RATE_DELTA = 0.05;
+
 export function evaluateGate(rules: GateRules, green: WindowStats, blue?: WindowStats): GateResult {
   const invalid = invalidInput(rules, green, blue);
   if (invalid !== undefined) return { phase: 'Error', checks: [], summary: invalid };
@@ -83,6 +101,8 @@ export function evaluateGate(rules: GateRules, green: WindowStats, blue?: Window
   if (rules.p95Ms !== undefined) absolute.push(latencyCheck('p95', 0.05, green.p95Ms, rules.p95Ms, green, enough));
   if (rules.p99Ms !== undefined) absolute.push(latencyCheck('p99', 0.01, green.p99Ms, rules.p99Ms, green, enough));
   if (rules.errorRate !== undefined) absolute.push(errorRateCheck(rules.errorRate, green, enough));
+  const aborts = abortCheck(rules, green, blue);
+  if (aborts !== undefined) absolute.push(aborts);
 
   const baseline: GateCheck[] = [];
   const blueEnough = blue !== undefined && blue.requests >= rules.minRequests;
@@ -125,14 +145,8 @@ export function evaluateGate(rules: GateRules, green: WindowStats, blue?: Window
  * its latest interval, so a breach that starts late is not diluted): Failed
  * wins, then Error, then Inconclusive; Successful only if all are. The
  * deciding window's checks and summary are kept.
- *
- * `failOnly` results can fail the gate but never hold it: pass the latest
- * interval there, because it rarely holds minRequests on its own, and as a
- * full member it would keep the whole gate Inconclusive forever.
  */
-export function combineGateResults(results: readonly GateResult[], failOnly: readonly GateResult[] = []): GateResult {
-  const breach = failOnly.find((r) => r.phase === 'Failed');
-  if (breach && !results.some((r) => r.phase === 'Failed')) return breach;
+export function combineGateResults(results: readonly GateResult[]): GateResult {
   for (const phase of ['Failed', 'Error', 'Inconclusive', 'Successful'] as const) {
     const decider = results.find((r) => r.phase === phase);
     if (decider) return decider;
@@ -165,6 +179,41 @@ function errorRateCheck(limit: number, green: WindowStats, enough: boolean): Gat
     return { metric: 'errorRate', value: green.errorRate, limit, phase: 'Failed', note: `${green.errors}/${green.requests} errors, ${early}` };
   }
   return enough ? pointCheck('errorRate', green.errorRate, limit) : { metric: 'errorRate', value: green.errorRate, limit, phase: 'Inconclusive' };
+}
+
+/**
+ * Green's share of requests abandoned by clients, aborts / (answers + aborts),
+ * with the error rate's honesty: the exact early test below minRequests, the
+ * point estimate from there. Live clients are shared, so while blue has
+ * minRequests of its own the limit is blue's share plus abortRateDelta (a
+ * client population that gives up often is not green's fault); otherwise
+ * (green alone, or blue too quiet to compare) it is abortRate. Only aborts
+ * and no answers is a share of 100%: enough of them fail, never wait.
+ */
+function abortCheck(rules: GateRules, green: WindowStats, blue: WindowStats | undefined): GateCheck | undefined {
+  // Not counted in this window (measured before saferoll counted hang-ups): no figure to judge, and none is made up.
+  const aborts = green.aborts;
+  if (aborts === undefined) return undefined;
+  const n = green.requests + aborts;
+  const blueAborts = blue?.aborts ?? 0;
+  const blueN = blue?.aborts === undefined ? 0 : blue.requests + blueAborts;
+  const vsBlue = rules.abortRateDelta !== undefined && blueN > 0 && blueN >= rules.minRequests;
+  let limit: number;
+  let figures = `${aborts}/${n}`;
+  if (vsBlue) {
+    limit = Math.min(1, blueAborts / blueN + (rules.abortRateDelta ?? 0));
+    figures += ` vs blue ${blueAborts}/${blueN}`;
+  } else if (rules.abortRate !== undefined) {
+    limit = rules.abortRate;
+    if (blueN > 0) figures += `; blue ${blueAborts}/${blueN} too few to compare`;
+  } else {
+    return undefined;
+  }
+  const value = n > 0 ? aborts / n : null;
+  const early = earlyFailure(aborts, n, limit);
+  if (early !== undefined) return { metric: 'abortRate', value, limit, phase: 'Failed', note: `${figures}, ${early}` };
+  if (n < rules.minRequests || value === null) return { metric: 'abortRate', value, limit, phase: 'Inconclusive', note: figures };
+  return { ...pointCheck('abortRate', value, limit), note: figures };
 }
 
 /** A point estimate against its limit; null (no data) is inconclusive, never a pass. */
@@ -200,13 +249,13 @@ function latencyCount(stats: WindowStats): number {
 
 function invalidInput(rules: GateRules, green: WindowStats, blue: WindowStats | undefined): string | undefined {
   if (!(Number.isInteger(rules.minRequests) && rules.minRequests >= 0)) return `minRequests must be a whole number >= 0, got ${rules.minRequests}`;
-  for (const key of ['p95Ms', 'p99Ms', 'errorRate', 'latencyRatio', 'errorRateDelta'] as const) {
+  for (const key of ['p95Ms', 'p99Ms', 'errorRate', 'latencyRatio', 'errorRateDelta', 'abortRate', 'abortRateDelta'] as const) {
     const limit = rules[key];
     if (limit !== undefined && !Number.isFinite(limit)) return `${key} must be a finite number, got ${limit}`;
   }
   for (const [who, stats] of [['green', green], ['blue', blue]] as const) {
     if (stats === undefined) continue;
-    const counts = [stats.requests, stats.errors, stats.overflow, ...stats.buckets.map((b) => b.count)];
+    const counts = [stats.requests, stats.errors, stats.aborts ?? 0, stats.overflow, ...stats.buckets.map((b) => b.count)];
     if (counts.some((c) => !(Number.isFinite(c) && c >= 0))) return `${who} window has a negative or non-finite count`;
     if (stats.errors > stats.requests) return `${who} window has more errors (${stats.errors}) than requests (${stats.requests})`;
   }
@@ -234,6 +283,10 @@ function formatCheck(check: GateCheck): string {
       break;
     case 'errorRateDelta':
       text = `errors-blue ${value === null ? 'n/a' : `${value >= 0 ? '+' : ''}${formatPercent(value)}`}${cmp} ${formatLimitPercent(limit)}`;
+      break;
+    case 'abortRate':
+      // The counts (and blue's, which the limit derives from) are in the note: `client aborts 100.0% > 5% FAILED (8/8 vs blue 0/40, ...)`.
+      text = `client aborts ${value === null ? 'n/a' : formatPercent(value)}${cmp} ${formatLimitPercent(limit)}`;
       break;
   }
   // A passing check shows its note too when it passed by an exception (the latency-ratio floor).

@@ -7,6 +7,4 @@ import type { MetricsSnapshot } from './snapshot.js';
 export interface MetricSource {
   /** The endpoint's counters now. Throws a SaferollError when they cannot be read. */
   snapshot(endpoint: string): Promise<MetricsSnapshot>;
-  /** Whether the source answers at all, to report a misconfiguration before a rollout starts. */
-  isOnline(): Promise<boolean>;
 }

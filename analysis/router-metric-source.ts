@@ -51,24 +51,9 @@ export class RouterMetricSource implements MetricSource {
     return compactSnapshot(text, endpoint, this.now());
   }
 
-  /**
-   * False when the router does not answer; a router that answers but refuses
-   * the token (or errs) throws, because that is a misconfiguration to show,
-   * not an outage to wait out.
-   */
-  async isOnline(): Promise<boolean> {
-    try {
-      await this.readMetrics();
-      return true;
-    } catch (err) {
-      if (err instanceof SaferollError && (err.code === 'SAFEROLL_E_UNREACHABLE' || err.code === 'SAFEROLL_E_TIMEOUT')) return false;
-      throw err;
-    }
-  }
-
-  private async readMetrics(endpoint?: string): Promise<string> {
+  private async readMetrics(endpoint: string): Promise<string> {
     const target = new URL(this.metricsUrl);
-    if (endpoint !== undefined) target.searchParams.set('endpoint', endpoint);
+    target.searchParams.set('endpoint', endpoint);
     const url = target.href;
     try {
       const res = await request(url, {

@@ -1,8 +1,8 @@
 // A compact, JSON-serialisable reading of one endpoint's saferoll counters at
 // one instant. Snapshots travel through Temporal workflow history (the window
 // start is kept between gate ticks), so they hold only what a gate needs:
-// per deployment and kind of traffic, the request count, the error count and
-// the latency histogram's cumulative buckets.
+// per deployment and kind of traffic, the request count, the error count, the
+// latency histogram's cumulative buckets and the client hang-ups.
 import { parsePrometheusText } from './prometheus-text.js';
 
 export type TrafficKind = 'live' | 'mirror' | 'direct';
@@ -17,6 +17,12 @@ export interface TrafficSeries {
    * at most `le[i]` seconds; the one extra last entry is the +Inf bucket.
    */
   buckets: number[];
+  /**
+   * Requests whose client hung up before the answer's headers (not answers:
+   * in no other field). Only on live and direct traffic: a mirrored copy has
+   * no client. Absent when 0 (in a snapshot that `countsAborts`).
+   */
+  aborts?: number;
 }
 
 export interface MetricsSnapshot {
@@ -30,13 +36,21 @@ export interface MetricsSnapshot {
   processStartSeconds: number | null;
   /** Finite histogram upper bounds in seconds, ascending (+Inf is implied, as JSON has no Infinity). */
   le: number[];
+  /**
+   * True when the snapshot read the hang-up counter. Snapshots taken before
+   * saferoll did (kept in the workflow histories of running rollouts) lack
+   * it: their hang-ups are unknown, not 0, so a window starting at one
+   * cannot count them (window.ts).
+   */
+  countsAborts?: true;
   deployments: Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
 }
 
 const REQUESTS = 'saferoll_requests_total';
 const DURATION_BUCKET = 'saferoll_request_duration_seconds_bucket';
+const ABORTS = 'saferoll_client_aborts_total';
 const PROCESS_START = 'process_start_time_seconds';
-const WANTED = ['saferoll_request', PROCESS_START];
+const WANTED = ['saferoll_request', ABORTS, PROCESS_START];
 
 /** Histogram buckets of one series while reading, keyed by upper bound (+Inf included). */
 type BucketsByLe = Map<number, number>;
@@ -44,6 +58,7 @@ type BucketsByLe = Map<number, number>;
 interface Pending {
   count: number;
   errors: number;
+  aborts: number;
   buckets: BucketsByLe;
 }
 
@@ -72,6 +87,8 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
       const series = pendingSeries(pending, labels.deployment, traffic);
       series.count += sample.value;
       if (isErrorCode(labels.code)) series.errors += sample.value;
+    } else if (sample.name === ABORTS) {
+      pendingSeries(pending, labels.deployment, traffic).aborts += sample.value;
     } else if (!Number.isNaN(le)) {
       pendingSeries(pending, labels.deployment, traffic).buckets.set(le, sample.value);
     }
@@ -82,11 +99,13 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
   for (const [deployment, byTraffic] of pending) {
     const entry: Partial<Record<TrafficKind, TrafficSeries>> = {};
     for (const [traffic, series] of byTraffic) {
-      entry[traffic] = { count: series.count, errors: series.errors, buckets: alignBuckets(series.buckets, le) };
+      const compact: TrafficSeries = { count: series.count, errors: series.errors, buckets: alignBuckets(series.buckets, le) };
+      if (series.aborts > 0) compact.aborts = series.aborts;
+      entry[traffic] = compact;
     }
     deployments[deployment] = entry;
   }
-  return { endpoint, takenAtMs, processStartSeconds, le, deployments };
+  return { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
 }
 
 function pendingSeries(pending: Map<string, Map<TrafficKind, Pending>>, deployment: string, traffic: TrafficKind): Pending {
@@ -97,7 +116,7 @@ function pendingSeries(pending: Map<string, Map<TrafficKind, Pending>>, deployme
   }
   let series = byTraffic.get(traffic);
   if (!series) {
-    series = { count: 0, errors: 0, buckets: new Map() };
+    series = { count: 0, errors: 0, aborts: 0, buckets: new Map() };
     byTraffic.set(traffic, series);
   }
   return series;

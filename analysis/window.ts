@@ -14,6 +14,14 @@ export interface LatencyBucket {
 export interface WindowStats {
   requests: number;
   errors: number;
+  /**
+   * Requests whose client hung up before the deployment answered: not in
+   * `requests` (no answer was given), but evidence of a deployment too slow
+   * for its clients. Absent when not known: the window starts at a snapshot
+   * taken before saferoll counted hang-ups (or was itself measured then, as
+   * in the histories of running rollouts); no check judges them then.
+   */
+  aborts?: number;
   /** errors / requests, or null with no requests. */
   errorRate: number | null;
   p95Ms: number | null;
@@ -45,11 +53,15 @@ export function measureWindow(
   traffic: TrafficKind,
 ): WindowStats {
   const endSeries = end.deployments[deployment]?.[traffic] ?? EMPTY;
-  const startSeries = start === undefined || restartedBetween(start, end) ? EMPTY : (start.deployments[deployment]?.[traffic] ?? EMPTY);
+  const fromZero = start === undefined || restartedBetween(start, end);
+  const startSeries = fromZero ? EMPTY : (start.deployments[deployment]?.[traffic] ?? EMPTY);
   const from = wasReset(startSeries, endSeries) ? EMPTY : startSeries;
 
   const requests = endSeries.count - from.count;
   const errors = endSeries.errors - from.errors;
+  // From a start that did not count hang-ups, the end's count would include
+  // every hang-up before the window: unknown, which is not 0.
+  const abortsKnown = end.countsAborts === true && (fromZero || start.countsAborts === true);
   const cumulative = end.le.map((_, i) => delta(endSeries.buckets[i], from.buckets[i]));
   cumulative.push(delta(endSeries.buckets[end.le.length], from.buckets[end.le.length]));
   const leMs = end.le.map(secondsToMs);
@@ -66,6 +78,7 @@ export function measureWindow(
   return {
     requests,
     errors,
+    ...(abortsKnown ? { aborts: (endSeries.aborts ?? 0) - (from.aborts ?? 0) } : {}),
     errorRate: requests > 0 ? errors / requests : null,
     p95Ms: histogramQuantile(0.95, leMs, cumulative),
     p99Ms: histogramQuantile(0.99, leMs, cumulative),
@@ -85,7 +98,7 @@ function restartedBetween(start: MetricsSnapshot, end: MetricsSnapshot): boolean
 
 /** Any counter of the series lower at the end than at the start. */
 function wasReset(start: TrafficSeries, end: TrafficSeries): boolean {
-  if (end.count < start.count || end.errors < start.errors) return true;
+  if (end.count < start.count || end.errors < start.errors || (end.aborts ?? 0) < (start.aborts ?? 0)) return true;
   return start.buckets.some((c, i) => c > (end.buckets[i] ?? 0));
 }
 

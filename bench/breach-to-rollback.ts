@@ -24,7 +24,8 @@ import { runBench } from './lib/processes.js';
 import { machineLine, markdownTable, writeReport } from './lib/report.js';
 import { MODEL_SERVER, createEndpointWithBlue, modelServerProcess, startRouterProcess, type RouterProcess } from './lib/router-process.js';
 import { fmt, median, ms, seconds, spread } from './lib/stats.js';
-import { SMOKE_STEP, benchPolicy, connectClient, startDevServer, startRollout, startWorkerProcess, waitForStatus, withTimeout } from './lib/temporal.js';
+import { SMOKE_STEP, benchPolicy, connectClient, startDevServer, startWorkerProcess, waitForStatus, withTimeout } from './lib/temporal.js';
+import { startRollout } from '../cli/start-rollout.js';
 import { rolloutResult } from '../cli/follow-rollout.js';
 
 const ENDPOINT = 'breach-bench';
@@ -125,7 +126,7 @@ async function breachOnce(router: RouterProcess, client: Awaited<ReturnType<type
   const admin = router.admin;
   const firstSample = load.samples.length;
   const green = { name: 'green', instanceCount: 2, source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: 'green', LATENCY_MS: '5' }, readinessPath: '/healthz' } } };
-  const handle = await startRollout(client, taskQueue, ENDPOINT, policy, green);
+  const handle = await startRollout(client, { endpoint: ENDPOINT, policy, green, blue: 'blue', policySource: 'bench' }, { taskQueue });
   const phase = scenario.step.kind === 'mirror' ? 'Mirror' : 'Traffic';
   await waitForStatus(handle, (s) => s.phase === phase && s.lastGate?.phase === 'Successful', `${scenario.id}: first passing gate`, 60_000);
   const instances = (await admin.getDeployment(ENDPOINT, 'green')).instances;

@@ -26,7 +26,8 @@ import { runBench } from './lib/processes.js';
 import { OUT_DIR, machineLine, markdownTable, writeReport } from './lib/report.js';
 import { createEndpointWithBlue, startRouterProcess } from './lib/router-process.js';
 import { fmt, median, ms, percentile, seconds } from './lib/stats.js';
-import { activityTimings, benchPolicy, connectClient, startDevServer, startRollout, startWorkerProcess, withTimeout, type ActivityTiming } from './lib/temporal.js';
+import { activityTimings, benchPolicy, connectClient, startDevServer, startWorkerProcess, withTimeout, type ActivityTiming } from './lib/temporal.js';
+import { startRollout } from '../cli/start-rollout.js';
 import { startUpstreamProcess } from './lib/upstream-process.js';
 
 const BAKE_MS = 4_000;
@@ -99,7 +100,7 @@ runBench('bench:scale', async () => {
 
     const t0 = Date.now();
     const handles: WorkflowHandle[] = await inBatches(names, 25, (name) =>
-      startRollout(client, taskQueue, name, policy, { name: 'green', instanceCount: 1, source: { upstreams: [greenServer.url] } }),
+      startRollout(client, { endpoint: name, policy, green: { name: 'green', instanceCount: 1, source: { upstreams: [greenServer.url] } }, blue: 'blue', policySource: 'bench' }, { taskQueue }),
     );
     const startMs = Date.now() - t0;
     log(`N=${n}: ${n} rollouts started in ${startMs} ms`);

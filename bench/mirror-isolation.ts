@@ -23,7 +23,8 @@ import { cpuMs } from './lib/proc-stat.js';
 import { runBench } from './lib/processes.js';
 import { SteadyLoad, describeFailures, summarize, type Sample } from './lib/load.js';
 import { OUT_DIR, machineLine, markdownTable, writeReport } from './lib/report.js';
-import { createEndpointWithBlue, modelServerProcess, startRouterProcess, sumSamples, waitSucceeded } from './lib/router-process.js';
+import { createEndpointWithBlue, modelServerProcess, startRouterProcess, sumSamples } from './lib/router-process.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
 import { fmt, median, ms, percentile, ratio, spread } from './lib/stats.js';
 import { startUpstreamProcess, type UpstreamProcess } from './lib/upstream-process.js';
 import type { UpstreamMode } from './lib/upstream.js';
@@ -81,7 +82,7 @@ runBench('bench:mirror', async () => {
       variant.label = mirror.label;
       variant.upstream = await startUpstreamProcess(`${id} mirror`, mirror.mode);
       await admin.putDeployment(ENDPOINT, id, { instanceCount: 1, upstreams: [variant.upstream.url] });
-      await waitSucceeded(admin, ENDPOINT, id);
+      await waitSucceeded(admin, ENDPOINT, id, { timeoutMs: 30_000 });
     }
     variants.push(variant);
   }

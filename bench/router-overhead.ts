@@ -26,7 +26,8 @@ import { log } from './lib/log.js';
 import { childPids } from './lib/proc-stat.js';
 import { onCleanup, runBench, type TrackedChild } from './lib/processes.js';
 import { OUT_DIR, markdownTable } from './lib/report.js';
-import { CLI_MAIN, createEndpointWithBlue, startRouterProcess, sumSamples, waitSucceeded, type RouterProcess } from './lib/router-process.js';
+import { CLI_MAIN, createEndpointWithBlue, startRouterProcess, sumSamples, type RouterProcess } from './lib/router-process.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
 import { median } from './lib/stats.js';
 import { startModelServer } from './lib/upstream-process.js';
 import { errorCount, runWrk, writeWrkScript, type WrkResult } from './lib/wrk.js';
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
 async function configureEndpoint(admin: AdminClient, endpoint: string, blueUrl: string, greenUrl: string, mirrorPercent: number): Promise<{ endpoint: string; key: string }> {
   const key = await createEndpointWithBlue(admin, endpoint, { upstreams: [blueUrl] });
   await admin.putDeployment(endpoint, 'green', { instanceCount: 1, upstreams: [greenUrl] });
-  await waitSucceeded(admin, endpoint, 'green');
+  await waitSucceeded(admin, endpoint, 'green', { timeoutMs: 30_000 });
   await admin.setTraffic(endpoint, { blue: 100 }, mirrorPercent > 0 ? { green: mirrorPercent } : {});
   return { endpoint, key };
 }

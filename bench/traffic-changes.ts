@@ -13,7 +13,8 @@ import { log } from './lib/log.js';
 import { SteadyLoad, describeFailures, nowMs, summarize } from './lib/load.js';
 import { runBench } from './lib/processes.js';
 import { machineLine, markdownTable, writeReport } from './lib/report.js';
-import { createEndpointWithBlue, modelServerProcess, startRouterProcess, waitSucceeded } from './lib/router-process.js';
+import { createEndpointWithBlue, modelServerProcess, startRouterProcess } from './lib/router-process.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
 import { fmt, median, ms, percentile } from './lib/stats.js';
 
 const ENDPOINT = 'changes-bench';
@@ -49,7 +50,7 @@ runBench('bench:traffic', async () => {
   const admin = router.admin;
   const key = await createEndpointWithBlue(admin, ENDPOINT, { process: modelServerProcess('blue') });
   await admin.putDeployment(ENDPOINT, 'green', { instanceCount: 1, process: modelServerProcess('green') });
-  await waitSucceeded(admin, ENDPOINT, 'green');
+  await waitSucceeded(admin, ENDPOINT, 'green', { timeoutMs: 30_000 });
 
   const load = new SteadyLoad({ ratePerSec: rate, targets: [{ dataUrl: router.dataUrl, endpoint: ENDPOINT, key }], connections: 64 });
   log(`warm-up: ${rate} req/s for 2 s`);

@@ -15,7 +15,8 @@ import { runBench } from './lib/processes.js';
 import { machineLine, markdownTable, writeReport } from './lib/report.js';
 import { MODEL_SERVER, createEndpointWithBlue, modelServerProcess, startRouterProcess } from './lib/router-process.js';
 import { fmt, ms } from './lib/stats.js';
-import { SMOKE_STEP, benchPolicy, connectClient, startDevServer, startRollout, startWorkerProcess, withTimeout } from './lib/temporal.js';
+import { SMOKE_STEP, benchPolicy, connectClient, startDevServer, startWorkerProcess, withTimeout } from './lib/temporal.js';
+import { startRollout } from '../cli/start-rollout.js';
 
 const ENDPOINT = 'promote-bench';
 
@@ -53,7 +54,7 @@ runBench('bench:promotion', async () => {
     const green = `model-v${run + 2}`;
     const spec = { name: green, instanceCount: 2, source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: green, LATENCY_MS: '5' }, readinessPath: '/healthz' } } };
     const t = Date.now();
-    const handle = await startRollout(client, taskQueue, ENDPOINT, policy, spec, blue);
+    const handle = await startRollout(client, { endpoint: ENDPOINT, policy, green: spec, blue, policySource: 'bench' }, { taskQueue });
     tracker = new PhaseTracker(handle).start();
     const result = await withTimeout(rolloutResult(handle), 180_000, `run ${run + 1}: the rollout's result`);
     await tracker.stop();

@@ -3,7 +3,7 @@
 // the router flags, --json, and the session that closes its clients.
 import type { ParseArgsConfig } from 'node:util';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
-import { ROUTER_ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, resolveConfig, withSession, type Session } from './session.js';
+import { ROUTER_ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, resolveRouterConfig, withSession, type Session } from './session.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -68,7 +68,7 @@ export function commandGroup(name: string, summary: string, intro: string, subco
       if (positionals.length < min || positionals.length > max) {
         throw new UsageError(`expected: saferoll ${name} ${sub.synopsis} (see --help)`);
       }
-      return withSession(resolveConfig(values as Record<string, string | undefined>), (session) =>
+      return withSession(resolveRouterConfig(values as Record<string, string | undefined>), (session) =>
         sub.run({ values, positionals, session, json: values.json === true }),
       );
     },

@@ -5,10 +5,9 @@
 import path from 'node:path';
 import { loadPolicyFile } from '../policies/loader.js';
 import type { AdminClient } from '../router/client.js';
+import { waitSucceeded } from '../router/deployment-wait.js';
 import { projectRoot } from '../shared/project-root.js';
-import { TASK_QUEUE, rolloutWorkflowId } from '../workflows/messages.js';
-import type { rolloutWorkflow } from '../workflows/rollout.js';
-import { ROLLOUT_ENDPOINT, ROLLOUT_PHASE, GREEN_TRAFFIC_PERCENT } from '../workflows/search-attributes.js';
+import { rolloutWorkflowId } from '../workflows/messages.js';
 import type { GreenSpec, RolloutResult } from '../workflows/types.js';
 import { EXIT, parseFlags, type Command } from './command.js';
 import { DemoLoad } from './demo-load.js';
@@ -18,6 +17,7 @@ import { collectEvidence } from './report/collect-evidence.js';
 import { writeReport } from './report/write-report.js';
 import { resultLines } from './rollout-view.js';
 import { Session } from './session.js';
+import { startRollout } from './start-rollout.js';
 import { DEFAULT_RECONNECT_TIMEOUT_MS } from './temporal-link.js';
 
 const ENDPOINT = 'demo';
@@ -68,8 +68,7 @@ export const demoCommand: Command = {
     const reportsDir = path.join(path.resolve(options.stateDir), 'reports');
     const stack = await startDevStack(options);
     const session = new Session({
-      temporalAddress: stack.temporalAddress,
-      namespace: stack.namespace,
+      temporal: stack.temporal,
       routerAdminUrl: stack.adminUrl,
       routerDataUrl: stack.dataUrl,
       adminToken: stack.adminToken,
@@ -97,17 +96,7 @@ export const demoCommand: Command = {
       const rollout = async (label: string, green: GreenSpec, blueName: string): Promise<RolloutResult> => {
         console.log(`=== ${label}: green "${green.name}" replaces "${blueName}" with policy ${policy.name}`);
         const workflowId = rolloutWorkflowId(ENDPOINT);
-        const handle = await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
-          taskQueue: TASK_QUEUE,
-          workflowId,
-          args: [{ endpoint: ENDPOINT, policy, green, blue: blueName, policySource: 'quick.yaml' }],
-          typedSearchAttributes: [
-            { key: ROLLOUT_ENDPOINT, value: ENDPOINT },
-            { key: ROLLOUT_PHASE, value: 'Starting' },
-            { key: GREEN_TRAFFIC_PERCENT, value: 0 },
-          ],
-          staticSummary: `demo: ${label}`,
-        });
+        const handle = await startRollout(client, { endpoint: ENDPOINT, policy, green, blue: blueName, policySource: 'quick.yaml' }, { summary: `demo: ${label}` });
         console.log(`  ${session.workflowUrl(workflowId)}`);
         const phases = new Map<string, { sent: number; failed: number }>();
         load?.byPhase.clear();
@@ -163,12 +152,7 @@ async function resetEndpoint(admin: AdminClient, blue: GreenSpec): Promise<void>
   await admin.putEndpoint(ENDPOINT, { authMode: 'key', description: 'saferoll demo endpoint' });
   if (!('process' in blue.source)) throw new Error('the demo blue is a process deployment');
   await admin.putDeployment(ENDPOINT, blue.name, { instanceCount: blue.instanceCount, process: blue.source.process });
-  for (;;) {
-    const view = await admin.getDeployment(ENDPOINT, blue.name);
-    if (view.provisioningState === 'Succeeded') break;
-    if (view.provisioningState === 'Failed') throw new Error(`the demo's blue failed to start: ${view.reason ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitSucceeded(admin, ENDPOINT, blue.name, { pollMs: 200 });
   await admin.setTraffic(ENDPOINT, { [blue.name]: 100 });
 }
 

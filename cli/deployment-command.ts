@@ -1,8 +1,9 @@
 // `saferoll deployment ...`: the deployments behind an endpoint: create (from
 // upstream URLs or a command), inspect, scale, delete, read instance logs.
 import type { AdminClient } from '../router/client.js';
+import { waitProvisioned } from '../router/deployment-wait.js';
+import { LOG_LINES } from '../shared/contracts.js';
 import type { DeploymentView } from '../router/views.js';
-import { SaferollError } from '../shared/errors.js';
 import { EXIT, intFlag } from './command.js';
 import { commandGroup, listFlag, printJson, stringFlag, type FlagValues, type Subcommand } from './command-group.js';
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
@@ -74,7 +75,7 @@ async function finish(admin: AdminClient, view: DeploymentView, values: FlagValu
   let final = view;
   if (values.wait === true) {
     const timeoutS = intFlag(stringFlag(values, 'timeout'), 'timeout', 600, 1, 86_400);
-    final = await waitProvisioned(admin, view, timeoutS * 1000, (line) => progress.write(`${line}\n`));
+    final = await waitReporting(admin, view, timeoutS * 1000, (line) => progress.write(`${line}\n`));
   }
   if (json) printJson(final);
   if (final.provisioningState === 'Failed') {
@@ -84,25 +85,17 @@ async function finish(admin: AdminClient, view: DeploymentView, values: FlagValu
   return EXIT.ok;
 }
 
-/** Polls until Succeeded or Failed, reporting each change of state or readiness. */
-async function waitProvisioned(admin: AdminClient, start: DeploymentView, timeoutMs: number, report: (line: string) => void): Promise<DeploymentView> {
-  const deadline = Date.now() + timeoutMs;
-  let view = start;
-  let shown = `${view.provisioningState} ${readyText(view)}`;
-  while (view.provisioningState !== 'Succeeded' && view.provisioningState !== 'Failed') {
-    if (Date.now() > deadline) {
-      throw new SaferollError('SAFEROLL_E_TIMEOUT', `deployment ${view.endpoint}/${view.name} still ${view.provisioningState} after ${timeoutMs / 1000}s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    view = await admin.getDeployment(view.endpoint, view.name);
+/** Waits until Succeeded or Failed, reporting each change of state or readiness. */
+function waitReporting(admin: AdminClient, start: DeploymentView, timeoutMs: number, report: (line: string) => void): Promise<DeploymentView> {
+  let shown = `${start.provisioningState} ${readyText(start)}`;
+  const onView = (view: DeploymentView): void => {
     const now = `${view.provisioningState} ${readyText(view)}`;
-    if (now !== shown) {
-      const why = view.instances.find((i) => !i.healthy && i.reason)?.reason;
-      report(`  ${view.name}: ${view.provisioningState}, ${readyText(view)}${why && view.provisioningState !== 'Succeeded' ? ` (${why})` : ''}`);
-      shown = now;
-    }
-  }
-  return view;
+    if (now === shown) return;
+    const why = view.instances.find((i) => !i.healthy && i.reason)?.reason;
+    report(`  ${view.name}: ${view.provisioningState}, ${readyText(view)}${why && view.provisioningState !== 'Succeeded' ? ` (${why})` : ''}`);
+    shown = now;
+  };
+  return waitProvisioned(admin, start.endpoint, start.name, { timeoutMs, pollMs: 500, onView });
 }
 
 const show: Subcommand = {
@@ -167,14 +160,14 @@ const remove: Subcommand = {
 
 const logs: Subcommand = {
   name: 'logs',
-  synopsis: 'logs <endpoint> <deployment> [--lines 100]',
+  synopsis: `logs <endpoint> <deployment> [--lines ${LOG_LINES.default}]`,
   summary: "the latest output lines of a process deployment's instances",
   flags: { lines: { type: 'string' } },
-  flagsHelp: '  --lines <n>             how many lines (default 100)',
+  flagsHelp: `  --lines <n>             how many lines (default ${LOG_LINES.default}, at most ${LOG_LINES.max})`,
   args: [2, 2],
   async run({ values, positionals, session, json }) {
     const [endpoint, deployment] = names(positionals);
-    const lines = await session.admin().deploymentLogs(endpoint, deployment, intFlag(stringFlag(values, 'lines'), 'lines', 100, 1, 100_000));
+    const lines = await session.admin().deploymentLogs(endpoint, deployment, intFlag(stringFlag(values, 'lines'), 'lines', LOG_LINES.default, 1, LOG_LINES.max));
     if (json) printJson({ lines });
     else for (const line of lines) console.log(line);
     return EXIT.ok;

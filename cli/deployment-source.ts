@@ -2,11 +2,9 @@
 // `saferoll start` (green) and `saferoll deployment create`: upstream URLs
 // that already run, or a command the router starts once per instance.
 import path from 'node:path';
-import type { DeploymentSourceSpec } from '../workflows/types.js';
+import { ENV_NAME_PATTERN, NAME_PATTERN, NAME_RULE, type DeploymentSource } from '../shared/contracts.js';
 import { UsageError, intFlag } from './command.js';
 import { splitShellWords } from './shell-words.js';
-
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{2,31}$/;
 
 export const SOURCE_FLAGS = {
   upstream: { type: 'string', multiple: true },
@@ -40,12 +38,12 @@ export interface SourceFlags {
 export function checkName(name: string | undefined, what: string): string {
   if (name === undefined || name === '') throw new UsageError(`${what} is required`);
   if (!NAME_PATTERN.test(name)) {
-    throw new UsageError(`${what} "${name}" must match ${NAME_PATTERN.source} (3-32 lowercase letters, digits or dashes, starting with a letter)`);
+    throw new UsageError(`${what} "${name}" ${NAME_RULE}`);
   }
   return name;
 }
 
-export function parseSource(flags: SourceFlags): { instanceCount: number; source: DeploymentSourceSpec } {
+export function parseSource(flags: SourceFlags): { instanceCount: number; source: DeploymentSource } {
   const upstreams = flags.upstream ?? [];
   if (upstreams.length > 0 && flags.command !== undefined) throw new UsageError('give either --upstream or --command, not both');
   if (upstreams.length === 0 && flags.command === undefined) throw new UsageError('give the instances: --upstream <url>... or --command "<cmd>"');
@@ -76,7 +74,7 @@ function parseEnv(pairs: string[]): Record<string, string> {
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq);
-    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--env must be NAME=value with NAME an identifier, got "${pair}"`);
+    if (eq < 0 || !ENV_NAME_PATTERN.test(name)) throw new UsageError(`--env must be NAME=value with NAME an identifier, got "${pair}"`);
     env[name] = pair.slice(eq + 1);
   }
   return env;

@@ -20,8 +20,10 @@ ${STACK_HELP}
 
 Environment:
   SAFEROLL_ADMIN_TOKEN  admin token (generated once and kept in the state dir when unset)
-  TEMPORAL_ADDRESS      use this Temporal server instead of starting one
-  TEMPORAL_NAMESPACE    namespace (default "default")`;
+  TEMPORAL_ADDRESS      use this Temporal server instead of starting one (so does an
+                        address in the Temporal config file's profile: TEMPORAL_PROFILE,
+                        TEMPORAL_CONFIG_FILE; its API key and TLS settings go to the worker)
+  TEMPORAL_NAMESPACE    namespace (default "default", or the profile's)`;
 
 export const devCommand: Command = {
   name: 'dev',

@@ -3,6 +3,7 @@
 // output prefixed by its name, each restarted on its own when it dies
 // (child-supervisor.ts). Used by `saferoll dev` and `saferoll demo`.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { devNull } from 'node:os';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { resolveAdminToken } from '../router/admin-token.js';
 import { SaferollError } from '../shared/errors.js';
+import { resolveTemporalSettings, type TemporalSettings } from '../worker/temporal-config.js';
 import { ChildSupervisor, type RunningChild } from './child-supervisor.js';
 import { intFlag } from './command.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
@@ -31,7 +33,11 @@ export const STACK_HELP = `  --port <n>            data plane port (default 8080
 
 type StackFlagValues = Partial<Record<keyof typeof STACK_FLAGS, string | boolean | undefined>>;
 
-/** Stack options from the flags, then the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE). */
+/**
+ * Stack options from the flags, then the Temporal settings (environment and
+ * profile, as the worker reads them): a configured address means a Temporal
+ * server that is already there.
+ */
 export function stackOptions(values: StackFlagValues, log: (line: string) => void): DevStackOptions {
   const text = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
   return {
@@ -40,10 +46,18 @@ export function stackOptions(values: StackFlagValues, log: (line: string) => voi
     temporalPort: intFlag(text(values['temporal-port']), 'temporal-port', 7233, 1),
     uiPort: intFlag(text(values['ui-port']), 'ui-port', 8233, 1),
     stateDir: text(values['state-dir']) ?? '.saferoll',
-    temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
-    namespace: process.env.TEMPORAL_NAMESPACE || undefined,
+    temporal: stackTemporal(process.env),
     log,
   };
+}
+
+/** The variables that say which Temporal server, as opposed to how to log in to it. */
+const LOCATION_VARIABLES = new Set(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE']);
+
+/** A configured Temporal with its credentials; else only the namespace: credentials meant for a remote cluster are not the local server's. */
+function stackTemporal(env: NodeJS.ProcessEnv): TemporalSettings {
+  const located = resolveTemporalSettings({}, Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_') || LOCATION_VARIABLES.has(name))));
+  return located.addressSource === undefined ? { temporalAddress: located.temporalAddress, namespace: located.namespace } : resolveTemporalSettings({}, env);
 }
 
 export interface DevStackOptions {
@@ -52,9 +66,8 @@ export interface DevStackOptions {
   temporalPort: number;
   uiPort: number;
   stateDir: string;
-  /** Use this Temporal server instead of starting one (TEMPORAL_ADDRESS). */
-  temporalAddress?: string | undefined;
-  namespace?: string | undefined;
+  /** Temporal as configured: an address set anywhere (TEMPORAL_ADDRESS, a profile) is a server to use instead of starting one. */
+  temporal: TemporalSettings;
   /** Where children's output goes, one prefixed line at a time. */
   log: (line: string) => void;
 }
@@ -65,6 +78,8 @@ export interface DevStack {
   metricsUrl: string;
   temporalAddress: string;
   namespace: string;
+  /** How clients reach the stack's Temporal. */
+  temporal: TemporalSettings;
   uiUrl: string | undefined;
   adminToken: string;
   /** `{ dev, temporal, router, worker }` pids, rewritten at each (re)start, removed at stop. */
@@ -81,7 +96,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     ['--port (data plane)', options.port],
     ['--admin-port (admin API)', options.adminPort],
   ];
-  if (!options.temporalAddress) wanted.push(['--temporal-port', options.temporalPort], ['--ui-port', options.uiPort]);
+  const remote = options.temporal.addressSource !== undefined;
+  if (!remote) wanted.push(['--temporal-port', options.temporalPort], ['--ui-port', options.uiPort]);
   for (const [flag, port] of wanted) await assertPortFree(port, flag);
 
   const token = await resolveAdminToken(stateDir, process.env.SAFEROLL_ADMIN_TOKEN);
@@ -101,12 +117,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   };
 
   try {
-    let temporalAddress = options.temporalAddress;
+    const { namespace } = options.temporal;
+    let temporal = options.temporal;
     let uiUrl: string | undefined;
-    if (!temporalAddress) {
+    if (!remote) {
       const dbFile = path.join(stateDir, 'temporal.db');
       options.log(`[dev] starting the Temporal dev server (database ${dbFile})...`);
-      temporalAddress = `127.0.0.1:${options.temporalPort}`;
+      temporal = { temporalAddress: `127.0.0.1:${options.temporalPort}`, namespace };
       uiUrl = `http://127.0.0.1:${options.uiPort}`;
       // Same port and database at every restart: clients reconnect, and the rollouts are all still there.
       await supervise('temporal', 'the Temporal dev server', (signal) =>
@@ -114,7 +131,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
           port: options.temporalPort,
           uiPort: options.uiPort,
           dbFile,
-          namespace: options.namespace ?? 'default',
+          namespace,
           onLog: (line) => options.log(`[temporal] ${line}`),
           detached: true,
           signal,
@@ -123,13 +140,12 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     }
     const adminUrl = `http://127.0.0.1:${options.adminPort}`;
     const dataUrl = `http://127.0.0.1:${options.port}`;
-    const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
     const workerEnv = {
-      ...process.env,
-      // Credentials for a remote Temporal would turn TLS on against the local dev server.
-      ...(options.temporalAddress ? {} : withoutTemporalCredentials()),
+      // A remote Temporal's settings (variables, profile) go to the worker as they are; for the
+      // local dev server none do: credentials or a profile's TLS would fail against it.
+      ...(remote ? process.env : { ...withoutTemporalSettings(process.env), TEMPORAL_CONFIG_FILE: devNull }),
       SAFEROLL_ADMIN_TOKEN: token.token,
-      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_ADDRESS: temporal.temporalAddress,
       TEMPORAL_NAMESPACE: namespace,
       SAFEROLL_ROUTER_URL: adminUrl,
       SAFEROLL_DATA_URL: dataUrl,
@@ -147,7 +163,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     await supervise('worker', 'the worker', (signal) =>
       startChild(launch('worker', ['worker'], workerEnv), signal, (child) => waitForOutput(child, /polling task queue/, 120_000, 'the worker')),
     );
-    return { dataUrl, adminUrl, metricsUrl: `${adminUrl}/metrics`, temporalAddress, namespace, uiUrl, adminToken: token.token, pidFile: pids.file, stop };
+    return { dataUrl, adminUrl, metricsUrl: `${adminUrl}/metrics`, temporalAddress: temporal.temporalAddress, namespace, temporal, uiUrl, adminToken: token.token, pidFile: pids.file, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -169,8 +185,8 @@ export function routerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return kept;
 }
 
-function withoutTemporalCredentials(): NodeJS.ProcessEnv {
-  return { TEMPORAL_API_KEY: undefined, TEMPORAL_TLS: undefined, TEMPORAL_TLS_CERT: undefined, TEMPORAL_TLS_KEY: undefined, TEMPORAL_TLS_SERVER_NAME: undefined };
+function withoutTemporalSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_')));
 }
 
 /** A spawned CLI child, once `ready` says it is up; stopped when that fails or the stack stops meanwhile. */

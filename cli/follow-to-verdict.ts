@@ -25,7 +25,7 @@ export async function followToVerdict(session: Session, handle: RolloutHandle, e
       live: isLiveTerminal(progress),
       query: () => session.queryStatus(handle),
       // A lost connection to Temporal is ridden out (temporal-link.ts): the rollout goes on without us.
-      reconnect: { address: session.config.temporalAddress, endpoint, reconnectTimeoutMs, probe: () => session.probeTemporal() },
+      reconnect: { address: session.temporalSettings.temporalAddress, endpoint, reconnectTimeoutMs, probe: () => session.probeTemporal() },
     });
   } finally {
     process.off('SIGINT', stopFollowing);

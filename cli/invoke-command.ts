@@ -2,11 +2,11 @@
 // client sends it (with the endpoint's key), showing which deployment answered.
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { DEPLOYMENT_HEADER } from '../router/proxy-handlers.js';
+import { DEPLOYMENT_HEADER } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { checkName } from './deployment-source.js';
-import { ROUTER_ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, resolveConfig, withSession } from './session.js';
+import { ROUTER_ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, resolveRouterConfig, withSession } from './session.js';
 
 const usage = `Usage: saferoll invoke <endpoint> [--data file.json] [--path /score] [--deployment d]
 
@@ -58,7 +58,7 @@ export const invokeCommand: Command = {
     const timeoutMs = values.timeout === undefined ? 30_000 : Number(values.timeout);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout must be a number of milliseconds, got "${values.timeout}"`);
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(values.data);
-    const config = resolveConfig(values);
+    const config = resolveRouterConfig(values);
 
     return withSession(config, async (session) => {
       const { primaryKey } = await session.admin().getKeys(endpoint);

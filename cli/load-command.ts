@@ -4,7 +4,7 @@
 import { EXIT, UsageError, intFlag, parseFlags, type Command } from './command.js';
 import { DemoLoad } from './demo-load.js';
 import { checkName } from './deployment-source.js';
-import { ROUTER_ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, resolveConfig, withSession } from './session.js';
+import { ROUTER_ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, resolveRouterConfig, withSession } from './session.js';
 
 const usage = `Usage: saferoll load <endpoint> [--rps 50] [--duration 60]
 
@@ -34,7 +34,7 @@ export const loadCommand: Command = {
     const endpoint = checkName(positionals[0], 'endpoint');
     const rps = intFlag(values.rps, 'rps', 50, 1, 10_000);
     const durationS = intFlag(values.duration, 'duration', 60, 0, 86_400);
-    const config = resolveConfig(values);
+    const config = resolveRouterConfig(values);
     return withSession(config, async (session) => {
       const { primaryKey } = await session.admin().getKeys(endpoint);
       const load = new DemoLoad(`${config.routerDataUrl}/${endpoint}/score`, primaryKey, rps, Math.min(16, Math.max(1, Math.ceil(rps / 25))));

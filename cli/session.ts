@@ -1,18 +1,27 @@
 // What the user-facing commands share: where Temporal and the routing core
-// are (flags first, then the environment), their clients opened lazily and
-// closed once, and the translation of their failures into saferoll's exit codes.
+// are (worker/config.ts resolves flags, environment and Temporal profiles), their
+// clients opened lazily and closed once, and the translation of their failures
+// into saferoll's exit codes.
 import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, isGrpcServiceError, ServiceError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import { AdminClient } from '../router/client.js';
 import { SaferollError, isSaferollError } from '../shared/errors.js';
-import { configFromEnv, connectionOptions, type WorkerConfig } from '../worker/config.js';
+import { connectionOptions, flagOrEnv, resolveRouterSettings, type RouterFlags, type RouterSettings } from '../worker/config.js';
+import { resolveTemporalSettings, type TemporalFlags, type TemporalSettings } from '../worker/temporal-config.js';
 import { TASK_QUEUE, statusQuery } from '../workflows/messages.js';
 import type { RolloutStatus } from '../workflows/types.js';
 import { UsageError } from './command.js';
 
-export const TEMPORAL_FLAGS = {
+/** How to reach Temporal: the worker's flags too. */
+export const TEMPORAL_CONNECTION_FLAGS = {
   address: { type: 'string' },
   namespace: { type: 'string' },
+  profile: { type: 'string' },
+  'config-file': { type: 'string' },
+} as const;
+
+export const TEMPORAL_FLAGS = {
+  ...TEMPORAL_CONNECTION_FLAGS,
   'ui-url': { type: 'string' },
 } as const;
 
@@ -21,8 +30,12 @@ export const ROUTER_FLAGS = {
   'data-url': { type: 'string' },
 } as const;
 
-export const TEMPORAL_HELP = `  --address <host:port>   Temporal frontend (TEMPORAL_ADDRESS, default localhost:7233)
-  --namespace <ns>        Temporal namespace (TEMPORAL_NAMESPACE, default "default")
+export const TEMPORAL_CONNECTION_HELP = `  --address <host:port>   Temporal frontend (TEMPORAL_ADDRESS, else the profile, default localhost:7233)
+  --namespace <ns>        Temporal namespace (TEMPORAL_NAMESPACE, else the profile, default "default")
+  --profile <name>        profile of the Temporal config file (TEMPORAL_PROFILE, default "default")
+  --config-file <file>    Temporal config file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml)`;
+
+export const TEMPORAL_HELP = `${TEMPORAL_CONNECTION_HELP}
   --ui-url <url>          Temporal UI, for links (TEMPORAL_UI_URL, default http://localhost:8233)`;
 
 export const ROUTER_HELP = `  --router-url <url>      routing core admin API (SAFEROLL_ROUTER_URL, default http://127.0.0.1:8081)
@@ -31,36 +44,39 @@ export const ROUTER_HELP = `  --router-url <url>      routing core admin API (SA
 export const ROUTER_ENV_HELP = `Environment:
   SAFEROLL_ADMIN_TOKEN    admin token of the routing core (required)`;
 
-export const TEMPORAL_ENV_HELP = `Environment:
+export const TEMPORAL_ENV_HELP = `Environment (Temporal: a flag wins over its variable, a variable over the profile, as in the Temporal CLI):
   TEMPORAL_API_KEY        API key for Temporal Cloud (turns TLS on)
-  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY   client certificate and key files for mTLS
+  TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH   client certificate and key files for mTLS
+                          (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY still work)
   TEMPORAL_TLS=true       TLS without a client certificate
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH  CA certificate of the server
   TEMPORAL_TLS_SERVER_NAME  override the TLS server name`;
 
-export const ENV_HELP = `${ROUTER_ENV_HELP}\n${TEMPORAL_ENV_HELP.replace('Environment:\n', '')}`;
+export const ENV_HELP = `${ROUTER_ENV_HELP}\n${temporalEnvLines()}`;
 
-export interface CliConfig extends Omit<WorkerConfig, 'taskQueue'> {
+/** TEMPORAL_ENV_HELP under another command's "Environment:" heading. */
+export function temporalEnvLines(): string {
+  return TEMPORAL_ENV_HELP.replace(/^Environment.*\n/, '');
+}
+
+export interface CliConfig extends RouterSettings {
   uiUrl: string;
+  /** Resolved only for the commands that talk to Temporal: a broken temporal.toml is none of `saferoll invoke`'s business. */
+  temporal?: TemporalSettings | undefined;
 }
 
-export interface ConnectionFlags {
-  address?: string | undefined;
-  namespace?: string | undefined;
+export interface ConnectionFlags extends RouterFlags, TemporalFlags {
   'ui-url'?: string | undefined;
-  'router-url'?: string | undefined;
-  'data-url'?: string | undefined;
 }
 
+/** The connection settings of a command that talks to Temporal (and maybe the routing core). */
 export function resolveConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): CliConfig {
-  const base = configFromEnv(env);
-  return {
-    ...base,
-    temporalAddress: flags.address ?? base.temporalAddress,
-    namespace: flags.namespace ?? base.namespace,
-    routerAdminUrl: flags['router-url'] ?? base.routerAdminUrl,
-    routerDataUrl: flags['data-url'] ?? base.routerDataUrl,
-    uiUrl: (flags['ui-url'] ?? (env.TEMPORAL_UI_URL || 'http://localhost:8233')).replace(/\/+$/, ''),
-  };
+  return { ...resolveRouterConfig(flags, env), temporal: resolveTemporalSettings(flags, env) };
+}
+
+/** The connection settings of a command that talks to the routing core only. */
+export function resolveRouterConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): CliConfig {
+  return { ...resolveRouterSettings(flags, env), uiUrl: flagOrEnv(flags['ui-url'], env.TEMPORAL_UI_URL, 'http://localhost:8233').replace(/\/+$/, '') };
 }
 
 /** How long to try reaching Temporal before saying it is unreachable. */
@@ -85,15 +101,21 @@ export class Session {
     return this.adminClient;
   }
 
+  /** Where Temporal is; only commands whose config came from `resolveConfig` have it. */
+  get temporalSettings(): TemporalSettings {
+    if (!this.config.temporal) throw new SaferollError('SAFEROLL_E_INTERNAL', 'this command resolved no Temporal settings (resolveRouterConfig used where resolveConfig was needed)');
+    return this.config.temporal;
+  }
+
   async temporal(): Promise<Client> {
     if (this.client) return this.client;
-    const { address, tls, apiKey } = await connectionOptions({ ...this.config, taskQueue: '' });
+    const settings = this.temporalSettings;
     try {
-      this.connection = await Connection.connect({ address, tls, apiKey, connectTimeout: CONNECT_TIMEOUT_MS, channelArgs: REDIAL_CHANNEL_ARGS });
+      this.connection = await Connection.connect({ ...connectionOptions(settings), connectTimeout: CONNECT_TIMEOUT_MS, channelArgs: REDIAL_CHANNEL_ARGS });
     } catch (err) {
-      throw new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporalAddress}: ${reasonOf(err)}`, { cause: err });
+      throw new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${settings.temporalAddress}: ${reasonOf(err)}`, { cause: err });
     }
-    this.client = new Client({ connection: this.connection, namespace: this.config.namespace });
+    this.client = new Client({ connection: this.connection, namespace: settings.namespace });
     return this.client;
   }
 
@@ -123,8 +145,9 @@ export class Session {
 
   /** Why a rollout could not be started, as one line with exit code 3: Temporal is there but would not start it, or went away. */
   cannotStart(err: unknown, endpoint: string, startSent: boolean): SaferollError {
-    const where = `Temporal at ${this.config.temporalAddress} (namespace ${this.config.namespace})`;
-    if (err instanceof NamespaceNotFoundError) return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot start the rollout: namespace "${this.config.namespace}" does not exist on Temporal at ${this.config.temporalAddress}; nothing started`, { cause: err });
+    const { temporalAddress, namespace } = this.temporalSettings;
+    const where = `Temporal at ${temporalAddress} (namespace ${namespace})`;
+    if (err instanceof NamespaceNotFoundError) return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot start the rollout: namespace "${namespace}" does not exist on Temporal at ${temporalAddress}; nothing started`, { cause: err });
     const code = grpcCodeOf(err);
     if (code === 14 || code === 4) {
       // A start request may have reached the server before the connection went.
@@ -139,7 +162,7 @@ export class Session {
 
   /** The Temporal UI page of a workflow. */
   workflowUrl(workflowId: string): string {
-    return `${this.config.uiUrl}/namespaces/${encodeURIComponent(this.config.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+    return `${this.config.uiUrl}/namespaces/${encodeURIComponent(this.temporalSettings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   }
 
   async close(): Promise<void> {
@@ -156,12 +179,12 @@ export class Session {
       }
       return err;
     }
-    if (err instanceof NamespaceNotFoundError) return new UsageError(`namespace "${this.config.namespace}" does not exist on Temporal at ${this.config.temporalAddress}`);
+    if (err instanceof NamespaceNotFoundError) return new UsageError(`namespace "${this.temporalSettings.namespace}" does not exist on Temporal at ${this.temporalSettings.temporalAddress}`);
     if (err instanceof WorkflowNotFoundError) return new UsageError(err.message);
     const grpc = grpcCodeOf(err);
     // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED
     if (grpc === 14 || grpc === 4) {
-      return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporalAddress}: ${reasonOf(err)}`, { cause: err });
+      return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporal?.temporalAddress ?? 'its address'}: ${reasonOf(err)}`, { cause: err });
     }
     return err;
   }

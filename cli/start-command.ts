@@ -8,13 +8,13 @@ import { PolicyError } from '../policies/policy-error.js';
 import type { Policy } from '../policies/types.js';
 import { describePlan } from '../policies/describe.js';
 import type { AdminClient } from '../router/client.js';
-import { TASK_QUEUE, rolloutWorkflowId } from '../workflows/messages.js';
-import type { rolloutWorkflow } from '../workflows/rollout.js';
-import { GREEN_TRAFFIC_PERCENT, ROLLOUT_ENDPOINT, ROLLOUT_PHASE } from '../workflows/search-attributes.js';
+import { blueOf } from '../shared/contracts.js';
+import { rolloutWorkflowId } from '../workflows/messages.js';
 import type { GreenSpec, RolloutInput } from '../workflows/types.js';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
 import { followToVerdict } from './follow-to-verdict.js';
+import { startRollout } from './start-rollout.js';
 import { RECONNECT_FLAGS, RECONNECT_HELP, reconnectTimeoutFlag } from './temporal-link.js';
 import { ENV_HELP, ROUTER_FLAGS, ROUTER_HELP, TEMPORAL_FLAGS, TEMPORAL_HELP, resolveConfig, withSession, type Session } from './session.js';
 
@@ -101,17 +101,9 @@ export const startCommand: Command = {
       const input: RolloutInput = { endpoint, policy, green, blue, policySource: path.basename(values.policy ?? '') };
       let handle;
       try {
-        handle = await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
-          taskQueue: TASK_QUEUE,
-          workflowId,
-          args: [input],
-          typedSearchAttributes: [
-            { key: ROLLOUT_ENDPOINT, value: endpoint },
-            { key: ROLLOUT_PHASE, value: 'Starting' },
-            { key: GREEN_TRAFFIC_PERCENT, value: 0 },
-          ],
-          staticSummary: `rollout of green ${green.name} on endpoint ${endpoint}`,
-          staticDetails: [`replacing blue \`${blue}\``, `policy \`${values.policy}\`: ${describePlan(policy)}`].join('\n\n'),
+        handle = await startRollout(client, input, {
+          summary: `rollout of green ${green.name} on endpoint ${endpoint}`,
+          details: [`replacing blue \`${blue}\``, `policy \`${values.policy}\`: ${describePlan(policy)}`].join('\n\n'),
         });
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) return alreadyRunning(session, endpoint, workflowId);
@@ -155,7 +147,7 @@ async function checkEndpoint(admin: AdminClient, endpoint: string, green: string
   const view = await admin.getEndpoint(endpoint);
   const deployments = await admin.listDeployments(endpoint);
   const names = deployments.map((d) => d.name);
-  const blue = blueFlag ?? Object.entries(view.traffic).find(([, percent]) => percent === 100)?.[0];
+  const blue = blueFlag ?? blueOf(view.traffic);
   if (!blue) {
     throw new UsageError(`cannot tell which deployment is blue on ${endpoint}: none has 100% of live traffic (${JSON.stringify(view.traffic)}); name it with --blue`);
   }

@@ -53,7 +53,7 @@ async function showOne(session: Session, client: Client, endpoint: string, json:
   const workflowId = rolloutWorkflowId(endpoint);
   const handle = client.workflow.getHandle<typeof rolloutWorkflow>(workflowId);
   const description = await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no rollout has run on endpoint ${endpoint} (no workflow ${workflowId} in namespace ${session.config.namespace})`);
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no rollout has run on endpoint ${endpoint} (no workflow ${workflowId} in namespace ${session.temporalSettings.namespace})`);
     throw err;
   });
   const execution = description.status.name;

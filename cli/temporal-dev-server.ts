@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { SaferollError } from '../shared/errors.js';
 import { freePort } from '../shared/free-port.js';
 import { projectRoot } from '../shared/project-root.js';
-import { SEARCH_ATTRIBUTES } from '../worker/search-attributes-spec.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 
 const execFileAsync = promisify(execFile);
 

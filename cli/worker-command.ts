@@ -1,18 +1,18 @@
 // `saferoll worker`: runs rollouts (workflow + activities) until SIGTERM/SIGINT.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { TASK_QUEUE } from '../workflows/messages.js';
-import { configFromEnv } from '../worker/config.js';
+import { resolveWorkerConfig } from '../worker/config.js';
 import { createRolloutWorker } from '../worker/worker.js';
 import { EXIT, parseFlags, UsageError, type Command } from './command.js';
+import { ROUTER_FLAGS, TEMPORAL_CONNECTION_FLAGS, TEMPORAL_CONNECTION_HELP, temporalEnvLines } from './session.js';
 
-const usage = `Usage: saferoll worker [--address host:port] [--namespace ns] [--router-url url] [--data-url url]
+const usage = `Usage: saferoll worker [--address host:port] [--namespace ns] [--profile name] [--router-url url] [--data-url url]
 
 Runs the rollout workflow and its activities on task queue "${TASK_QUEUE}".
 Run more of them for more capacity; SIGTERM/Ctrl-C finishes in-flight work and exits.
 
 Options (each falls back to its environment variable):
-  --address <host:port>   Temporal frontend (TEMPORAL_ADDRESS, default localhost:7233)
-  --namespace <ns>        Temporal namespace (TEMPORAL_NAMESPACE, default "default")
+${TEMPORAL_CONNECTION_HELP}
   --router-url <url>      routing core admin API (SAFEROLL_ROUTER_URL, default http://127.0.0.1:8081)
   --data-url <url>        routing core data plane, for smoke requests (SAFEROLL_DATA_URL, default http://127.0.0.1:8080)
   --task-queue <name>     task queue (SAFEROLL_TASK_QUEUE, default "${TASK_QUEUE}"; the CLI starts rollouts on the default)
@@ -20,37 +20,20 @@ Options (each falls back to its environment variable):
 
 Environment:
   SAFEROLL_ADMIN_TOKEN    admin token of the routing core (required)
-  TEMPORAL_API_KEY        API key for Temporal Cloud (turns TLS on)
-  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY   client certificate and key files for mTLS
-  TEMPORAL_TLS=true       TLS without a client certificate
-  TEMPORAL_TLS_SERVER_NAME  override the TLS server name
-  SAFEROLL_LOG_LEVEL      the Temporal SDK's log level (default WARN)`;
+  SAFEROLL_LOG_LEVEL      the Temporal SDK's log level (default WARN)
+${temporalEnvLines()}`;
 
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'run rollouts: the Temporal worker for the rollout workflow',
   usage,
   async run(argv) {
-    const { values } = parseFlags(argv, {
-      address: { type: 'string' },
-      namespace: { type: 'string' },
-      'router-url': { type: 'string' },
-      'data-url': { type: 'string' },
-      'task-queue': { type: 'string' },
-    });
+    const { values } = parseFlags(argv, { ...TEMPORAL_CONNECTION_FLAGS, ...ROUTER_FLAGS, 'task-queue': { type: 'string' } });
     if (values.help) {
       console.log(usage);
       return EXIT.ok;
     }
-    const env = configFromEnv();
-    const config = {
-      ...env,
-      temporalAddress: values.address ?? env.temporalAddress,
-      namespace: values.namespace ?? env.namespace,
-      routerAdminUrl: values['router-url'] ?? env.routerAdminUrl,
-      routerDataUrl: values['data-url'] ?? env.routerDataUrl,
-      taskQueue: values['task-queue'] ?? process.env.SAFEROLL_TASK_QUEUE ?? TASK_QUEUE,
-    };
+    const config = resolveWorkerConfig(values);
     if (!config.adminToken) throw new UsageError('SAFEROLL_ADMIN_TOKEN is not set: the worker needs the routing core admin token');
     // The SDK's INFO output (state changes, the webpack report) drowns the
     // rollout's own lines; SAFEROLL_LOG_LEVEL=INFO brings it back.

@@ -35,11 +35,13 @@ function describeGates({ slo, baseline }: Policy): string {
   if (slo.latency.p95Ms !== undefined) limits.push(`p95≤${formatDuration(slo.latency.p95Ms)}`);
   if (slo.latency.p99Ms !== undefined) limits.push(`p99≤${formatDuration(slo.latency.p99Ms)}`);
   if (slo.errorRate !== undefined) limits.push(`errors≤${formatRate(slo.errorRate)}`);
+  if (slo.abortRate !== undefined) limits.push(`aborts≤${formatRate(slo.abortRate)}`);
   let text = `gates ${limits.join(' ')} (min ${slo.minRequests} req)`;
 
   const vsBlue: string[] = [];
   if (baseline.latencyRatio !== undefined) vsBlue.push(`p95≤${baseline.latencyRatio}×`);
   if (baseline.errorRateDelta !== undefined) vsBlue.push(`errors≤+${formatRate(baseline.errorRateDelta)}`);
+  if (baseline.abortRateDelta !== undefined) vsBlue.push(`aborts≤+${formatRate(baseline.abortRateDelta)}`);
   if (vsBlue.length > 0) text += `, vs blue ${vsBlue.join(' ')}`;
   return text;
 }

@@ -10,10 +10,13 @@
 //   slo                       required; at least one of latency.p95, latency.p99, errorRate
 //     latency.p95, .p99       durations such as 250ms, 1s
 //     errorRate               5xx / all requests: 1% or a fraction 0.01
+//     abortRate               [5%] client hang-ups before an answer / (answers + hang-ups),
+//                             when green has no blue to compare with (the watch window)
 //     minRequests             [50] fewer samples in a window = inconclusive, never a pass
 //   baseline                  [{}] green compared with blue over the same window
 //     latencyRatio            green p95 <= ratio x blue p95; at least 1
 //     errorRateDelta          green error rate <= blue's + delta: 0.5% or 0.005
+//     abortRateDelta          [5%] green hang-up share <= blue's + delta (blue with minRequests)
 //   analysis.interval         [5s] how often gates are measured during a bake; at least 100ms
 //   analysis.controllerLossTimeout  [60s, or 3 x interval if longer] with no word from the
 //                             controller for this long, the routing core puts blue back itself
@@ -187,6 +190,7 @@ const sloSchema = z
   .strictObject({
     latency: z.strictObject({ p95: duration(1).optional(), p99: duration(1).optional() }).optional(),
     errorRate: rate.optional(),
+    abortRate: rate.optional(),
     minRequests: wholeNumber().min(1).default(50),
   })
   .check((ctx) => {
@@ -201,12 +205,14 @@ const sloSchema = z
       });
     }
   })
-  .transform(({ latency, errorRate, minRequests }): Policy['slo'] => ({
+  .transform(({ latency, errorRate, abortRate, minRequests }): Policy['slo'] => ({
     latency: {
       ...(latency?.p95 === undefined ? {} : { p95Ms: latency.p95 }),
       ...(latency?.p99 === undefined ? {} : { p99Ms: latency.p99 }),
     },
     ...(errorRate === undefined ? {} : { errorRate }),
+    // Absent stays absent: the default is applied where gates are read, as for policies from before the field.
+    ...(abortRate === undefined ? {} : { abortRate }),
     minRequests,
   }));
 
@@ -215,6 +221,7 @@ const baselineSchema = z
     // Below 1 green would have to beat blue, which noise alone fails.
     latencyRatio: z.number().min(1).optional(),
     errorRateDelta: rate.optional(),
+    abortRateDelta: rate.optional(),
   })
   .default(() => ({}));
 

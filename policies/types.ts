@@ -7,10 +7,13 @@ import type { NotificationTarget } from './notification-types.js';
 export interface Policy {
   name: string;
   description?: string;
-  /** Absolute limits for green; a window with fewer than `minRequests` samples is inconclusive. */
-  slo: { latency: { p95Ms?: number; p99Ms?: number }; errorRate?: number; minRequests: number };
-  /** Green compared with blue over the same window. */
-  baseline: { latencyRatio?: number; errorRateDelta?: number };
+  /**
+   * Absolute limits for green; a window with fewer than `minRequests` samples is inconclusive.
+   * `abortRate` absent (as in every policy from before it existed): DEFAULT_ABORT_RATE (analysis/evaluate.ts).
+   */
+  slo: { latency: { p95Ms?: number; p99Ms?: number }; errorRate?: number; abortRate?: number; minRequests: number };
+  /** Green compared with blue over the same window. `abortRateDelta` absent: DEFAULT_ABORT_RATE_DELTA. */
+  baseline: { latencyRatio?: number; errorRateDelta?: number; abortRateDelta?: number };
   analysis: {
     intervalMs: number;
     /**

@@ -17,6 +17,7 @@ import {
   resourceName,
 } from './schemas.js';
 import { bearerToken, digestSecret, matchesAny } from './secret-compare.js';
+import { LOG_LINES } from '../shared/contracts.js';
 
 export interface AdminApiOptions {
   registry: Registry;
@@ -172,10 +173,10 @@ function checkedName(schema: typeof resourceName, value: string | undefined, fie
 }
 
 function linesParam(raw: string | null): number {
-  if (raw === null) return 100;
+  if (raw === null) return LOG_LINES.default;
   const lines = Number(raw);
-  if (!Number.isInteger(lines) || lines < 1 || lines > 10_000) {
-    throw new SaferollError('SAFEROLL_E_VALIDATION', 'lines: must be an integer from 1 to 10000', { field: 'lines' });
+  if (!Number.isInteger(lines) || lines < 1 || lines > LOG_LINES.max) {
+    throw new SaferollError('SAFEROLL_E_VALIDATION', `lines: must be an integer from 1 to ${LOG_LINES.max}`, { field: 'lines' });
   }
   return lines;
 }

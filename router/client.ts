@@ -2,6 +2,7 @@
 // activities and the CLI use it; API errors come back as SaferollError with
 // the server's code and field, connection problems as SAFEROLL_E_UNREACHABLE.
 import { Agent, request, type Dispatcher } from 'undici';
+import type { MirrorMap, TrafficMap } from '../shared/contracts.js';
 import { SaferollError, type ErrorCode } from '../shared/errors.js';
 import type { DeploymentPutBody, EndpointPatchBody, EndpointPutBody } from './schemas.js';
 import type { DeploymentView, EndpointKeys, EndpointView } from './views.js';
@@ -41,7 +42,7 @@ export class AdminClient {
     return this.call('PATCH', `/v1/endpoints/${enc(name)}`, body);
   }
   /** Sets the absolute live split and mirror share (a retry is harmless). */
-  setTraffic(name: string, traffic: Record<string, number>, mirrorTraffic: Record<string, number> = {}): Promise<EndpointView> {
+  setTraffic(name: string, traffic: TrafficMap, mirrorTraffic: MirrorMap = {}): Promise<EndpointView> {
     return this.patchEndpoint(name, { traffic, mirrorTraffic });
   }
   deleteEndpoint(name: string): Promise<void> {

@@ -6,15 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import { DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { isDotSegment, resolveDotSegments } from './dot-segments.js';
 import { connectionNamedHeaders, readRawBody, sendError, sendJson } from './http-util.js';
 import type { TrafficKind } from './metrics.js';
-import { DEPLOYMENT_HEADER, MirrorHandler, ProxyHandler } from './proxy-handlers.js';
+import { MirrorHandler, ProxyHandler } from './proxy-handlers.js';
 import type { DeploymentTarget, RouteTable } from './route-table.js';
 import { bearerToken, matchesAny } from './secret-compare.js';
-
-export const DEPLOYMENT_HEADER_ALIAS = 'azureml-model-deployment';
 
 // Never forwarded: connection-level headers (RFC 9110 §7.6.1), the client's
 // saferoll key, and our routing headers.

@@ -1,10 +1,11 @@
 // The running side of deployments: each one's provider (its instances) and
 // data-plane target, provisioned and deleted in the background, outcomes saved.
 import path from 'node:path';
-import type { DeploymentRecord, DeploymentSource } from './model.js';
+import type { DeploymentSource } from '../shared/contracts.js';
+import type { DeploymentRecord } from './model.js';
 import { createProvider } from './providers/index.js';
 import type { DeploymentProvider } from './providers/provider.js';
-import type { RegistryOptions } from './registry.js';
+import type { RegistryOptions } from './registry-options.js';
 import { DeploymentTarget } from './route-table.js';
 import type { StateChanges } from './state-changes.js';
 

@@ -1,7 +1,8 @@
 // The rules a deployment change must obey beyond the admin API's schema. Pure:
 // the registry applies a change only when these return without throwing.
 import { SaferollError } from '../shared/errors.js';
-import type { DeploymentRecord, DeploymentSource, EndpointRecord } from './model.js';
+import type { DeploymentSource } from '../shared/contracts.js';
+import type { DeploymentRecord, EndpointRecord } from './model.js';
 import { violationError, type RuleViolation } from './rule-violation.js';
 
 export function checkInstanceCount(source: DeploymentSource, count: number): void {

@@ -6,7 +6,7 @@
 // of the state, so a refused request changes nothing.
 import { formatDuration, parseDuration } from '../policies/units.js';
 import { SaferollError } from '../shared/errors.js';
-import type { DeploymentRecord, EndpointRecord } from './model.js';
+import type { DeploymentRecord, EndpointRecord, GuardRecord } from './model.js';
 import { checkTrafficRules } from './traffic-rules.js';
 
 // Shorter, and ordinary scheduling hiccups of a live controller would fire it;
@@ -14,15 +14,15 @@ import { checkTrafficRules } from './traffic-rules.js';
 export const MIN_GUARD_TTL_MS = 1_000;
 export const MAX_GUARD_TTL_MS = 24 * 3_600_000;
 
-/** What the state file keeps: the expiry is absolute, so a restarted router knows whether it lapsed. */
-export type GuardRecord =
-  | { state: 'held'; fallback: string; ttlMs: number; expiresAt: string }
-  | { state: 'fired'; fallback: string; ttlMs: number; expiredAt: string; firedAt: string; reason: string };
-
-/** `guard` in a PATCH body: take or renew (`{ttl, fallback}`), or release (`null`). */
+/** `guard` in a PATCH body: take or renew (`{ttl, fallback}`), or release (`null`, or `{release: true}`, see applyGuardRequest). */
 export interface GuardRequest {
   ttl: string;
   fallback: string;
+}
+
+/** The holder giving its lease up: refused if the lease already fired, so the holder learns of the lapse. */
+export interface GuardRelease {
+  release: true;
 }
 
 /** What GET shows. */
@@ -49,20 +49,29 @@ export function guardTtlProblem(text: string): string | undefined {
  * expiry to ttl from now (absolute, so a retried renewal is harmless). A
  * lease that fired stays fired: renewing it is refused with
  * SAFEROLL_E_GUARD_FIRED, so the controller learns that it was given up
- * for lost; only a release clears it.
+ * for lost. The holder's release (`{release: true}`) is refused the same
+ * way, in the same change, so no lapse can slip in between a check and the
+ * release and be erased; releasing no lease succeeds (a retried release).
+ * Only `null` clears a fired lease: a rollback putting blue back, or an
+ * operator.
  */
-export function applyGuardRequest(endpoint: EndpointRecord, request: GuardRequest | null, deploymentOf: DeploymentOf, nowMs: number): void {
+export function applyGuardRequest(endpoint: EndpointRecord, request: GuardRequest | GuardRelease | null, deploymentOf: DeploymentOf, nowMs: number): void {
   const current = endpoint.guard;
   if (request === null) {
     endpoint.guard = undefined;
     return;
   }
   if (current?.state === 'fired') {
+    const what = 'release' in request ? 'a release by its holder cannot hide that: clear it with {"guard": null}' : 'a renewal cannot undo that: release it ({"guard": null}) before taking a new one';
     throw new SaferollError(
       'SAFEROLL_E_GUARD_FIRED',
-      `guard: the lease lapsed at ${current.expiredAt} and the routing core put "${current.fallback}" back to 100% at ${current.firedAt}; a renewal cannot undo that: release it ({"guard": null}) before taking a new one`,
+      `guard: the lease lapsed at ${current.expiredAt} and the routing core put "${current.fallback}" back to 100% at ${current.firedAt}; ${what}`,
       { field: 'guard' },
     );
+  }
+  if ('release' in request) {
+    endpoint.guard = undefined;
+    return;
   }
   const fallback = deploymentOf(request.fallback);
   if (!fallback) throw invalid('guard.fallback', `deployment "${request.fallback}" does not exist`);

@@ -1,5 +1,6 @@
-// Small helpers shared by the admin API and the data plane for JSON answers
-// and bounded request bodies.
+// Small helpers shared by the admin API and the data plane: JSON answers and
+// errors, bounded request bodies, and the hop-by-hop headers a `Connection`
+// header names.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SaferollError, type ErrorCode } from '../shared/errors.js';
 

@@ -3,22 +3,10 @@
 // Map (looked up by name) or, inside a deployment's source, which is plain
 // JSON data handed to its provider, a null-prototype object: a name such as
 // "constructor" or "__proto__" can never reach the language's own objects.
-import type { GuardRecord } from './guard-lease.js';
+import type { DeploymentSource } from '../shared/contracts.js';
 import type { InstanceRecord } from './providers/provider.js';
 
 export type ProvisioningState = 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
-
-export interface ProcessSpec {
-  command: string;
-  args: string[];
-  /** A null-prototype object (see nullPrototypeDict). */
-  env: Record<string, string>;
-  /** Absolute paths of NAME=value files the router reads at each spawn; their values are never stored. */
-  envFiles?: string[] | undefined;
-  readinessPath: string;
-}
-
-export type DeploymentSource = { upstreams: string[] } | { process: ProcessSpec };
 
 export interface DeploymentRecord {
   endpoint: string;
@@ -33,6 +21,11 @@ export interface DeploymentRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/** An endpoint's guard lease (guard-lease.ts). The expiry is absolute, so a restarted router knows whether it lapsed. */
+export type GuardRecord =
+  | { state: 'held'; fallback: string; ttlMs: number; expiresAt: string }
+  | { state: 'fired'; fallback: string; ttlMs: number; expiredAt: string; firedAt: string; reason: string };
 
 export interface EndpointRecord {
   name: string;

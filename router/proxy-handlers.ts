@@ -6,12 +6,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
+import { DEPLOYMENT_HEADER } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { connectionNamedHeaders, sendError } from './http-util.js';
 import type { TrafficKind } from './metrics.js';
 import type { DeploymentTarget } from './route-table.js';
-
-export const DEPLOYMENT_HEADER = 'x-saferoll-deployment';
 
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-connection']);
 

@@ -10,10 +10,10 @@ import { DeploymentLifecycle } from './deployment-lifecycle.js';
 import { checkInstanceCount, checkNoTraffic, checkRedeploy, checkScalable } from './deployment-rules.js';
 import { applyGuardRequest, checkNotGuardFallback, fireLapsedGuard } from './guard-lease.js';
 import { GuardTimers } from './guard-timers.js';
-import type { RouterMetrics } from './metrics.js';
 import { checkEnvFiles } from './providers/env-files.js';
-import type { LaunchSettings } from './providers/process-run.js';
-import { deploymentKey, type DeploymentRecord, type DeploymentSource, type EndpointRecord, type RouterState } from './model.js';
+import type { DeploymentSource } from '../shared/contracts.js';
+import { deploymentKey, type DeploymentRecord, type EndpointRecord, type RouterState } from './model.js';
+import type { RegistryOptions } from './registry-options.js';
 import { RouteBuilder } from './route-builder.js';
 import type { RouteTable } from './route-table.js';
 import type { DeploymentPut, EndpointPatch, EndpointPut } from './schemas.js';
@@ -21,17 +21,6 @@ import { StateChanges } from './state-changes.js';
 import { StateStore } from './state-store.js';
 import { checkTrafficRules, withoutZeros } from './traffic-rules.js';
 import { deploymentView, endpointView, type DeploymentView, type EndpointKeys, type EndpointView } from './views.js';
-
-export interface RegistryOptions {
-  stateDir: string;
-  metrics: RouterMetrics;
-  readinessTimeoutMs: number;
-  stopGraceMs: number;
-  /** How process instances are started: isolation and owner marker. */
-  launch: LaunchSettings;
-  /** Told the set of instance origins still in use after every change. */
-  onOriginsChanged?: (origins: ReadonlySet<string>) => void;
-}
 
 export class Registry {
   private table: RouteTable = new Map();

@@ -72,10 +72,6 @@ export class EndpointRoutes {
     }
   }
 
-  hasLiveTraffic(): boolean {
-    return this.live.length > 0;
-  }
-
   pickLive(): DeploymentTarget | undefined {
     const slots = this.live;
     if (slots.length === 1) return slots[0]?.target;

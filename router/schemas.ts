@@ -4,12 +4,11 @@
 // as Maps (or null-prototype objects), with reserved names refused.
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { ENV_NAME_PATTERN, NAME_PATTERN, NAME_RULE, type DeploymentSource, type ProcessSpec } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { isReservedKey, nullPrototypeDict, reservedKeyMessage } from '../shared/reserved-keys.js';
-import { guardTtlProblem } from './guard-lease.js';
+import { guardTtlProblem, type GuardRelease, type GuardRequest } from './guard-lease.js';
 
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{2,31}$/;
-const nameMessage = 'must match ^[a-z][a-z0-9-]{2,31}$ (3-32 lowercase letters, digits or dashes, starting with a letter)';
 
 /** Paths of the data plane's own: an endpoint of that name could never be reached. */
 const RESERVED_ENDPOINT_NAMES: ReadonlySet<string> = new Set(['healthz', 'metrics']);
@@ -18,7 +17,7 @@ const RESERVED_ENDPOINT_NAMES: ReadonlySet<string> = new Set(['healthz', 'metric
 export const resourceName = z
   .string()
   .refine((name) => !isReservedKey(name), { error: (issue) => reservedKeyMessage(String(issue.input)), abort: true })
-  .regex(NAME_PATTERN, nameMessage);
+  .regex(NAME_PATTERN, NAME_RULE);
 
 export const endpointName = resourceName.refine((name) => !RESERVED_ENDPOINT_NAMES.has(name), {
   error: (issue) => `"${String(issue.input)}" is reserved; choose another endpoint name`,
@@ -94,8 +93,6 @@ export const upstreamUrl = z.string().check((ctx) => {
 
 export const instanceCount = z.number().int().min(1).max(64);
 
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 export const processSpec = z.strictObject({
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
@@ -108,6 +105,12 @@ export const processSpec = z.strictObject({
 export const upstreamsSource = z.strictObject({ upstreams: z.array(upstreamUrl).min(1).max(64) });
 export const processSource = z.strictObject({ process: processSpec });
 
+// The schemas parse into the shared contract exactly (a drift on either side is a compile error).
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Holds<T extends true> = T;
+type _ProcessSpecMatches = Holds<Same<z.output<typeof processSpec>, ProcessSpec>>;
+type _DeploymentSourceMatches = Holds<Same<z.output<typeof upstreamsSource> | z.output<typeof processSource>, DeploymentSource>>;
+
 export const deploymentPutBody = z.union([upstreamsSource.extend({ instanceCount }), processSource.extend({ instanceCount })]);
 
 export const deploymentPatchBody = z.strictObject({ instanceCount });
@@ -115,14 +118,33 @@ export const deploymentPatchBody = z.strictObject({ instanceCount });
 const percent = z.number().int('must be an integer').min(0).max(100);
 export const percentMap = keyedMap(resourceName, percent);
 
-// The guard lease (guard-lease.ts): `{"ttl": "60s", "fallback": "blue"}` takes or renews it, null releases it.
-const guardRequest = z.strictObject({
-  ttl: z.string().check((ctx) => {
-    const problem = guardTtlProblem(ctx.value);
-    if (problem !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
-  }),
-  fallback: resourceName,
-});
+// The guard lease (guard-lease.ts): `{"ttl": "60s", "fallback": "blue"}` takes or renews it, null releases it
+// (a fired one too), `{"release": true}` releases it unless it fired. One object, not a union, so a problem
+// is still reported at its own field (guard.ttl), not as "matches no form".
+const guardRequest = z
+  .strictObject({
+    ttl: z
+      .string()
+      .check((ctx) => {
+        const problem = guardTtlProblem(ctx.value);
+        if (problem !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
+      })
+      .optional(),
+    fallback: resourceName.optional(),
+    release: z.literal(true).optional(),
+  })
+  .check((ctx) => {
+    const { ttl, fallback, release } = ctx.value;
+    if (release === true) {
+      for (const field of ['ttl', 'fallback'] as const) {
+        if (ctx.value[field] !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value[field], path: [field], message: 'not with release: a release takes nothing else' });
+      }
+      return;
+    }
+    if (ttl === undefined) ctx.issues.push({ code: 'custom', input: undefined, path: ['ttl'], message: 'required' });
+    if (fallback === undefined) ctx.issues.push({ code: 'custom', input: undefined, path: ['fallback'], message: 'required' });
+  })
+  .transform((g): GuardRequest | GuardRelease => (g.release === true ? { release: true } : { ttl: g.ttl ?? '', fallback: g.fallback ?? '' }));
 
 export const endpointPatchBody = z.strictObject({
   traffic: percentMap.optional(),

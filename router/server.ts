@@ -37,7 +37,6 @@ export interface RunningRouter {
   /** e.g. http://127.0.0.1:8080 */
   dataUrl: string;
   adminUrl: string;
-  registry: Registry;
   close(): Promise<void>;
 }
 
@@ -104,7 +103,7 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
     return closing;
   };
 
-  return { dataUrl: urlOf(dataServer), adminUrl: urlOf(adminServer), registry, close };
+  return { dataUrl: urlOf(dataServer), adminUrl: urlOf(adminServer), close };
 }
 
 function listen(server: Server, port: number, host: string, what: string): Promise<void> {

@@ -12,7 +12,6 @@ import { readState, writeState } from './state-file.js';
 
 export class StateStore {
   readonly file: string;
-  private writing: Promise<void> = Promise.resolve();
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, 'state.json');
@@ -49,15 +48,9 @@ export class StateStore {
     return read.state;
   }
 
-  /** Saves `state`; concurrent calls are written one after the other, in call order. */
-  save(state: RouterState): Promise<void> {
+  /** Saves `state`. One save at a time: the caller (state-changes.ts) queues the changes. */
+  async save(state: RouterState): Promise<void> {
     const text = writeState(state);
-    const next = this.writing.then(() => this.writeAtomically(text));
-    this.writing = next.catch(() => undefined);
-    return next;
-  }
-
-  private async writeAtomically(text: string): Promise<void> {
     const tmp = `${this.file}.${process.pid}.tmp`;
     try {
       const handle = await open(tmp, 'w', 0o600);

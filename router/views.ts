@@ -1,6 +1,7 @@
 // The JSON shapes the admin API answers with (and the typed client returns).
 // Maps of the model become null-prototype objects here, the one place they
 // turn into JSON.
+import type { MirrorMap, TrafficMap } from '../shared/contracts.js';
 import { nullPrototypeDict } from '../shared/reserved-keys.js';
 import { guardView, type GuardView } from './guard-lease.js';
 import type { DeploymentRecord, EndpointRecord, ProvisioningState } from './model.js';
@@ -11,8 +12,8 @@ export interface EndpointView {
   authMode: 'key';
   description?: string | undefined;
   tags: Record<string, string>;
-  traffic: Record<string, number>;
-  mirrorTraffic: Record<string, number>;
+  traffic: TrafficMap;
+  mirrorTraffic: MirrorMap;
   /** The guard lease, while held or after it fired. */
   guard?: GuardView | undefined;
   /** Path of the endpoint on the data plane. */

@@ -1,47 +1,54 @@
-// Where the worker connects: the Temporal server (address, namespace, TLS or
-// API key) and the routing core (admin API + data plane), from flags or the
-// environment.
-import { readFile } from 'node:fs/promises';
+// Where the worker and the CLI connect: the Temporal server (temporal-config.ts)
+// and the routing core (admin API + data plane). One resolution for both, so
+// the worker and every command read the same flags and variables the same way:
+// a flag, else its environment variable, else (for Temporal) the profile, else the default.
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { TASK_QUEUE } from '../workflows/messages.js';
+import { resolveTemporalSettings, type TemporalFlags, type TemporalSettings } from './temporal-config.js';
 
-export interface WorkerConfig {
-  temporalAddress: string;
-  namespace: string;
-  taskQueue: string;
+export interface RouterSettings {
   routerAdminUrl: string;
   routerDataUrl: string;
   adminToken: string;
-  /** TLS client certificate and key files (mTLS), or `true` for server-verified TLS. */
-  tls?: { certFile?: string | undefined; keyFile?: string | undefined; serverName?: string | undefined } | undefined;
-  apiKey?: string | undefined;
 }
 
-export async function connectionOptions(config: WorkerConfig): Promise<NativeConnectionOptions> {
-  const options: NativeConnectionOptions = { address: config.temporalAddress };
-  if (config.apiKey) {
-    options.apiKey = config.apiKey;
-    options.tls = true;
-  }
-  if (config.tls) {
-    const { certFile, keyFile, serverName } = config.tls;
-    options.tls = {
-      serverNameOverride: serverName,
-      clientCertPair: certFile && keyFile ? { crt: await readFile(certFile), key: await readFile(keyFile) } : undefined,
-    };
-  }
-  return options;
+export interface WorkerConfig extends RouterSettings, TemporalSettings {
+  taskQueue: string;
 }
 
-/** Reads TEMPORAL_* and SAFEROLL_* variables (the same names the CLI uses). */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<WorkerConfig, 'taskQueue'> {
-  const tlsWanted = env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS_CERT !== undefined;
+export interface RouterFlags {
+  'router-url'?: string | undefined;
+  'data-url'?: string | undefined;
+}
+
+export interface WorkerFlags extends RouterFlags, TemporalFlags {
+  'task-queue'?: string | undefined;
+}
+
+/** A flag, else its variable (empty counts as unset), else the default. */
+export function flagOrEnv(flag: string | undefined, value: string | undefined, fallback: string): string {
+  return flag ?? (value || fallback);
+}
+
+/** The routing core: --router-url / SAFEROLL_ROUTER_URL, --data-url / SAFEROLL_DATA_URL, SAFEROLL_ADMIN_TOKEN. */
+export function resolveRouterSettings(flags: RouterFlags, env: NodeJS.ProcessEnv = process.env): RouterSettings {
   return {
-    temporalAddress: env.TEMPORAL_ADDRESS || 'localhost:7233',
-    namespace: env.TEMPORAL_NAMESPACE || 'default',
-    routerAdminUrl: env.SAFEROLL_ROUTER_URL || 'http://127.0.0.1:8081',
-    routerDataUrl: env.SAFEROLL_DATA_URL || 'http://127.0.0.1:8080',
+    routerAdminUrl: flagOrEnv(flags['router-url'], env.SAFEROLL_ROUTER_URL, 'http://127.0.0.1:8081'),
+    routerDataUrl: flagOrEnv(flags['data-url'], env.SAFEROLL_DATA_URL, 'http://127.0.0.1:8080'),
     adminToken: env.SAFEROLL_ADMIN_TOKEN || '',
-    apiKey: env.TEMPORAL_API_KEY || undefined,
-    tls: tlsWanted ? { certFile: env.TEMPORAL_TLS_CERT, keyFile: env.TEMPORAL_TLS_KEY, serverName: env.TEMPORAL_TLS_SERVER_NAME } : undefined,
   };
+}
+
+/** Everything the worker needs; throws a SAFEROLL_E_VALIDATION error naming the flag, variable or profile field of a bad value. */
+export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return {
+    ...resolveRouterSettings(flags, env),
+    ...resolveTemporalSettings(flags, env),
+    taskQueue: flagOrEnv(flags['task-queue'], env.SAFEROLL_TASK_QUEUE, TASK_QUEUE),
+  };
+}
+
+/** The options of a Temporal (Native)Connection: the client's Connection takes the same fields. */
+export function connectionOptions(settings: TemporalSettings): NativeConnectionOptions {
+  return { address: settings.temporalAddress, tls: settings.tls, apiKey: settings.apiKey, metadata: settings.metadata };
 }

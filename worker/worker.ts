@@ -27,7 +27,7 @@ export async function createRolloutWorker(
 ): Promise<RolloutWorker> {
   const admin = new AdminClient({ adminUrl: config.routerAdminUrl, token: config.adminToken });
   const metrics = new RouterMetricSource(config.routerAdminUrl, config.adminToken);
-  const connection = extra.connection ?? (await NativeConnection.connect(await connectionOptions(config)));
+  const connection = extra.connection ?? (await NativeConnection.connect(connectionOptions(config)));
   const worker = await Worker.create({
     connection,
     namespace: config.namespace,

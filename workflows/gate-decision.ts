@@ -1,16 +1,9 @@
 // Pure decisions of a bake, tested with tables: what a gate tick means for
 // the step, and when a long bake should continue as new.
-import { combineGateResults, evaluateGate, type GateResult, type GateRules } from '../analysis/evaluate.js';
-import type { WindowStats } from '../analysis/window.js';
+import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA, combineGateResults, evaluateGate, type GateRules } from '../analysis/evaluate.js';
 import type { Policy } from '../policies/types.js';
+import type { TickWindows } from '../activities/types.js';
 import type { GateReport } from './types.js';
-
-export interface TickWindows {
-  greenStep: WindowStats;
-  greenInterval: WindowStats;
-  blueStep?: WindowStats | undefined;
-  blueInterval?: WindowStats | undefined;
-}
 
 export type TickVerdict = 'fail' | 'pass' | 'continue';
 
@@ -22,6 +15,9 @@ export function gateRules(policy: Policy): GateRules {
     minRequests: policy.slo.minRequests,
     latencyRatio: policy.baseline.latencyRatio,
     errorRateDelta: policy.baseline.errorRateDelta,
+    // Always on: client hang-ups are in no other check (policies from before the fields get the defaults).
+    abortRate: policy.slo.abortRate ?? DEFAULT_ABORT_RATE,
+    abortRateDelta: policy.baseline.abortRateDelta ?? DEFAULT_ABORT_RATE_DELTA,
   };
 }
 
@@ -30,7 +26,7 @@ export function gateRules(policy: Policy): GateRules {
  * fails the step at once (a late breach is not diluted by a good start);
  * only the whole bake can pass it.
  */
-export function judgeTick(rules: GateRules, windows: TickWindows, atMs: number): { report: GateReport; stepResult: GateResult } {
+export function judgeTick(rules: GateRules, windows: TickWindows, atMs: number): { report: GateReport } {
   const step = evaluateGate(rules, windows.greenStep, windows.blueStep);
   const interval = evaluateGate(rules, windows.greenInterval, windows.blueInterval);
   const combined = combineGateResults([step, interval]);
@@ -48,7 +44,6 @@ export function judgeTick(rules: GateRules, windows: TickWindows, atMs: number):
       window: decidedByInterval ? 'interval' : 'step',
       atMs,
     },
-    stepResult: step,
   };
 }
 

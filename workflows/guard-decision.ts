@@ -5,7 +5,7 @@
 import type { GateMetric, GateRules } from '../analysis/evaluate.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from '../policies/on-failure.js';
 import type { Policy } from '../policies/types.js';
-import type { TickWindows } from './gate-decision.js';
+import type { TickWindows } from '../activities/types.js';
 import type { GateReport, RolloutStatus } from './types.js';
 
 export type GuardTarget = 'live' | 'mirror';
@@ -24,7 +24,7 @@ export function guardTarget(status: Pick<RolloutStatus, 'traffic' | 'mirrorPerce
  */
 export function guardRules(rules: GateRules, status: Pick<RolloutStatus, 'traffic'>): GateRules {
   if (status.traffic.green < 100) return rules;
-  const { latencyRatio: _ratio, errorRateDelta: _delta, ...absolute } = rules;
+  const { latencyRatio: _ratio, errorRateDelta: _delta, abortRateDelta: _abortDelta, ...absolute } = rules;
   return absolute;
 }
 

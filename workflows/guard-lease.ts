@@ -30,6 +30,8 @@ export class GuardLease {
     private readonly onLost: () => void,
     /** False in a run from before the lease existed (patches.ts): it replays without one, as it ran. */
     enabled: boolean,
+    /** False in a run from before the one-call release (patches.ts): it replays its last renewal, as it ran. */
+    private readonly releaseOnce = false,
   ) {
     this.ttlMs = enabled ? controllerLossTimeoutMs(policy.analysis) : undefined;
   }
@@ -71,17 +73,24 @@ export class GuardLease {
   }
 
   /**
-   * Before blue is deleted, and at the end of a plan that keeps blue: one
-   * last renewal, so a lease that lapsed is learned (the step fails with the
-   * controller-lost reason) rather than erased, then the release.
+   * Before blue is deleted, and at the end of a plan that keeps blue: the
+   * release, which the routing core refuses if the lease lapsed, so a lapse
+   * is learned (the step fails with the controller-lost reason, as from a
+   * renewal) rather than erased. Runs from before it did a last renewal and
+   * then an unconditional release, which a lapse between the two could slip
+   * through.
    */
   async release(): Promise<void> {
     const request = this.request();
     if (!this.keeper || !request) return;
     await this.stop();
-    const acts = proxyActivities<RolloutActivities>({ ...RELEASE_OPTIONS, summary: 'guard lease: last renewal, then release' });
-    await acts.renewGuard(this.endpoint, request);
-    await acts.releaseGuard(this.endpoint);
+    if (this.releaseOnce) {
+      await proxyActivities<RolloutActivities>({ ...RELEASE_OPTIONS, summary: 'guard lease: release (refused if it lapsed)' }).releaseGuard(this.endpoint);
+    } else {
+      const acts = proxyActivities<RolloutActivities>({ ...RELEASE_OPTIONS, summary: 'guard lease: last renewal, then release' });
+      await acts.renewGuard(this.endpoint, request);
+      await acts.releaseGuard(this.endpoint);
+    }
     this.tracker.decide('step', 'guard lease released');
   }
 

@@ -15,6 +15,8 @@ export const PATCHES = {
   rolledBackFailsWorkflow: 'saferoll-rolled-back-fails-workflow',
   /** The routing core's guard lease: taken with the routes, renewed, released (guard-lease.ts). */
   guardLease: 'saferoll-guard-lease',
+  /** The lease is released in one call that refuses a lapsed lease, without a last renewal before it (guard-lease.ts). */
+  guardReleaseOnce: 'saferoll-guard-release-once',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
@@ -25,5 +27,6 @@ export function appliedPatches(): AppliedPatches {
     gatesOutsideBakes: patched(PATCHES.gatesOutsideBakes),
     rolledBackFailsWorkflow: patched(PATCHES.rolledBackFailsWorkflow),
     guardLease: patched(PATCHES.guardLease),
+    guardReleaseOnce: patched(PATCHES.guardReleaseOnce),
   };
 }

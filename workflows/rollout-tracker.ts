@@ -7,7 +7,8 @@ import { describeStep } from '../policies/describe.js';
 import type { NotificationEventName } from '../policies/notification-types.js';
 import type { Policy } from '../policies/types.js';
 import { GREEN_TRAFFIC_PERCENT, ROLLOUT_PHASE } from './search-attributes.js';
-import type { Decision, GateReport, RolloutPhase, RolloutStatus } from './types.js';
+import type { RolloutPhase } from '../shared/contracts.js';
+import type { Decision, GateReport, RolloutStatus } from './types.js';
 
 const MAX_DECISIONS = 50;
 

@@ -6,6 +6,7 @@
 // all I/O is in activities.
 import { ApplicationFailure, CancellationScope, ContinueAsNew, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import { formatDuration } from '../policies/units.js';
+import { blueOf } from '../shared/contracts.js';
 import { PROVISION_OPTIONS, ROLLBACK_OPTIONS, STEP_OPTIONS, act } from './activity-options.js';
 import { bake } from './bake.js';
 import { gateRules, shouldContinueAsNew } from './gate-decision.js';
@@ -33,7 +34,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const control = freshControl();
   const plan = new CancellationScope();
   // If the routing core's guard lease lapsed (the controller was gone), the plan ends with that reason.
-  const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel(), patches.guardLease);
+  const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel(), patches.guardLease, patches.guardReleaseOnce);
   let blueDeleted = false;
 
   installOperatorControls(tracker, control, plan);
@@ -160,7 +161,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 
   const findBlue = async (): Promise<string> => {
     const summary = await act('find blue: read the endpoint').describeEndpoint(endpoint);
-    const blue = input.blue ?? Object.entries(summary.traffic).find(([, percent]) => percent === 100)?.[0];
+    const blue = input.blue ?? blueOf(summary.traffic);
     if (!blue) {
       throw ApplicationFailure.nonRetryable(
         `cannot tell which deployment is blue on ${endpoint}: no deployment has 100% of live traffic (${JSON.stringify(summary.traffic)}); name it with --blue`,

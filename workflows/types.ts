@@ -3,16 +3,10 @@
 import type { GateCheck, GatePhase } from '../analysis/evaluate.js';
 import type { MetricsSnapshot } from '../analysis/snapshot.js';
 import type { Policy } from '../policies/types.js';
+import type { DeploymentSpec, RolloutPhase } from '../shared/contracts.js';
 
-export type DeploymentSourceSpec =
-  | { upstreams: string[] }
-  | { process: { command: string; args: string[]; env: Record<string, string>; envFiles?: string[] | undefined; readinessPath: string } };
-
-export interface GreenSpec {
-  name: string;
-  instanceCount: number;
-  source: DeploymentSourceSpec;
-}
+/** The new deployment a rollout creates. */
+export type GreenSpec = DeploymentSpec;
 
 export interface RolloutInput {
   endpoint: string;
@@ -27,20 +21,6 @@ export interface RolloutInput {
   /** Set only by continue-as-new: where the previous run stopped. */
   carried?: CarriedState | undefined;
 }
-
-export type RolloutPhase =
-  | 'Starting'
-  | 'Creating'
-  | 'Smoke'
-  | 'Mirror'
-  | 'Traffic'
-  | 'Approval'
-  | 'DeletingBlue'
-  /** A gate failed with onFailure.action pause: traffic frozen, waiting for an operator. */
-  | 'HeldOnFailure'
-  | 'RollingBack'
-  | 'Promoted'
-  | 'RolledBack';
 
 export interface GateReport {
   phase: GatePhase;

@@ -5,7 +5,7 @@
 import { Context, log } from '@temporalio/activity';
 import { Agent } from 'undici';
 import type { SlackTarget, WebhookTarget } from '../../policies/notification-types.js';
-import type { RolloutEvent } from '../../workflows/notification-event.js';
+import type { RolloutEvent } from './rollout-event.js';
 import { deliverSlack } from './slack.js';
 import { deliverWebhook } from './webhook.js';
 

@@ -3,7 +3,7 @@
 // channel). The URL is a secret, so it is read from the worker's environment
 // and never named in errors.
 import type { SlackTarget } from '../../policies/notification-types.js';
-import type { RolloutEvent } from '../../workflows/notification-event.js';
+import type { RolloutEvent } from './rollout-event.js';
 import { postJson, type PostOptions } from './post.js';
 import { fromWorkerEnv } from './worker-env.js';
 

@@ -2,7 +2,7 @@
 // (x-saferoll-event), deduplicate it (x-saferoll-delivery: the same on every
 // retry) and, with a secret, sign it over the timestamp and the raw body.
 import type { WebhookTarget } from '../../policies/notification-types.js';
-import type { RolloutEvent } from '../../workflows/notification-event.js';
+import type { RolloutEvent } from './rollout-event.js';
 import { postJson, type PostOptions } from './post.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureFor } from './sign.js';
 import { fromWorkerEnv } from './worker-env.js';

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdminClient } from '../../router/client.js';
+import { waitSucceeded } from '../../router/deployment-wait.js';
 import { projectRoot } from '../../shared/project-root.js';
 import { log } from './log.js';
 import { killIfAlive, onCleanup, startChild, type TrackedChild } from './processes.js';
@@ -78,18 +79,6 @@ export function modelServerProcess(version: string, env: Record<string, string> 
   return { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: version, ...env }, readinessPath: '/healthz' };
 }
 
-/** Waits until the deployment is Succeeded (throws on Failed or timeout). */
-export async function waitSucceeded(admin: AdminClient, endpoint: string, deployment: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = await admin.getDeployment(endpoint, deployment);
-    if (view.provisioningState === 'Succeeded') return;
-    if (view.provisioningState === 'Failed') throw new Error(`deployment ${endpoint}/${deployment} failed: ${view.reason ?? '?'}`);
-    if (Date.now() > deadline) throw new Error(`deployment ${endpoint}/${deployment} not ready within ${timeoutMs} ms (${view.provisioningState})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** Creates an endpoint whose blue deployment runs the model server (or points at upstream URLs) at 100%; returns its key. */
 export async function createEndpointWithBlue(
   admin: AdminClient,
@@ -100,7 +89,7 @@ export async function createEndpointWithBlue(
   await admin.putEndpoint(endpoint, { authMode: 'key' });
   if ('upstreams' in blue) await admin.putDeployment(endpoint, blueName, { instanceCount: blue.upstreams.length, upstreams: blue.upstreams });
   else await admin.putDeployment(endpoint, blueName, { instanceCount: blue.instanceCount ?? 1, process: blue.process });
-  await waitSucceeded(admin, endpoint, blueName);
+  await waitSucceeded(admin, endpoint, blueName, { timeoutMs: 30_000 });
   await admin.setTraffic(endpoint, { [blueName]: 100 });
   return (await admin.getKeys(endpoint)).primaryKey;
 }

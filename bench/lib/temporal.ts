@@ -8,10 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { startTemporalDevServer, type DevServer } from '../../cli/temporal-dev-server.js';
 import type { Policy, PolicyStep } from '../../policies/types.js';
-import { rolloutWorkflowId, statusQuery } from '../../workflows/messages.js';
+import { statusQuery } from '../../workflows/messages.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
-import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
-import type { GreenSpec, RolloutStatus } from '../../workflows/types.js';
+import type { RolloutStatus } from '../../workflows/types.js';
 import { log } from './log.js';
 import { failBench, onCleanup, startChild, type TrackedChild } from './processes.js';
 import type { RouterProcess } from './router-process.js';
@@ -84,15 +83,6 @@ export async function startWorkerProcess(temporalAddress: string, router: Router
       child.proc.send({ type: 'stats' });
     });
   return { child, taskQueue, startMs, stats, resetPeak: () => child.proc.send({ type: 'resetPeak' }), stop: () => child.stop(15_000) };
-}
-
-export function startRollout(client: Client, taskQueue: string, endpoint: string, policy: Policy, green: GreenSpec, blue = 'blue'): Promise<WorkflowHandle<typeof rolloutWorkflow>> {
-  return client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
-    taskQueue,
-    workflowId: rolloutWorkflowId(endpoint),
-    args: [{ endpoint, policy, green, blue, policySource: 'bench' }],
-    typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: endpoint }],
-  });
 }
 
 export function queryStatus(handle: WorkflowHandle<typeof rolloutWorkflow>): Promise<RolloutStatus> {

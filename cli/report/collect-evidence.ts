@@ -26,7 +26,7 @@ export async function collectEvidence(session: Session, endpoint: string, runId?
       if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5)) {
         throw new UsageError(
           id === undefined || id === runId
-            ? `no rollout ${id === undefined ? 'has run' : `run ${id}`} on endpoint ${endpoint} (workflow ${workflowId} in namespace ${session.config.namespace})`
+            ? `no rollout ${id === undefined ? 'has run' : `run ${id}`} on endpoint ${endpoint} (workflow ${workflowId} in namespace ${session.temporalSettings.namespace})`
             : `run ${id} of ${workflowId}, part of this rollout, is gone from Temporal (retention)`,
         );
       }

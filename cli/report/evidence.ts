@@ -5,7 +5,8 @@
 import type { GateRules } from '../../analysis/evaluate.js';
 import { describeStep } from '../../policies/describe.js';
 import type { PolicyStepKind } from '../../policies/types.js';
-import { gateRules, judgeTick, type TickWindows } from '../../workflows/gate-decision.js';
+import type { TickWindows } from '../../activities/types.js';
+import { gateRules, judgeTick } from '../../workflows/gate-decision.js';
 import type { Decision, GateReport, RolloutStatus } from '../../workflows/types.js';
 import type { RunRecord } from './read-history.js';
 

@@ -78,6 +78,12 @@ export function limitRows(limits: ReportLimits): LimitRow[] {
   if (limits.errorRateDelta !== undefined) {
     rows.push({ check: 'green − blue error rate', limit: `≤ ${formatLimitRate(limits.errorRateDelta)}`, series: 'the two error rates of the same window' });
   }
+  if (limits.abortRate !== undefined) {
+    rows.push({ check: 'green client hang-ups', limit: `≤ ${formatLimitRate(limits.abortRate)}`, series: "green's `saferoll_client_aborts_total` ÷ (its answers + hang-ups), over the window, when blue is not compared" });
+  }
+  if (limits.abortRateDelta !== undefined) {
+    rows.push({ check: 'green − blue hang-up share', limit: `≤ ${formatLimitRate(limits.abortRateDelta)}`, series: 'the two hang-up shares of the same window (while blue has the minimum answers)' });
+  }
   rows.push({ check: 'green answers', limit: `≥ ${limits.minRequests}`, series: "green's `saferoll_requests_total` over the window; fewer is inconclusive, never a pass" });
   rows.push({ check: 'gate interval', limit: `every ${formatDuration(limits.intervalMs)}`, series: 'one reading of the counters per interval' });
   return rows;

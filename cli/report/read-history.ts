@@ -5,7 +5,7 @@
 // the default payload converter (the one the worker uses).
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History, Payload } from '@temporalio/common/lib/proto-utils.js';
-import type { TickWindows } from '../../workflows/gate-decision.js';
+import type { TickWindows } from '../../activities/types.js';
 import { ROLLED_BACK } from '../../workflows/rolled-back.js';
 import type { CarriedState, RolloutInput, RolloutResult } from '../../workflows/types.js';
 

@@ -1,29 +1,19 @@
-// Picks the deployment provider for a deployment spec by its shape: URLs that
-// already run ({ upstreams }) or a command the router starts ({ process }).
-// These are TypeScript types only; the admin API validates input with zod.
+// Picks the deployment provider for a deployment source by its shape: URLs
+// that already run ({ upstreams }) or a command the router starts ({ process }).
+// The source is shared/contracts.ts's DeploymentSource; the admin API validates it with zod.
 
+import type { DeploymentSource } from '../../shared/contracts.js';
 import { ProcessProvider } from './process.js';
-import type { ProcessCommand } from './process.js';
 import type { LaunchSettings } from './process-run.js';
 import type { DeploymentProvider, InstanceRecord } from './provider.js';
 import { UpstreamsProvider } from './upstreams.js';
 
 export type { DeploymentProvider, InstanceRecord, InstanceState, InstanceView } from './provider.js';
-export type { ProcessCommand, ProcessProviderOptions } from './process.js';
+export type { ProcessProviderOptions } from './process.js';
 export type { InstanceIsolation } from './instance-isolation.js';
 export type { LaunchSettings } from './process-run.js';
 export { ProcessProvider } from './process.js';
 export { UpstreamsProvider } from './upstreams.js';
-
-export interface UpstreamsSpec {
-  readonly upstreams: readonly string[];
-}
-
-export interface ProcessSpec {
-  readonly process: ProcessCommand;
-}
-
-export type ProviderSpec = UpstreamsSpec | ProcessSpec;
 
 /** Used by the process provider; the upstreams provider needs none of it. */
 export interface ProviderOptions {
@@ -37,7 +27,7 @@ export interface ProviderOptions {
   readonly restore?: readonly InstanceRecord[] | undefined;
 }
 
-export function createProvider(spec: ProviderSpec, options: ProviderOptions): DeploymentProvider {
+export function createProvider(spec: DeploymentSource, options: ProviderOptions): DeploymentProvider {
   if ('upstreams' in spec) return new UpstreamsProvider(spec.upstreams);
   return new ProcessProvider({ ...options, spec: spec.process });
 }

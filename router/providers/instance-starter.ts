@@ -10,7 +10,7 @@ import { update, type Instance } from './process-instance.js';
 import { ownershipOf } from './process-ownership.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adoptedRun, spawnRun, stopRun, type LaunchSettings, type Run } from './process-run.js';
-import type { ProcessCommand } from './process.js';
+import type { ProcessSpec } from '../../shared/contracts.js';
 import { PROBE_TIMEOUT_MS, type ReadinessProbe } from './readiness-probe.js';
 import { SaferollError } from '../../shared/errors.js';
 
@@ -22,7 +22,7 @@ const FAILURE_OUTPUT_LINES = 20;
 export interface StartingDeployment {
   /** "endpoint/deployment", for errors. */
   readonly key: string;
-  readonly spec: ProcessCommand;
+  readonly spec: ProcessSpec;
   readonly readinessTimeoutMs: number;
   readonly stopGraceMs: number;
   readonly launch: LaunchSettings;

@@ -1,6 +1,7 @@
-// Operating-system helpers of the process provider: liveness and start time
-// of a pid (zombies count as dead), its environment, process-group signals,
-// and log tails.
+// Operating-system facts about processes the router must recognise: liveness
+// and start time of a pid (zombies count as dead), a variable of its
+// environment, process-group signals, and log tails. Used by the process
+// provider (instances) and by the state-dir lock (the router holding it).
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 

@@ -8,7 +8,7 @@ import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { endReasonOf, launchOf, type InstanceIsolation } from './instance-isolation.js';
 import { groupExists, isRunning, signalGroup, startTimeOf } from './os-process.js';
 import { OWNER_MARKER_ENV } from './process-ownership.js';
-import type { ProcessCommand } from './process.js';
+import type { ProcessSpec } from '../../shared/contracts.js';
 
 const KILL_WAIT_MS = 2_000;
 
@@ -38,14 +38,15 @@ export interface LaunchSettings {
  * `fileEnv` holds the variables of the spec's env files, read just before.
  */
 export function spawnRun(
-  spec: ProcessCommand,
+  spec: ProcessSpec,
   port: number,
   logFile: string,
   restartNote: string | undefined,
   launch: LaunchSettings,
   fileEnv: Readonly<Record<string, string>>,
 ): Run {
-  const cwd = spec.cwd ?? process.cwd();
+  // The router's working directory: a relative command or path in args means what it means there.
+  const cwd = process.cwd();
   const { file, args } = launchOf(launch.isolation, spec.command, spec.args, cwd);
   if (restartNote === undefined) writeFileSync(logFile, '', { mode: 0o600 });
   // A file, not a pipe: a pipe breaks when the router is killed -9, and the

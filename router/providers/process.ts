@@ -12,25 +12,14 @@ import { tailLines } from './os-process.js';
 import { byId, newInstance, update, urlOf, type Instance } from './process-instance.js';
 import { stopRun, type LaunchSettings } from './process-run.js';
 import { ReadinessProbe } from './readiness-probe.js';
+import type { ProcessSpec } from '../../shared/contracts.js';
 import { SaferollError } from '../../shared/errors.js';
 import type { DeploymentProvider, InstanceRecord, InstanceView } from './provider.js';
-
-export interface ProcessCommand {
-  readonly command: string;
-  readonly args: readonly string[];
-  /** Added to the router's own environment (after envFiles); PORT is set by the provider. */
-  readonly env: Readonly<Record<string, string>>;
-  /** Absolute paths of NAME=value files read at each spawn (env-files.ts): secrets by reference. */
-  readonly envFiles?: readonly string[] | undefined;
-  /** Polled with GET until it answers 2xx, e.g. "/healthz". */
-  readonly readinessPath: string;
-  readonly cwd?: string | undefined;
-}
 
 export interface ProcessProviderOptions {
   /** "endpoint/deployment": names the log files and appears in errors. */
   readonly deploymentKey: string;
-  readonly spec: ProcessCommand;
+  readonly spec: ProcessSpec;
   readonly logDir: string;
   /** Isolation from the router's secrets, and the owner marker that proves an instance ours. */
   readonly launch: LaunchSettings;

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNotificationActivities } from '../../activities/notifications/index.js';
 import { verifySignature } from '../../activities/notifications/sign.js';
 import type { SlackTarget, WebhookTarget } from '../../policies/notification-types.js';
-import type { RolloutEvent } from '../../workflows/notification-event.js';
+import type { RolloutEvent } from '../../activities/types.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SECRET = 'whsec-test-5f2c';

@@ -1,11 +1,14 @@
 // Property-style runs of the gate over simulated traffic, seeded so they
 // replay exactly: a healthy green must (essentially) never fail, a broken one
-// must fail within a few requests. Each tick gates both the whole step and
-// the latest interval (which can only fail it), as the rollout workflow does.
+// must fail within a few requests. Each tick is the rollout workflow's own
+// judgeTick (workflows/gate-decision.ts) over the whole step and the latest
+// interval, measured from router counters as the measureWindows activity does.
 import { describe, expect, it } from 'vitest';
-import { combineGateResults, evaluateGate, type GateResult, type GateRules } from '../../analysis/evaluate.js';
+import type { GateRules } from '../../analysis/evaluate.js';
 import type { MetricsSnapshot, TrafficSeries } from '../../analysis/snapshot.js';
 import { measureWindow } from '../../analysis/window.js';
+import { judgeTick } from '../../workflows/gate-decision.js';
+import type { GateReport } from '../../workflows/types.js';
 import { ROUTER_LE, healthyLatencyMs, seededRandom, snapshotOf } from './helpers.js';
 
 const SLO: Omit<GateRules, 'minRequests'> = { p95Ms: 250, p99Ms: 500, errorRate: 0.01 };
@@ -36,21 +39,21 @@ interface Traffic {
 const HEALTHY: Traffic = { latencyMs: healthyLatencyMs, errorRate: 0.002 };
 
 /**
- * Runs `ticks` gate ticks of `perTick` requests each and returns the verdict
- * of every tick (the step window, failed by the latest interval too).
+ * Runs `ticks` gate ticks of `perTick` requests each and returns the
+ * workflow's report of every tick (the step window, failed by the latest
+ * interval too). Green alone: blue's baseline rules do not hold a gate.
  */
-function bake(traffic: Traffic, rules: GateRules, ticks: number, perTick: number, seed: number): GateResult[] {
+function bake(traffic: Traffic, rules: GateRules, ticks: number, perTick: number, seed: number): GateReport[] {
   const random = seededRandom(seed);
   const green = new GreenCounters();
   const stepStart = green.snapshot(0);
   let previous = stepStart;
-  const verdicts: GateResult[] = [];
+  const verdicts: GateReport[] = [];
   for (let tick = 1; tick <= ticks; tick++) {
     for (let i = 0; i < perTick; i++) green.record(traffic.latencyMs(random), random() < traffic.errorRate);
     const now = green.snapshot(tick * 1000);
-    const step = evaluateGate(rules, measureWindow(stepStart, now, 'green', 'live'));
-    const interval = evaluateGate(rules, measureWindow(previous, now, 'green', 'live'));
-    verdicts.push(combineGateResults([step], [interval]));
+    const windows = { greenStep: measureWindow(stepStart, now, 'green', 'live'), greenInterval: measureWindow(previous, now, 'green', 'live') };
+    verdicts.push(judgeTick(rules, windows, now.takenAtMs).report);
     previous = now;
   }
   return verdicts;

@@ -22,15 +22,23 @@ export function seriesOf(obs: Observations, le: readonly number[] = ROUTER_LE): 
 
 export function snapshotOf(
   series: Record<string, Partial<Record<TrafficKind, TrafficSeries>>>,
-  opts: { takenAtMs?: number; processStartSeconds?: number | null; le?: number[] } = {},
+  opts: { takenAtMs?: number; processStartSeconds?: number | null; le?: number[]; countsAborts?: boolean } = {},
 ): MetricsSnapshot {
   return {
     endpoint: 'ep',
     takenAtMs: opts.takenAtMs ?? 0,
     processStartSeconds: opts.processStartSeconds ?? 1_700_000_000,
     le: opts.le ?? ROUTER_LE,
+    // Left out by default: the shape of snapshots from before hang-ups were read.
+    ...(opts.countsAborts === true ? { countsAborts: true as const } : {}),
     deployments: series,
   };
+}
+
+/** A window of these answers plus `aborts` client hang-ups, as measured by a saferoll that counts them. */
+export function windowWithAborts(obs: Observations, aborts: number): WindowStats {
+  const series = { ...seriesOf(obs), aborts };
+  return measureWindow(undefined, snapshotOf({ green: { live: series } }, { countsAborts: true }), 'green', 'live');
 }
 
 /** The window a gate would see for these requests. */

@@ -77,6 +77,22 @@ describe('compactSnapshot', () => {
     expect(snap.deployments.b?.live?.buckets).toEqual([1, 1, 2]);
   });
 
+  it("reads client hang-ups apart from answers, and says that it did (snapshots from before did not)", async () => {
+    const metrics = new RouterMetrics();
+    const green = metrics.forTraffic('ep', 'green', 'live');
+    green.record(200, 0.03);
+    green.recordClientAbort();
+    green.recordClientAbort();
+    metrics.forTraffic('ep', 'hung', 'live').recordClientAbort(); // hang-ups, never an answer
+    metrics.forTraffic('ep', 'blue', 'live').record(200, 0.01);
+    const snap = compactSnapshot(await metrics.render(), 'ep', 0);
+    expect(snap.countsAborts).toBe(true);
+    expect(snap.deployments.green?.live).toMatchObject({ count: 1, errors: 0, aborts: 2 });
+    expect(snap.deployments.hung?.live).toMatchObject({ count: 0, errors: 0, aborts: 1 });
+    // None is left out: 0 hang-ups stay implicit, to keep history small.
+    expect(snap.deployments.blue?.live).toEqual({ count: 1, errors: 0, buckets: [0, 1, ...Array<number>(17).fill(1)] });
+  });
+
   it('counts a status that is not a number as an error', () => {
     const text = 'saferoll_requests_total{endpoint="ep",deployment="a",traffic="live",code="aborted"} 2';
     // No histogram exported: just an empty +Inf bucket.

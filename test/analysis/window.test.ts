@@ -83,6 +83,41 @@ describe('measureWindow', () => {
     expect(measureWindow(undefined, end, 'green', 'live').requests).toBe(0);
   });
 
+  describe('client hang-ups', () => {
+    const counting = { countsAborts: true };
+    const greenWith = (answers: number, aborts: number) => ({ green: { live: { ...seriesOf({ latenciesMs: constant(answers, 20) }), aborts } } });
+
+    it('are the increase of the hang-up counter, apart from the answers', () => {
+      const w = measureWindow(snapshotOf(greenWith(10, 1), counting), snapshotOf(greenWith(12, 9), counting), 'green', 'live');
+      expect(w).toMatchObject({ requests: 2, aborts: 8, errors: 0 });
+    });
+
+    it('a green with only hang-ups has no answers but counts them', () => {
+      const end = snapshotOf({ green: { live: { count: 0, errors: 0, buckets: [], aborts: 8 } } }, counting);
+      expect(measureWindow(undefined, end, 'green', 'live')).toMatchObject({ requests: 0, aborts: 8, p95Ms: null });
+    });
+
+    it('are 0 for a deployment with none, in a snapshot that counts them', () => {
+      expect(measureWindow(undefined, snapshotOf(greenWith(5, 0), counting), 'green', 'live').aborts).toBe(0);
+      expect(measureWindow(undefined, snapshotOf({}, counting), 'green', 'live').aborts).toBe(0);
+    });
+
+    it('are unknown (absent), not 0, from a start snapshot taken before they were counted (a running rollout\'s history)', () => {
+      // The old start has no hang-ups; the end's 9 include every one since the router started.
+      const w = measureWindow(snapshotOf(greenWith(10, 0)), snapshotOf(greenWith(12, 9), counting), 'green', 'live');
+      expect(w.requests).toBe(2);
+      expect(w).not.toHaveProperty('aborts');
+      expect(measureWindow(snapshotOf(greenWith(10, 0)), snapshotOf(greenWith(12, 9)), 'green', 'live')).not.toHaveProperty('aborts');
+    });
+
+    it('after a restart run from zero again', () => {
+      const end = snapshotOf(greenWith(3, 2), { ...counting, processStartSeconds: 1_800_000_000 });
+      expect(measureWindow(snapshotOf(greenWith(10, 7)), end, 'green', 'live')).toMatchObject({ requests: 3, aborts: 2 });
+      // A hang-up counter that went down is a reset too.
+      expect(measureWindow(snapshotOf(greenWith(10, 7), counting), snapshotOf(greenWith(12, 1), counting), 'green', 'live')).toMatchObject({ requests: 12, aborts: 1 });
+    });
+  });
+
   it('is JSON-safe: no Infinity or NaN to lose in workflow history', () => {
     const end = snapshotOf({ green: { live: seriesOf({ latenciesMs: [20, 60_000] }) } });
     const w = measureWindow(undefined, end, 'green', 'live');

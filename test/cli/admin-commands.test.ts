@@ -133,6 +133,15 @@ describe('saferoll endpoint and deployment', () => {
     expect(logs.output).toContain('model-server blue listening');
   });
 
+  it('refuses --lines above what the admin API serves, naming the flag, exit 2; takes the maximum', async () => {
+    const over = await run(['deployment', 'logs', E, 'blue', '--lines', '10001'], env);
+    expect(over.code, over.output).toBe(2);
+    expect(over.output).toContain('--lines must be an integer from 1 to 10000, got "10001"');
+    const max = await run(['deployment', 'logs', E, 'blue', '--lines', '10000'], env);
+    expect(max.code, max.output).toBe(0);
+    expect(max.output).toContain('model-server blue listening');
+  });
+
   it('deletes a deployment; showing it then is exit 2', async () => {
     const created = await run(['deployment', 'create', E, 'spare', '--upstream', upstream.url], env);
     expect(created.code, created.output).toBe(0);

@@ -2,7 +2,7 @@
 // test router and the test run's Temporal server, and a runner that keeps
 // stdout apart (for --json) while also collecting everything a user sees.
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { devNull, tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { PROJECT_ROOT, spawnCli } from '../support/cli.js';
@@ -16,6 +16,9 @@ export function cliEnv(router?: TestRouter, extra: Record<string, string> = {}):
     TEMPORAL_API_KEY: undefined,
     TEMPORAL_TLS: undefined,
     TEMPORAL_TLS_CERT: undefined,
+    // Hermetic: no profile of the machine's own temporal.toml.
+    TEMPORAL_PROFILE: undefined,
+    TEMPORAL_CONFIG_FILE: devNull,
     SAFEROLL_ROUTER_URL: router?.router.adminUrl ?? 'http://127.0.0.1:1',
     SAFEROLL_DATA_URL: router?.router.dataUrl ?? 'http://127.0.0.1:1',
     SAFEROLL_ADMIN_TOKEN: TEST_ADMIN_TOKEN,

@@ -119,6 +119,25 @@ describe('defaults and accepted forms', () => {
     expect(analysis('analysis: { interval: 30s }')).toStrictEqual({ intervalMs: 30_000, controllerLossTimeoutMs: 90_000 });
   });
 
+  test('client hang-up limits: absent by default (the gate applies 5%), or a rate in slo and baseline', () => {
+    const gates = (...lines: string[]) => {
+      const policy = parsePolicy(yaml(...head, ...lines, 'steps:', '  - create: {}'), 'p.yaml');
+      return { slo: policy.slo, baseline: policy.baseline };
+    };
+    expect(gates()).toStrictEqual({ slo: { latency: { p95Ms: 250 }, errorRate: 0.01, minRequests: 50 }, baseline: {} });
+    expect(gates('  abortRate: 2%', 'baseline: { abortRateDelta: 0.01 }')).toStrictEqual({
+      slo: { latency: { p95Ms: 250 }, errorRate: 0.01, abortRate: 0.02, minRequests: 50 },
+      baseline: { abortRateDelta: 0.01 },
+    });
+  });
+
+  test('bad client hang-up limits, at the value', () => {
+    expect(problemsOf(yaml(...head, '  abortRate: 120%', 'baseline: { abortRateDelta: lots }', 'steps:', '  - create: {}'))).toEqual([
+      'p.yaml:5:14: slo.abortRate: 120% is more than 100%',
+      'p.yaml:6:29: baseline.abortRateDelta: "lots" is not a rate: write a percent (1%, 0.5%) or a fraction from 0 to 1 (0.01)',
+    ]);
+  });
+
   test('smoke takes a method in any case, headers, a body and a timeout', () => {
     const text = yaml(
       ...head,

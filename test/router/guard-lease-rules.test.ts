@@ -55,6 +55,32 @@ describe('taking and renewing', () => {
   });
 });
 
+describe('releasing', () => {
+  const ready = deployments({ blue: 'Succeeded', green: 'Succeeded' });
+
+  it("the holder's release clears a held lease, and succeeds again when retried (none left)", () => {
+    const e = endpoint({ blue: 90, green: 10 });
+    applyGuardRequest(e, { ttl: '60s', fallback: 'blue' }, ready, NOW);
+    applyGuardRequest(e, { release: true }, ready, NOW + 1_000);
+    expect(e.guard).toBeUndefined();
+    applyGuardRequest(e, { release: true }, ready, NOW + 2_000);
+    expect(e.guard).toBeUndefined();
+  });
+
+  it("the holder's release of a lease that fired is refused and leaves the evidence; null clears it", () => {
+    const e = endpoint({ blue: 90, green: 10 });
+    applyGuardRequest(e, { ttl: '1s', fallback: 'blue' }, ready, NOW);
+    fireLapsedGuard(e, '2026-01-01T00:00:01.000Z', ready, NOW + 1_500);
+    const fired = structuredClone(e.guard);
+    const err = refusal(() => applyGuardRequest(e, { release: true }, ready, NOW + 2_000));
+    expect(err).toMatchObject({ code: 'SAFEROLL_E_GUARD_FIRED', field: 'guard' });
+    expect(err.message).toMatch(/lapsed at 2026-01-01T00:00:01\.000Z .* put "blue" back to 100% .*a release by its holder cannot hide that/);
+    expect(e.guard).toEqual(fired);
+    applyGuardRequest(e, null, ready, NOW + 3_000);
+    expect(e.guard).toBeUndefined();
+  });
+});
+
 describe('firing', () => {
   it('does nothing when the lease was renewed or released before its timer rang', () => {
     const e = endpoint({ blue: 90, green: 10 });

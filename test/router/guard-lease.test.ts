@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { createGuardActivities } from '../../activities/guard.js';
 import { AdminClient } from '../../router/client.js';
 import type { EndpointView } from '../../router/views.js';
 import { SaferollError } from '../../shared/errors.js';
@@ -127,6 +129,35 @@ describe('guard lease', () => {
     await t.admin.patchEndpoint('lease-lapse', { guard: null });
   });
 
+  it("the holder's one-call release: clears a held lease, succeeds when retried, and is refused (409) once the lease lapsed, which it leaves in place", async () => {
+    await endpointWithBlue(t.admin, 'lease-release');
+    await t.admin.patchEndpoint('lease-release', { traffic: { blue: 90, green: 10 }, mirrorTraffic: {}, guard: { ttl: '60s', fallback: 'blue' } });
+    expect((await t.admin.patchEndpoint('lease-release', { guard: { release: true } })).guard).toBeUndefined();
+    expect((await patch('lease-release', { guard: { release: true } })).status).toBe(200);
+
+    await t.admin.patchEndpoint('lease-release', { traffic: { blue: 90, green: 10 }, mirrorTraffic: {}, guard: { ttl: '1s', fallback: 'blue' } });
+    const fired = await waitFor(async () => {
+      const view = await t.admin.getEndpoint('lease-release');
+      return view.guard?.state === 'fired' ? view : undefined;
+    }, 15_000, 'the lease fires');
+    const refused = await patch('lease-release', { guard: { release: true } });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error).toMatchObject({ code: 'SAFEROLL_E_GUARD_FIRED', field: 'guard' });
+    expect(await t.admin.getEndpoint('lease-release')).toEqual(fired);
+
+    // The activity the workflow releases with: the lapse comes back as the controller-lost failure, not erased.
+    const failure = await createGuardActivities(t.admin)
+      .releaseGuard('lease-release')
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'SAFEROLL_E_GUARD_FIRED', nonRetryable: true, message: expect.stringMatching(/^controller lost: the routing core's guard lease lapsed at .* put "blue" back to 100%/) });
+    expect((await t.admin.getEndpoint('lease-release')).guard?.state).toBe('fired');
+    await t.admin.patchEndpoint('lease-release', { guard: null });
+  });
+
   it('keeps the fallback of a held lease from being deleted; the endpoint can still be deleted', async () => {
     await endpointWithBlue(t.admin, 'lease-delete');
     await t.admin.patchEndpoint('lease-delete', { traffic: { green: 100 }, guard: { ttl: '60s', fallback: 'blue' } });
@@ -150,6 +181,8 @@ describe('guard lease', () => {
     { name: 'a fallback that does not exist', guard: { ttl: '60s', fallback: 'ghost' }, field: 'guard.fallback', message: /"ghost" does not exist/ },
     { name: 'an unknown field', guard: { ttl: '60s', fallback: 'blue', holder: 'me' }, field: 'guard.holder', message: /unknown field/ },
     { name: 'a guard that is not a map', guard: '60s', field: 'guard', message: /./ },
+    { name: 'a release with a ttl', guard: { release: true, ttl: '60s' }, field: 'guard.ttl', message: /not with release/ },
+    { name: 'a release that is not true', guard: { release: false }, field: 'guard.release', message: /./ },
   ];
   for (const c of bad) {
     it(`refuses ${c.name} with 400 naming ${c.field}, and changes nothing`, async () => {

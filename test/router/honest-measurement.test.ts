@@ -12,6 +12,10 @@ import { evaluateGate } from '../../analysis/evaluate.js';
 import { RouterMetricSource } from '../../analysis/router-metric-source.js';
 import type { MetricsSnapshot } from '../../analysis/snapshot.js';
 import { measureWindow } from '../../analysis/window.js';
+import { gateRules, judgeTick } from '../../workflows/gate-decision.js';
+import type { TickWindows } from '../../activities/types.js';
+import { guardRules, guardWindows, isBreach } from '../../workflows/guard-decision.js';
+import { testPolicy } from '../support/rollout-fixture.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from '../support/router.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 import { waitFor } from '../support/wait-for.js';
@@ -114,8 +118,77 @@ afterAll(async () => {
   }
 });
 
+describe('a green so slow that its clients hang up', () => {
+  const rules = { ...gateRules(testPolicy()), minRequests: 5 }; // the workflow's rules, abort-rate defaults included
+  const FOREVER = new Promise<void>(() => undefined);
+
+  /** What measureWindows hands the gate: green's and blue's live windows since `start`. */
+  async function tickWindows(endpoint: string, start: MetricsSnapshot): Promise<TickWindows> {
+    const now = await source.snapshot(endpoint);
+    const green = measureWindow(start, now, 'green', 'live');
+    const blue = measureWindow(start, now, 'blue', 'live');
+    return { greenStep: green, greenInterval: green, blueStep: blue, blueInterval: blue };
+  }
+
+  /** `n` clients at once, each giving up after 300 ms without an answer's headers (a timeout, as real clients have). */
+  async function impatientClients(endpoint: string, key: string, n: number): Promise<void> {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: n }, () =>
+        request(`${t.router.dataUrl}/${endpoint}/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(300) }).then((r) => r.body.text()),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'rejected').length).toBeGreaterThan(0);
+  }
+
+  it('alone at 100% (the watch window), a green that never answers fails its guard on hang-ups alone', async () => {
+    const green = await startUpstream('hanging-green', { hold: FOREVER });
+    upstreams.push(green);
+    const key = await endpointWith('hanging-alone', { green: green.url }, { green: 100 });
+    const start = await source.snapshot('hanging-alone');
+
+    await impatientClients('hanging-alone', key, 8);
+    const text = await settled('hanging-alone', 'green', 8);
+    expect(answersIn(text, 'hanging-alone', 'green')).toEqual(new Map());
+
+    const status = { traffic: { blue: 0, green: 100 } };
+    const { report } = judgeTick(guardRules(rules, status), guardWindows(await tickWindows('hanging-alone', start), status), 0);
+    expect(report.phase).toBe('Failed');
+    expect(isBreach(report)).toBe(true);
+    expect(report.greenRequests).toBe(0);
+    expect(report.summary).toMatch(/^failed: client aborts 100\.0% > 5% FAILED \(8\/8, >= /);
+  });
+
+  it('next to a healthy blue (a canary waiting for approval), the same green fails against blue, both counts in the report', async () => {
+    const green = await startUpstream('hanging-green', { hold: FOREVER });
+    const blue = await startUpstream('blue');
+    upstreams.push(green, blue);
+    const key = await endpointWith('hanging-canary', { blue: blue.url, green: green.url }, { blue: 50, green: 50 });
+    const start = await source.snapshot('hanging-canary');
+
+    await impatientClients('hanging-canary', key, 24);
+    await waitFor(
+      async () => {
+        const text = await endpointText('hanging-canary');
+        const blueAnswers = [...answersIn(text, 'hanging-canary', 'blue').values()].reduce((a, b) => a + b, 0);
+        return blueAnswers + abortsIn(text, 'hanging-canary', 'green') === 24 ? true : undefined;
+      },
+      10_000,
+      '24 requests booked',
+    );
+    const windows = await tickWindows('hanging-canary', start);
+    expect(windows.greenStep).toMatchObject({ requests: 0, aborts: expect.any(Number) });
+    expect(windows.blueStep).toMatchObject({ errors: 0, aborts: 0 });
+
+    const status = { traffic: { blue: 50, green: 50 } };
+    const { report } = judgeTick(guardRules(rules, status), guardWindows(windows, status), 0);
+    const aborts = windows.greenStep.aborts ?? 0;
+    expect(report.phase).toBe('Failed');
+    expect(report.summary).toContain(`client aborts 100.0% > 5% FAILED (${aborts}/${aborts} vs blue 0/${windows.blueStep?.requests ?? 0}, >= `);
+  });
+});
+
 describe('client hang-ups', () => {
-  it('a dead green that only sees clients hanging up mid-body has no answers: its window is empty, the gate inconclusive, the hang-ups counted apart', async () => {
+  it('a dead green that only sees clients hanging up mid-body has no answers (an empty window by answers), but the hang-ups fail its gate', async () => {
     const green = await startUpstream('green');
     const key = await endpointWith('dead-green', { green: green.url }, { green: 100 });
     await green.close(); // crashed right after it was created: nothing listens there any more
@@ -124,10 +197,15 @@ describe('client hang-ups', () => {
     for (let i = 0; i < 8; i++) await hangUpMidBody('dead-green', key);
     const text = await settled('dead-green', 'green', 8);
     const window = measureWindow(start, await source.snapshot('dead-green'), 'green', 'live');
-    expect(window.requests).toBe(0);
-    expect(window.p95Ms).toBeNull();
-    const gate = evaluateGate({ minRequests: 5, p95Ms: 250, errorRate: 0.01 }, window);
-    expect(gate.phase).toBe('Inconclusive');
+    expect(window).toMatchObject({ requests: 0, errors: 0, p95Ms: null, aborts: 8 });
+    // Answers alone say nothing (no latency, no error rate), but 8 of 8
+    // clients gave up on green: alone, against the 5% limit, that fails.
+    // (Inconclusive, as it read before hang-ups were gated, let a watch
+    // window keep a green that no client got an answer from.)
+    expect(evaluateGate({ minRequests: 5, p95Ms: 250, errorRate: 0.01 }, window).phase).toBe('Inconclusive');
+    const gate = evaluateGate({ minRequests: 5, p95Ms: 250, errorRate: 0.01, abortRate: 0.05 }, window);
+    expect(gate.phase).toBe('Failed');
+    expect(gate.summary).toMatch(/^failed: client aborts 100\.0% > 5% FAILED \(8\/8, /);
     expect(answersIn(text, 'dead-green', 'green')).toEqual(new Map());
     expect(abortsIn(text, 'dead-green', 'green')).toBe(8);
 

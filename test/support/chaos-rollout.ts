@@ -3,9 +3,9 @@
 // with (the true outcome, a clean final state, no instance left running).
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Policy } from '../../policies/types.js';
-import { promoteUpdate, rolloutWorkflowId, statusQuery } from '../../workflows/messages.js';
-import { rolloutWorkflow } from '../../workflows/rollout.js';
-import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
+import { startRollout } from '../../cli/start-rollout.js';
+import { promoteUpdate, statusQuery } from '../../workflows/messages.js';
+import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import type { GreenSpec, RolloutResult, RolloutStatus } from '../../workflows/types.js';
 import { endpointWithBlue } from './chaos-rollouts.js';
 import { finalStateOf, instancePids, isAlive, type FinalState, type RolloutSides } from './final-state.js';
@@ -54,12 +54,7 @@ export class ChaosRollout {
 
   async start(client: Client, taskQueue: string, green: GreenSpec, policy: Policy): Promise<void> {
     if (green.name !== this.sides.green) throw new Error(`green is "${this.sides.green}" for this rollout`);
-    this.handle = await client.workflow.start(rolloutWorkflow, {
-      taskQueue,
-      workflowId: rolloutWorkflowId(this.endpoint),
-      args: [{ endpoint: this.endpoint, policy, green }],
-      typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: this.endpoint }],
-    });
+    this.handle = await startRollout(client, { endpoint: this.endpoint, policy, green }, { taskQueue });
   }
 
   /** The workflow's status query (answered by a worker). */

@@ -5,10 +5,10 @@
 import { request } from 'undici';
 import type { Policy, PolicyStep } from '../../policies/types.js';
 import type { AdminClient } from '../../router/client.js';
+import { waitSucceeded } from '../../router/deployment-wait.js';
 import type { EndpointKeys } from '../../router/views.js';
 import type { GreenSpec } from '../../workflows/types.js';
 import { modelServer, testPolicy } from './rollout-fixture.js';
-import { waitFor } from './wait-for.js';
 
 export { modelServer };
 
@@ -49,7 +49,7 @@ export async function endpointWithBlue(admin: AdminClient, endpoint: string, blu
   if (!('process' in blue.source)) throw new Error('blue must be a process deployment');
   await admin.putEndpoint(endpoint, { authMode: 'key', description: `chaos ${endpoint}`, tags: { suite: 'chaos' } });
   await admin.putDeployment(endpoint, blue.name, { instanceCount: blue.instanceCount, process: blue.source.process });
-  await waitFor(async () => (await admin.getDeployment(endpoint, blue.name)).provisioningState === 'Succeeded', 30_000, `${endpoint}/${blue.name} ready`);
+  await waitSucceeded(admin, endpoint, blue.name, { timeoutMs: 30_000 });
   await admin.setTraffic(endpoint, { [blue.name]: 100 });
   return admin.getKeys(endpoint);
 }

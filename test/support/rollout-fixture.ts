@@ -5,17 +5,15 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { startRollout } from '../../cli/start-rollout.js';
 import type { WorkerConfig } from '../../worker/config.js';
 import { createRolloutWorker } from '../../worker/worker.js';
 import type { Policy } from '../../policies/types.js';
-import { rolloutWorkflow } from '../../workflows/rollout.js';
-import { rolloutWorkflowId } from '../../workflows/messages.js';
-import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
+import { waitSucceeded } from '../../router/deployment-wait.js';
 import type { GreenSpec, RolloutInput } from '../../workflows/types.js';
 import { PROJECT_ROOT } from './cli.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from './router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
-import { waitFor } from './wait-for.js';
 
 export const MODEL_SERVER = path.join(PROJECT_ROOT, 'examples/model-server.mjs');
 
@@ -73,7 +71,7 @@ export async function createEndpointWithBlue(router: TestRouter, endpoint: strin
   const blue = modelServer('blue', { LATENCY_MS: '5', ...blueEnv });
   if (!('process' in blue.source)) throw new Error('unreachable');
   await router.admin.putDeployment(endpoint, 'blue', { instanceCount: 1, process: blue.source.process });
-  await waitFor(async () => (await router.admin.getDeployment(endpoint, 'blue')).provisioningState === 'Succeeded', 20_000, 'blue ready');
+  await waitSucceeded(router.admin, endpoint, 'blue', { timeoutMs: 20_000 });
   await router.admin.setTraffic(endpoint, { blue: 100 });
   return (await router.admin.getKeys(endpoint)).primaryKey;
 }
@@ -123,12 +121,7 @@ export class RolloutTestBed {
   }
 
   start(endpoint: string, green: GreenSpec, policy: Policy = testPolicy(), extra: Partial<RolloutInput> = {}) {
-    return this.env.client.workflow.start(rolloutWorkflow, {
-      taskQueue: this.taskQueue,
-      workflowId: rolloutWorkflowId(endpoint),
-      args: [{ endpoint, policy, green, ...extra }],
-      typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: endpoint }],
-    });
+    return startRollout(this.env.client, { endpoint, policy, green, ...extra }, { taskQueue: this.taskQueue });
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../worker/search-attributes-spec.js';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
 import { PROJECT_ROOT } from './cli.js';
 import { workflowBundle } from './temporal.js';
 

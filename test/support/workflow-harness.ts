@@ -9,10 +9,10 @@ import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { rolloutResult } from '../../cli/follow-rollout.js';
+import { startRollout } from '../../cli/start-rollout.js';
 import type { Policy } from '../../policies/types.js';
-import { rolloutWorkflowId, statusQuery } from '../../workflows/messages.js';
-import { rolloutWorkflow } from '../../workflows/rollout.js';
-import { ROLLOUT_ENDPOINT } from '../../workflows/search-attributes.js';
+import { statusQuery } from '../../workflows/messages.js';
+import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import type { RolloutInput, RolloutResult, RolloutStatus } from '../../workflows/types.js';
 import { FakeFleet, type FakeRouter } from './fake-router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
@@ -88,12 +88,7 @@ export class WorkflowHarness {
   }
 
   async start(router: FakeRouter, policy: Policy, extra: Partial<RolloutInput> = {}): Promise<RolloutHandle> {
-    return this.env.client.workflow.start(rolloutWorkflow, {
-      taskQueue: this.taskQueue,
-      workflowId: rolloutWorkflowId(router.endpoint),
-      args: [{ endpoint: router.endpoint, policy, green: GREEN, ...extra }],
-      typedSearchAttributes: [{ key: ROLLOUT_ENDPOINT, value: router.endpoint }],
-    });
+    return startRollout(this.env.client, { endpoint: router.endpoint, policy, green: GREEN, ...extra }, { taskQueue: this.taskQueue });
   }
 
   /**

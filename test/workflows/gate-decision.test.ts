@@ -27,6 +27,28 @@ describe('judgeTick', () => {
   });
 });
 
+describe('judgeTick: a green so slow that its clients hang up', () => {
+  // No answers at all, only hang-ups: an empty window by answers, which alone would be Inconclusive until the bake ends.
+  const hungUp = (aborts: number): WindowStats => ({ ...window(0, 0, 20), aborts });
+  const blue = (requests: number): WindowStats => ({ ...window(requests, 0, 20), aborts: 0 });
+
+  it('fails the tick at once, against blue, with the counts in the report', () => {
+    const { report } = judgeTick(rules, { greenStep: hungUp(8), greenInterval: hungUp(3), blueStep: blue(400), blueInterval: blue(40) }, 0);
+    expect(report.phase).toBe('Failed');
+    expect(tickVerdict(report, false)).toBe('fail');
+    expect(report.window).toBe('step');
+    expect(report.checks.find((c) => c.metric === 'abortRate')).toMatchObject({ phase: 'Failed', value: 1, note: expect.stringMatching(/^8\/8 vs blue 0\/400, /) });
+    expect(report.summary).toMatch(/client aborts 100\.0% > 5% FAILED \(8\/8 vs blue 0\/400/);
+  });
+
+  it('windows from before hang-ups were counted (a running rollout\'s history) judge as they did', () => {
+    const { aborts: _a, ...old } = hungUp(8);
+    const { report } = judgeTick(rules, { greenStep: old, greenInterval: old, blueStep: window(400, 0, 20), blueInterval: window(40, 0, 20) }, 0);
+    expect(report.phase).toBe('Inconclusive');
+    expect(report.checks.map((c) => c.metric)).not.toContain('abortRate');
+  });
+});
+
 describe('tickVerdict', () => {
   const report = (phase: GateReport['phase']): GateReport => ({ phase, summary: '', checks: [], greenRequests: 0, blueRequests: 0, window: 'step', atMs: 0 });
   it.each<[GateReport['phase'], boolean, string]>([

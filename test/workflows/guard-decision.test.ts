@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GateCheck } from '../../analysis/evaluate.js';
 import type { WindowStats } from '../../analysis/window.js';
-import { gateRules } from '../../workflows/gate-decision.js';
+import { gateRules, judgeTick } from '../../workflows/gate-decision.js';
 import { guardRules, guardTarget, guardWindows, holdTimeoutMs, isBreach, newlyFailing, nextTickMs, onFailureAction } from '../../workflows/guard-decision.js';
 import type { GateReport } from '../../workflows/types.js';
 import { testPolicy } from '../support/rollout-fixture.js';
@@ -33,6 +33,24 @@ describe('guardRules and guardWindows', () => {
     expect(guardRules(rules, status).latencyRatio).toBe(ratio);
     expect(guardRules(rules, status).p95Ms).toBe(250);
     expect(guardWindows(windows, status).blueStep !== undefined).toBe(blue);
+  });
+});
+
+describe('a guard outside a bake on a green whose clients all hang up', () => {
+  const rules = gateRules(testPolicy());
+  const none: WindowStats = { requests: 0, errors: 0, aborts: 0, errorRate: null, p95Ms: null, p99Ms: null, buckets: [], overflow: 0, seconds: 1 };
+  const blue: WindowStats = { ...none, requests: 200, errorRate: 0, p95Ms: 5, p99Ms: 5 };
+  const hungUp: WindowStats = { ...none, aborts: 6 };
+
+  it.each([
+    { name: 'at 10% during an approval wait: a breach against blue', green: 10, figures: /^6\/6 vs blue 0\/200, / },
+    { name: 'alone at 100% in the watch window: a breach against the absolute limit', green: 100, figures: /^6\/6, / },
+  ])('$name', ({ green, figures }) => {
+    const status = { traffic: { blue: 100 - green, green } };
+    const windows = guardWindows({ greenStep: hungUp, greenInterval: hungUp, blueStep: blue, blueInterval: blue }, status);
+    const { report } = judgeTick(guardRules(rules, status), windows, 0);
+    expect(isBreach(report)).toBe(true);
+    expect(report.checks.find((c) => c.metric === 'abortRate')?.note).toMatch(figures);
   });
 });
 

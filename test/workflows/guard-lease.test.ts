@@ -6,6 +6,7 @@
 // rolled back with the controller-lost reason.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,7 @@ class FakeRouter {
   readonly calls: Call[] = [];
   failRenewal: (n: number) => boolean = () => false;
   failRoutes: (traffic: Record<string, number>) => boolean = () => false;
+  failRelease = false;
 
   named(name: string): Call[] {
     return this.calls.filter((c) => c.name === name);
@@ -78,7 +80,10 @@ class FakeRouter {
         record('renewGuard', args);
         if (this.failRenewal(this.named('renewGuard').length)) fired();
       },
-      releaseGuard: async (...args) => record('releaseGuard', args),
+      releaseGuard: async (...args) => {
+        record('releaseGuard', args);
+        if (this.failRelease) fired();
+      },
       notifyWebhook: async (...args) => record('notifyWebhook', args),
       notifySlack: async (...args) => record('notifySlack', args),
     };
@@ -123,6 +128,17 @@ async function withWorker<T>(router: FakeRouter, body: () => Promise<T>): Promis
   }
 }
 
+/** Each scheduled activity's type and summary (the label the Temporal UI shows), from the history. */
+async function activitySummaries(handle: WorkflowHandle): Promise<{ type: string; summary: string | undefined }[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (!scheduled) return [];
+    const data = e.userMetadata?.summary?.data;
+    return [{ type: scheduled.activityType?.name ?? '', summary: data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : undefined }];
+  });
+}
+
 let runs = 0;
 function start(p: Policy, maxHistoryEvents?: number) {
   return env.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: `guard-lease-${process.pid}-${++runs}`, args: [{ endpoint: 'guarded', policy: p, green, maxHistoryEvents }] });
@@ -131,6 +147,7 @@ function start(p: Policy, maxHistoryEvents?: number) {
 describe('guard lease in the rollout workflow', () => {
   it('is taken with the first route change, renewed through an approval wait, released before blue is deleted and never renewed after', async () => {
     const router = new FakeRouter();
+    let summaries: { type: string; summary: string | undefined }[] = [];
     const result = await withWorker(router, async () => {
       const handle = await start(
         policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]),
@@ -142,9 +159,13 @@ describe('guard lease in the rollout workflow', () => {
       await handle.executeUpdate(approveUpdate, { args: ['ok'] });
       const done = await rolloutResult(handle);
       await recordHistory('guard-renewed-through-approval', handle);
+      summaries = await activitySummaries(handle);
       return done;
     });
     expect(result.outcome, result.reason).toBe('promoted');
+    // One call: the release itself refuses a lapsed lease; the last renewal before it is gone (a lapse between the two was erased).
+    expect(summaries.filter((a) => a.type === 'releaseGuard')).toEqual([{ type: 'releaseGuard', summary: 'guard lease: release (refused if it lapsed)' }]);
+    expect(summaries.map((a) => a.summary)).not.toContain('guard lease: last renewal, then release');
 
     const routes = router.named('setRoutes');
     expect(routes.map((c) => c.args.slice(1))).toEqual([
@@ -155,7 +176,6 @@ describe('guard lease in the rollout workflow', () => {
     const release = router.indexOf('releaseGuard');
     const deleteBlue = router.calls.findIndex((c) => c.name === 'deleteDeployment' && c.args[1] === 'blue');
     expect(release).toBeGreaterThan(-1);
-    expect(router.calls[release - 1]?.name).toBe('renewGuard'); // the last renewal, which would learn of a lapse
     expect(deleteBlue).toBeGreaterThan(release);
     expect(router.indexOf('renewGuard', release)).toBe(-1);
     expect(router.named('releaseGuard')).toHaveLength(1);
@@ -175,6 +195,23 @@ describe('guard lease in the rollout workflow', () => {
     expect(result.failedStep?.description).toBe('traffic 10% 10m');
     const fired = router.calls.findIndex((c, i) => c.name === 'renewGuard' && router.calls.slice(0, i + 1).filter((x) => x.name === 'renewGuard').length === 2);
     expect(router.indexOf('renewGuard', fired + 1)).toBe(-1);
+    expect(router.named('setRoutes').at(-1)?.args.slice(1)).toEqual([{ blue: 100 }, {}, { retryRefusals: true, guard: null }]);
+    expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['green']);
+  });
+
+  it('a release that finds the lease lapsed ends the rollout as a lapse does: rolled back with the controller-lost reason, blue kept', async () => {
+    const router = new FakeRouter();
+    router.failRelease = true;
+    const result = await withWorker(router, async () => {
+      const handle = await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]));
+      const done = await rolloutResult(handle);
+      await recordHistory('guard-release-refused', handle);
+      return done;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.reason).toBe(LOST);
+    expect(result.failedStep?.description).toMatch(/^deleteBlue/);
+    expect(router.named('releaseGuard')).toHaveLength(1); // non-retryable: learned once
     expect(router.named('setRoutes').at(-1)?.args.slice(1)).toEqual([{ blue: 100 }, {}, { retryRefusals: true, guard: null }]);
     expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['green']);
   });

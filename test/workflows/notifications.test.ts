@@ -3,7 +3,7 @@
 // with the signing secret read from the worker's environment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../activities/notifications/sign.js';
-import type { RolloutEvent } from '../../workflows/notification-event.js';
+import type { RolloutEvent } from '../../activities/types.js';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';

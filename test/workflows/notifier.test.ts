@@ -10,7 +10,7 @@ import type { WindowStats } from '../../analysis/window.js';
 import type { NotificationTarget } from '../../policies/notification-types.js';
 import type { Policy } from '../../policies/types.js';
 import { approveUpdate, pauseSignal, resumeSignal, statusQuery } from '../../workflows/messages.js';
-import type { RolloutEvent } from '../../workflows/notification-event.js';
+import type { RolloutEvent } from '../../activities/types.js';
 import { rolloutWorkflow } from '../../workflows/rollout.js';
 import type { RolloutInput } from '../../workflows/types.js';
 import { modelServer, testPolicy } from '../support/rollout-fixture.js';

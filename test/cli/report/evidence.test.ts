@@ -96,7 +96,7 @@ describe('evidence of the fixed rollout', () => {
     expect(e.steps[1]?.ticks.map((t) => t.gate.phase)).toEqual(['Successful', 'Successful', 'Successful']);
     expect(withoutTime(e.steps[2]?.ticks.at(-1)?.gate)).toEqual(withoutTime(LAST_GATE));
     expect(e.lastGate).toEqual(LAST_GATE);
-    expect(e.limits).toEqual({ p95Ms: 250, p99Ms: 1000, errorRate: 0.01, minRequests: 20, latencyRatio: 1.25, errorRateDelta: 0.005, intervalMs: 1000 });
+    expect(e.limits).toEqual({ p95Ms: 250, p99Ms: 1000, errorRate: 0.01, minRequests: 20, latencyRatio: 1.25, errorRateDelta: 0.005, abortRate: 0.05, abortRateDelta: 0.05, intervalMs: 1000 });
     expect(e.rollbackAtMs).toBe(T0 + 6600);
     expect(e.notes).toEqual([]);
   });

@@ -1,0 +1,15 @@
+// What the registry is opened with, and hands on to the deployments'
+// lifecycle (deployment-lifecycle.ts): both read it, neither owns it.
+import type { RouterMetrics } from './metrics.js';
+import type { LaunchSettings } from './providers/process-run.js';
+
+export interface RegistryOptions {
+  stateDir: string;
+  metrics: RouterMetrics;
+  readinessTimeoutMs: number;
+  stopGraceMs: number;
+  /** How process instances are started: isolation and owner marker. */
+  launch: LaunchSettings;
+  /** Told the set of instance origins still in use after every change. */
+  onOriginsChanged?: (origins: ReadonlySet<string>) => void;
+}
