@@ -3,31 +3,14 @@
 // deleted, a rollback deleting green), then a restart on the same ports and
 // state dir: nothing is lost, every rollout ends in its true outcome and a
 // clean final state, and once the router is back every client request succeeds.
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useChaosStack } from '../support/chaos-stack.js';
 import type { AdminClient } from '../../router/client.js';
 import { endpointWithBlue } from '../support/chaos-rollouts.js';
 import { expectTrueOutcomes, rolloutsInEveryPhase, steerAfterFault } from '../support/chaos-phases.js';
 import { fingerprint } from '../support/final-state.js';
-import { RouterProcess } from '../support/router-process.js';
-import { connectTestEnv } from '../support/temporal.js';
-import { WorkerProcesses } from '../support/worker-process.js';
 
-let env: TestWorkflowEnvironment;
-let router: RouterProcess;
-let workers: WorkerProcesses;
-
-beforeAll(async () => {
-  env = await connectTestEnv();
-  router = await RouterProcess.start();
-  workers = new WorkerProcesses(inject('temporalAddress'), router);
-});
-afterAll(async () => {
-  await workers?.kill9().catch(() => undefined);
-  await router?.stop();
-  await env?.teardown();
-});
+const stack = useChaosStack();
 
 /** What a restart must keep as it was: every endpoint's routes, tags and keys (deployment states move on). */
 async function routesAndKeys(admin: AdminClient): Promise<unknown> {
@@ -37,25 +20,25 @@ async function routesAndKeys(admin: AdminClient): Promise<unknown> {
 
 describe('kill -9 of the router', () => {
   it('mid-create, mid-mirror, mid-10%, mid-blue-deletion and mid-rollback: restarted on the same ports and state dir, it loses nothing and each rollout ends in its true outcome', { timeout: 180_000 }, async () => {
-    const bystanderKeys = await endpointWithBlue(router.admin, 'rk-bystander');
-    const bystanderBefore = await fingerprint(router.admin, 'rk-bystander');
-    await workers.start();
-    const rollouts = await rolloutsInEveryPhase(router, env.client, workers.taskQueue, { prefix: 'rk', trafficPercent: 10, readyDelayMs: 12_000 });
+    const bystanderKeys = await endpointWithBlue(stack.router.admin, 'rk-bystander');
+    const bystanderBefore = await fingerprint(stack.router.admin, 'rk-bystander');
+    await stack.workers.start();
+    const rollouts = await rolloutsInEveryPhase(stack.router, stack.env.client, stack.workers.taskQueue, { prefix: 'rk', trafficPercent: 10, readyDelayMs: 12_000 });
 
-    const before = await routesAndKeys(router.admin);
-    await router.kill9();
-    await router.restart();
+    const before = await routesAndKeys(stack.router.admin);
+    await stack.router.kill9();
+    await stack.router.restart();
     const restartedAtMs = Date.now();
-    expect(await routesAndKeys(router.admin)).toEqual(before);
+    expect(await routesAndKeys(stack.router.admin)).toEqual(before);
     // Clients may have failed while the router was down; from now on none may.
     const all = Object.values(rollouts);
     await Promise.all(all.map((r) => r.stopLoad()));
     for (const r of all) r.startLoad();
     // The live gate must pass again on the new router's counters alone before the operator's promote applies.
-    await steerAfterFault(rollouts, router, restartedAtMs);
+    await steerAfterFault(rollouts, stack.router, restartedAtMs);
     await expectTrueOutcomes(rollouts);
 
-    expect(await fingerprint(router.admin, 'rk-bystander')).toEqual(bystanderBefore);
-    expect((await router.call('rk-bystander', { key: bystanderKeys.secondaryKey })).status).toBe(200);
+    expect(await fingerprint(stack.router.admin, 'rk-bystander')).toEqual(bystanderBefore);
+    expect((await stack.router.call('rk-bystander', { key: bystanderKeys.secondaryKey })).status).toBe(200);
   });
 });

@@ -6,22 +6,11 @@ import { SaferollError } from '../../shared/errors.js';
 import { describePlan } from '../../policies/describe.js';
 import { loadPolicyFile, parsePolicy } from '../../policies/loader.js';
 import { PolicyError } from '../../policies/policy-error.js';
+import { problemsOf } from '../support/policy-problems.js';
 import type { Policy } from '../../policies/types.js';
 
 const policiesDir = fileURLToPath(new URL('../../policies/', import.meta.url));
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
-
-/** The lines of the PolicyError a policy that must fail raises (`p.yaml:line:col: path: message`). */
-function problemsOf(text: string): string[] {
-  try {
-    parsePolicy(text, 'p.yaml');
-  } catch (err) {
-    if (!(err instanceof PolicyError)) throw err;
-    expect(err.problems).toHaveLength(err.message.split('\n').length);
-    return err.message.split('\n');
-  }
-  throw new Error('the policy was accepted');
-}
 
 // A valid policy that the cases below break one line at a time.
 const head = ['name: t', 'slo:', '  latency: { p95: 250ms }', '  errorRate: 1%'];

@@ -2,20 +2,10 @@
 // mistake (and every secret written in clear) reported at its file:line:col.
 import { describe, expect, test } from 'vitest';
 import { parsePolicy } from '../../policies/loader.js';
-import { PolicyError } from '../../policies/policy-error.js';
+import { problemsOf } from '../support/policy-problems.js';
 
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
 const head = ['name: t', 'slo:', '  latency: { p95: 250ms }', 'steps:', '  - create:', '  - traffic: { percent: 100, for: 5s }'];
-
-function problemsOf(text: string): string[] {
-  try {
-    parsePolicy(text, 'p.yaml');
-  } catch (err) {
-    if (!(err instanceof PolicyError)) throw err;
-    return err.message.split('\n');
-  }
-  throw new Error('the policy was accepted');
-}
 
 describe('notifications in a policy', () => {
   test('webhook and slack targets, with and without an event filter', () => {

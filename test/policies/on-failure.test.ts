@@ -3,20 +3,10 @@
 import { describe, expect, test } from 'vitest';
 import { describePlan } from '../../policies/describe.js';
 import { parsePolicy } from '../../policies/loader.js';
-import { PolicyError } from '../../policies/policy-error.js';
+import { problemsOf } from '../support/policy-problems.js';
 
 const policy = (onFailure: string): string =>
   ['name: t', 'slo: { errorRate: 1% }', 'steps:', '  - create: {}', '  - traffic: { percent: 100, for: 1m }', onFailure, ''].join('\n');
-
-function problemsOf(text: string): string[] {
-  try {
-    parsePolicy(text, 'p.yaml');
-  } catch (err) {
-    if (!(err instanceof PolicyError)) throw err;
-    return err.message.split('\n');
-  }
-  throw new Error('the policy was accepted');
-}
 
 describe('onFailure', () => {
   test.each([

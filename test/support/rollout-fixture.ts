@@ -11,7 +11,7 @@ import { createRolloutWorker } from '../../worker/worker.js';
 import type { Policy } from '../../policies/types.js';
 import { waitSucceeded } from '../../router/deployment-wait.js';
 import type { GreenSpec, RolloutInput } from '../../workflows/types.js';
-import { PROJECT_ROOT } from './cli.js';
+import { PROJECT_ROOT, spawnCli, type CliProcess } from './cli.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from './router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
 
@@ -85,6 +85,7 @@ export class RolloutTestBed {
   readonly taskQueue = `saferoll-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private workerRun: Promise<void> | undefined;
   private worker: Worker | undefined;
+  private readonly workerProcesses: CliProcess[] = [];
 
   private constructor(
     readonly env: TestWorkflowEnvironment,
@@ -120,11 +121,24 @@ export class RolloutTestBed {
     this.worker = undefined;
   }
 
+  /** A `saferoll worker` process on this bed's task queue, for tests that kill it (closed with the bed). */
+  spawnWorkerProcess(): CliProcess {
+    const worker = spawnCli(['worker', '--task-queue', this.taskQueue], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      SAFEROLL_ROUTER_URL: this.router.router.adminUrl,
+      SAFEROLL_DATA_URL: this.router.router.dataUrl,
+      SAFEROLL_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
+    this.workerProcesses.push(worker);
+    return worker;
+  }
+
   start(endpoint: string, green: GreenSpec, policy: Policy = testPolicy(), extra: Partial<RolloutInput> = {}) {
     return startRollout(this.env.client, { endpoint, policy, green, ...extra }, { taskQueue: this.taskQueue });
   }
 
   async close(): Promise<void> {
+    for (const worker of this.workerProcesses) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
     await this.stopWorker();
     await this.router.close();
     await this.env.teardown();

@@ -5,6 +5,7 @@
 // such as the CLI's). Every rollout runs as `rollout-<endpoint>`, as
 // `saferoll start` names it, so the CLI can operate it too.
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { rolloutResult } from '../../cli/follow-rollout.js';
@@ -15,6 +16,7 @@ import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import type { RolloutInput, RolloutResult, RolloutStatus } from '../../workflows/types.js';
 import { FakeFleet, type FakeRouter } from './fake-router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
+import { quiet } from './quiet-workflow.js';
 import { createTimeSkippingEnv } from './time-skipping.js';
 import { waitFor } from './wait-for.js';
 
@@ -101,6 +103,34 @@ export class WorkflowHarness {
       await this.env.sleep(stepMs);
       return undefined;
     }, 30_000, what);
+  }
+
+  /** Lets workflow time pass until the rollout's status satisfies `check`, and returns that status. */
+  skipToStatus(handle: RolloutHandle, check: (s: RolloutStatus) => boolean, what: string): Promise<RolloutStatus> {
+    return this.skipUntil(async () => {
+      const s = await status(handle);
+      return check(s) ? s : undefined;
+    }, what);
+  }
+
+  /**
+   * Sends a signal once the rollout is quiet (quiet-workflow.ts): on the
+   * time-skipping server, a signal sent at the wrong instant strands the run.
+   */
+  async signal<Args extends unknown[]>(handle: RolloutHandle, def: SignalDefinition<Args>, ...args: Args): Promise<void> {
+    await this.quiet(handle);
+    await handle.signal(def, ...args);
+  }
+
+  /** Executes an update once the rollout is quiet (see signal). */
+  async update<Ret, Args extends [unknown, ...unknown[]]>(handle: RolloutHandle, def: UpdateDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+    await this.quiet(handle);
+    return handle.executeUpdate(def, { args });
+  }
+
+  /** On the dev server any moment is safe; on the time-skipping server, waits for one (quiet-workflow.ts). */
+  async quiet(handle: RolloutHandle): Promise<void> {
+    if (this.env.supportsTimeSkipping) await quiet(this.env, handle);
   }
 
   async close(): Promise<void> {

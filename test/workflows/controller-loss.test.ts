@@ -3,42 +3,23 @@
 // back to 100% on its own; the next worker finds the lease fired and ends the
 // rollout rolled back with the controller-lost reason, green deleted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { statusQuery } from '../../workflows/messages.js';
-import { spawnCli, type CliProcess } from '../support/cli.js';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
-import { TEST_ADMIN_TOKEN } from '../support/router.js';
 import { waitFor } from '../support/wait-for.js';
 import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
-const workers: CliProcess[] = [];
-
-function spawnWorker(): CliProcess {
-  const worker = spawnCli(['worker', '--task-queue', bed.taskQueue], {
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    SAFEROLL_ROUTER_URL: bed.router.router.adminUrl,
-    SAFEROLL_DATA_URL: bed.router.router.dataUrl,
-    SAFEROLL_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-  });
-  workers.push(worker);
-  return worker;
-}
-
 beforeAll(async () => {
   bed = await RolloutTestBed.create();
 });
-afterAll(async () => {
-  for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-  await bed?.close();
-});
+afterAll(() => bed?.close());
 
 describe('controller loss', () => {
   it('the router puts blue back when the lease lapses; the returning controller rolls back with the controller-lost reason', async () => {
     const key = await createEndpointWithBlue(bed.router, 'lost-ctl');
     const load = startLoad(bed.router.router.dataUrl, 'lost-ctl', key);
-    const first = spawnWorker();
+    const first = bed.spawnWorkerProcess();
     const policy = testPolicy({
       analysis: { intervalMs: 500, controllerLossTimeoutMs: 2_000 },
       steps: [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }],
@@ -58,7 +39,7 @@ describe('controller loss', () => {
     expect(fired.mirrorTraffic).toEqual({});
     const firedAt = (fired.guard as { firedAt: string }).firedAt;
 
-    spawnWorker();
+    bed.spawnWorkerProcess();
     const result = await rolloutResult(handle);
     const report = await load.stop();
     expect(result.outcome).toBe('rolled-back');

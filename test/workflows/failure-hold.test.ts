@@ -1,39 +1,39 @@
 // onFailure.action: pause. A failed gate holds the rollout with traffic where
 // it is; gates and the guard lease go on; an operator decides: promote
 // --force goes on with the plan, rollback or abort roll back, and with no
-// decision the hold rolls back when its timeout passes. Stand-in activities.
+// decision the hold rolls back when its timeout passes. Stand-in activities on
+// the time-skipping test server: holds of an hour pass in no time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Policy } from '../../policies/types.js';
 import { abortSignal, approveUpdate, promoteUpdate, rollbackUpdate } from '../../workflows/messages.js';
 import type { FakeRouter } from '../support/fake-router.js';
 import { recordHistory } from '../support/histories.js';
-import { WorkflowHarness, fastPolicy, outcome, refusal, status, statusWhen, type RolloutHandle } from '../support/workflow-harness.js';
-import { waitFor } from '../support/wait-for.js';
+import { INTERVAL_MS, WorkflowHarness, outcome, realisticPolicy, refusal, status, type RolloutHandle } from '../support/workflow-harness.js';
 
 let harness: WorkflowHarness;
 
 beforeAll(async () => {
-  harness = await WorkflowHarness.create('failure-hold');
+  harness = await WorkflowHarness.timeSkipping('failure-hold');
 });
 afterAll(() => harness?.close());
 
-function holding(steps: Policy['steps'], timeoutMs = 600_000, overrides: Partial<Policy> = {}): Policy {
-  return fastPolicy(steps, { onFailure: { action: 'pause', keepGreen: false, timeoutMs }, ...overrides });
+function holding(steps: Policy['steps'], timeoutMs = 3_600_000, overrides: Partial<Policy> = {}): Policy {
+  return realisticPolicy(steps, { onFailure: { action: 'pause', keepGreen: false, timeoutMs }, ...overrides });
 }
 
-const canary: Policy['steps'] = [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 60_000 }, { kind: 'traffic', percent: 100, forMs: 200 }];
+const canary: Policy['steps'] = [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 300_000 }];
 
 /** Starts a rollout whose green fails at once, and waits until the failed gate holds it. */
 async function heldInCanary(router: FakeRouter, policy = holding(canary), extra = {}): Promise<RolloutHandle> {
   router.green = 'failing';
   const handle = await harness.start(router, policy, extra);
-  await statusWhen(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
+  await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed gate');
   return handle;
 }
 
-async function readings(router: FakeRouter, n: number, what: string): Promise<void> {
+async function readings(router: FakeRouter, handle: RolloutHandle, n: number, what: string): Promise<void> {
   const before = router.named('measureWindows').length;
-  await waitFor(() => router.named('measureWindows').length >= before + n, 20_000, what);
+  await harness.skipUntil(() => router.named('measureWindows').length >= before + n, what);
 }
 
 describe('a failed gate with onFailure: pause', () => {
@@ -43,13 +43,13 @@ describe('a failed gate with onFailure: pause', () => {
     const held = await status(handle);
     expect(held.heldOnFailure?.reason).toMatch(/^gate failed: failed: errors 50\.0% > 1%/);
     expect(held.traffic).toEqual({ blue: 90, green: 10 });
-    await readings(router, 3, 'gate readings while held');
+    await readings(router, handle, 3, 'gate readings while held');
     expect(router.routes()).toEqual([[{ blue: 90, green: 10 }, {}]]);
 
-    expect(await refusal(handle.executeUpdate(promoteUpdate, { args: [{}] }))).toMatch(/^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/);
-    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [''] }))).toMatch(/^nothing to approve/);
+    expect(await refusal(harness.update(handle, promoteUpdate, {}))).toMatch(/^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/);
+    expect(await refusal(harness.update(handle, approveUpdate, ''))).toMatch(/^nothing to approve/);
     router.green = 'healthy';
-    expect(await handle.executeUpdate(promoteUpdate, { args: [{ force: true, reason: 'known noisy metric' }] })).toMatch(/^forced on past the failed gate/);
+    expect(await harness.update(handle, promoteUpdate, { force: true, reason: 'known noisy metric' })).toMatch(/^forced on past the failed gate/);
     const result = await outcome(handle);
     await recordHistory('held-then-forced', handle);
     expect(result.outcome, result.reason).toBe('promoted');
@@ -65,7 +65,7 @@ describe('a failed gate with onFailure: pause', () => {
   it('rollback while held rolls back with its reason', async () => {
     const router = harness.endpoint('hold-rollback');
     const handle = await heldInCanary(router);
-    expect(await handle.executeUpdate(rollbackUpdate, { args: ['not worth chasing'] })).toMatch(/^rolling back: blue "blue" back to 100%/);
+    expect(await harness.update(handle, rollbackUpdate, 'not worth chasing')).toMatch(/^rolling back: blue "blue" back to 100%/);
     const result = await outcome(handle);
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe('not worth chasing');
@@ -77,7 +77,7 @@ describe('a failed gate with onFailure: pause', () => {
   it('abort while held rolls back', async () => {
     const router = harness.endpoint('hold-abort');
     const handle = await heldInCanary(router);
-    await handle.signal(abortSignal, 'wrong build');
+    await harness.signal(handle, abortSignal, 'wrong build');
     const result = await outcome(handle);
     expect(result.reason).toBe('wrong build');
     expect(router.routes().at(-1)).toEqual([{ blue: 100 }, {}]);
@@ -85,54 +85,57 @@ describe('a failed gate with onFailure: pause', () => {
 
   it('with no decision, rolls back when onFailure.timeout passes', async () => {
     const router = harness.endpoint('hold-timeout');
-    const handle = await heldInCanary(router, holding(canary, 1_000));
+    const handle = await heldInCanary(router, holding(canary, 900_000));
     const result = await outcome(handle);
     expect(result.outcome).toBe('rolled-back');
-    expect(result.reason).toMatch(/^gate failed: failed: errors 50\.0% > 1%.* \(held 1s with no operator decision\)$/);
-    expect(result.failedStep).toEqual({ index: 1, description: 'traffic 10% 1m' });
+    expect(result.reason).toMatch(/^gate failed: failed: errors 50\.0% > 1%.* \(held 15m with no operator decision\)$/);
+    expect(result.failedStep).toEqual({ index: 1, description: 'traffic 10% 10m' });
     expect(router.routes().at(-1)).toEqual([{ blue: 100 }, {}]);
   });
 
   it('records a breach that gets worse while held, and keeps renewing the guard lease', async () => {
     const router = harness.endpoint('hold-worse');
-    const handle = await heldInCanary(router, holding(canary, 600_000, { analysis: { intervalMs: 100, controllerLossTimeoutMs: 900 } }));
+    const handle = await heldInCanary(router, holding(canary, 3_600_000, { analysis: { intervalMs: INTERVAL_MS, controllerLossTimeoutMs: 60_000 } }));
     const renewals = router.named('renewGuard').length;
-    await waitFor(() => router.named('renewGuard').length >= renewals + 2, 20_000, 'renewals while held');
-    router.green = 'failing-and-slow';
-    const worse = await statusWhen(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
+    await harness.skipUntil(() => router.named('renewGuard').length >= renewals + 2, 'renewals while held');
+      router.green = 'failing-and-slow';
+    const worse = await harness.skipToStatus(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
     expect(worse.decisions.find((d) => d.message.startsWith('worse while held'))?.message).toMatch(/^worse while held: p95, latencyRatio failing too/);
     expect(worse.phase).toBe('HeldOnFailure');
-    await handle.executeUpdate(rollbackUpdate, { args: [''] });
+    await harness.update(handle, rollbackUpdate, '');
     expect((await outcome(handle)).reason).toBe('rolled back by an operator');
   });
 
   it('a breach while waiting for approval holds; forced on, the approval still waits for approve', async () => {
     const router = harness.endpoint('hold-approval');
-    const handle = await harness.start(router, holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 200 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 200 }]));
-    await statusWhen(handle, (s) => s.waitingForApproval, 'waiting for approval');
+    const handle = await harness.start(router, holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]));
+    await harness.skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
     router.green = 'failing';
-    await statusWhen(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
-    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [''] }))).toMatch(/^held on a failed gate/);
+    await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
+    expect(await refusal(harness.update(handle, approveUpdate, ''))).toMatch(/^held on a failed gate/);
     router.green = 'healthy';
-    await handle.executeUpdate(promoteUpdate, { args: [{ force: true }] });
-    const back = await statusWhen(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
+    await harness.update(handle, promoteUpdate, { force: true });
+    const back = await harness.skipToStatus(handle, (s) => s.phase === 'Approval', 'back to waiting for approval');
     expect(back.waitingForApproval).toBe(true);
     expect(back.heldOnFailure).toBeUndefined();
-    await handle.executeUpdate(approveUpdate, { args: [''] });
+    await harness.update(handle, approveUpdate, '');
     expect((await outcome(handle)).outcome).toBe('promoted');
   });
 
   it('a hold continues as new and holds on in the next run, with the same deadline', async () => {
     const router = harness.endpoint('hold-can');
-    const handle = await heldInCanary(router, holding(canary), { maxHistoryEvents: 40 });
+    // The last bake is one reading: it passes before its run is long enough to continue as new
+    // (a bake that does re-applies its split in the next run), so 100% shows once.
+    const [create, tenPercent] = canary;
+    const handle = await heldInCanary(router, holding([create!, tenPercent!, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]), { maxHistoryEvents: 40 });
     const first = await status(handle);
     const runs = new Set(router.calls.map((c) => c.runId)).size;
-    await waitFor(() => new Set(router.calls.map((c) => c.runId)).size > runs + 1, 30_000, 'continues-as-new while held');
-    const later = await status(handle);
+    await harness.skipUntil(() => new Set(router.calls.map((c) => c.runId)).size > runs + 1, 'continues-as-new while held');
+      const later = await status(handle);
     expect(later.phase).toBe('HeldOnFailure');
     expect(later.heldOnFailure?.endsAtMs).toBe(first.heldOnFailure?.endsAtMs);
     router.green = 'healthy';
-    await handle.executeUpdate(promoteUpdate, { args: [{ force: true }] });
+    await harness.update(handle, promoteUpdate, { force: true });
     const result = await outcome(handle);
     expect(result.outcome, result.reason).toBe('promoted');
     // Each run re-applies its step's routes (the same absolute split); none moves traffic before the force.

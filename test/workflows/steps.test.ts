@@ -4,7 +4,7 @@
 // minutes and an approval of an hour pass in no time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate } from '../../workflows/messages.js';
-import { GREEN, SMOKE, WorkflowHarness, outcome, realisticPolicy, status, statusWhen } from '../support/workflow-harness.js';
+import { GREEN, INTERVAL_MS, SMOKE, WorkflowHarness, outcome, realisticPolicy, status, statusWhen } from '../support/workflow-harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 let harness: WorkflowHarness;
@@ -33,7 +33,7 @@ describe('each step kind', () => {
     // Green keeps its 10% while the approval waits: the gates go on measuring it.
     const before = router.named('measureWindows').length;
     await harness.skipUntil(() => router.named('measureWindows').length >= before + 3, 'gate readings during the approval wait');
-    await handle.executeUpdate(approveUpdate, { args: ['ship it'] });
+    await harness.update(handle, approveUpdate, 'ship it');
     const result = await outcome(handle);
 
     expect(result.outcome, result.reason).toBe('promoted');
@@ -70,11 +70,31 @@ describe('each step kind', () => {
     const router = harness.endpoint('early-approval');
     const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]));
     await statusWhen(handle, (s) => s.waitingForApproval, 'waiting for approval');
-    await handle.executeUpdate(approveUpdate, { args: [''] });
+    await harness.update(handle, approveUpdate, '');
     const result = await outcome(handle);
     expect(result.outcome, result.reason).toBe('promoted');
     const firstRoute = router.calls.findIndex((c) => c.name === 'setRoutes');
     expect(router.calls.slice(0, firstRoute).filter((c) => c.name === 'measureWindows' || c.name === 'snapshotMetrics')).toEqual([]);
+  });
+});
+
+describe('continue-as-new in a bake', () => {
+  it('an hour-long bake continues as new, keeps its progress and ends as one run would', async () => {
+    const router = harness.endpoint('bake-can');
+    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_600_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]), { maxHistoryEvents: 60 });
+    const result = await outcome(handle);
+    expect(result.outcome, result.reason).toBe('promoted');
+    const runs = new Set(router.calls.map((c) => c.runId)).size;
+    expect(runs).toBeGreaterThan(2);
+    expect(result.decisions.filter((d) => d.message === 'continued as new at step 2')).toHaveLength(runs - 1);
+    // Green is created once; each run re-applies the bake's absolute split (harmless), then 100%.
+    expect(router.named('ensureDeployment')).toHaveLength(1);
+    expect(new Set(router.routes().slice(0, -1).map((r) => JSON.stringify(r)))).toEqual(new Set([JSON.stringify([{ blue: 90, green: 10 }, {}])]));
+    expect(router.routes().at(-1)).toEqual([{ green: 100 }, {}]);
+    // The bake's hour is counted across runs, not restarted: 120 readings of 30 s, give or take the window starts.
+    const tenPercentReadings = router.named('measureWindows').filter((c) => (c.args[0] as { greenTraffic: string }).greenTraffic === 'live').length;
+    expect(tenPercentReadings).toBeGreaterThanOrEqual(120);
+    expect(tenPercentReadings).toBeLessThan(120 + 2 * runs + 2);
   });
 });
 

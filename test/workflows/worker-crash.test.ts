@@ -1,49 +1,30 @@
 // A worker process killed with SIGKILL in the middle of a bake: a new worker
 // picks the rollout up from its history and finishes with the same outcome.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { statusQuery } from '../../workflows/messages.js';
-import { spawnCli, type CliProcess } from '../support/cli.js';
 import { startLoad } from '../support/load.js';
 import { RolloutTestBed, createEndpointWithBlue, modelServer, testPolicy } from '../support/rollout-fixture.js';
-import { TEST_ADMIN_TOKEN } from '../support/router.js';
 import { waitFor } from '../support/wait-for.js';
 import { rolloutResult } from '../../cli/follow-rollout.js';
 
 let bed: RolloutTestBed;
-const workers: CliProcess[] = [];
-
-function spawnWorker(): CliProcess {
-  const worker = spawnCli(['worker', '--task-queue', bed.taskQueue], {
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    SAFEROLL_ROUTER_URL: bed.router.router.adminUrl,
-    SAFEROLL_DATA_URL: bed.router.router.dataUrl,
-    SAFEROLL_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-  });
-  workers.push(worker);
-  return worker;
-}
-
 beforeAll(async () => {
   bed = await RolloutTestBed.create();
 });
-afterAll(async () => {
-  for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-  await bed?.close();
-});
+afterAll(() => bed?.close());
 
 describe('worker crash', () => {
   it('a rollout survives its worker being killed mid-bake and is promoted by the next one', async () => {
     const key = await createEndpointWithBlue(bed.router, 'crash-test');
     const load = startLoad(bed.router.router.dataUrl, 'crash-test', key);
-    const first = spawnWorker();
+    const first = bed.spawnWorkerProcess();
     const policy = testPolicy({ steps: [{ kind: 'create' }, { kind: 'mirror', percent: 50, forMs: 2_000 }, { kind: 'traffic', percent: 10, forMs: 6_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }] });
     const handle = await bed.start('crash-test', modelServer('green'), policy);
     await waitFor(async () => (await handle.query(statusQuery).catch(() => undefined))?.phase === 'Traffic', 60_000, 'traffic bake running');
     first.child.kill('SIGKILL');
     await first.exited;
 
-    const second = spawnWorker();
+    const second = bed.spawnWorkerProcess();
     const result = await rolloutResult(handle);
     const report = await load.stop();
     second.child.kill('SIGTERM');
