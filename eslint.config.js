@@ -27,10 +27,15 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...nodeBuiltins, 'undici', 'prom-client'].map((name) => ({ name, message: 'workflow code must stay deterministic: do I/O in an activity' })),
-        patterns: [{ group: ['**/router/**', '**/activities/*', '!**/activities/types*'], message: 'workflows import activity types only, never the router' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...nodeBuiltins, 'undici', 'prom-client'].map((name) => ({ name, message: 'workflow code must stay deterministic: do I/O in an activity' })),
+          patterns: [
+            { group: ['**/router/**', '**/activities/*', '!**/activities/types*'], message: 'workflows import activity types only, never the router' },
+          ],
+        },
+      ],
       'no-restricted-globals': ['error', { name: 'fetch', message: 'no I/O in workflow code' }, { name: 'setInterval', message: 'use the SDK sleep' }],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'use the SDK deterministic random' }],
     },
@@ -39,13 +44,30 @@ export default tseslint.config(
     // The folders depend one way (DESIGN.md's table): the workflow imports activity types, never the reverse.
     files: ['activities/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows/**', '**/cli/**', '**/worker/**'], message: 'activities serve the workflow and never import it: share a type through shared/ or activities/types.ts' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows/**', '**/cli/**', '**/worker/**'],
+              message: 'activities serve the workflow and never import it: share a type through shared/ or activities/types.ts',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['router/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows/**', '**/activities/**', '**/cli/**', '**/worker/**'], message: 'the routing core knows nothing of its controller or CLI' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/workflows/**', '**/activities/**', '**/cli/**', '**/worker/**'], message: 'the routing core knows nothing of its controller or CLI' },
+          ],
+        },
+      ],
     },
   },
   {

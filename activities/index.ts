@@ -86,9 +86,10 @@ export function createActivities(deps: ActivityDeps) {
     /** Creates the deployment unless it exists with the same spec, then waits (heartbeating) until Succeeded. */
     async ensureDeployment(endpoint: string, spec: DeploymentSpec): Promise<{ instances: number }> {
       return classified(async () => {
-        const body = 'upstreams' in spec.source
-          ? { instanceCount: spec.instanceCount, upstreams: spec.source.upstreams }
-          : { instanceCount: spec.instanceCount, process: spec.source.process };
+        const body =
+          'upstreams' in spec.source
+            ? { instanceCount: spec.instanceCount, upstreams: spec.source.upstreams }
+            : { instanceCount: spec.instanceCount, process: spec.source.process };
         // PUT of the same spec is a no-op on the router, so a retry never creates a second green.
         await admin.putDeployment(endpoint, spec.name, body);
         const view = await waitSucceeded(admin, endpoint, spec.name, { pollMs, sleep, onView: (v) => heartbeat(v.provisioningState) });
@@ -104,7 +105,9 @@ export function createActivities(deps: ActivityDeps) {
      */
     async setRoutes(endpoint: string, traffic: TrafficMap, mirrorTraffic: MirrorMap, opts: RouteOptions = {}): Promise<void> {
       const call = () =>
-        opts.guard === undefined ? admin.setTraffic(endpoint, traffic, mirrorTraffic) : explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { traffic, mirrorTraffic, guard: opts.guard }));
+        opts.guard === undefined
+          ? admin.setTraffic(endpoint, traffic, mirrorTraffic)
+          : explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { traffic, mirrorTraffic, guard: opts.guard }));
       await (opts.retryRefusals ? call() : classified(call));
     },
 

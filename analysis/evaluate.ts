@@ -253,7 +253,10 @@ function invalidInput(rules: GateRules, green: WindowStats, blue: WindowStats | 
     const limit = rules[key];
     if (limit !== undefined && !Number.isFinite(limit)) return `${key} must be a finite number, got ${limit}`;
   }
-  for (const [who, stats] of [['green', green], ['blue', blue]] as const) {
+  for (const [who, stats] of [
+    ['green', green],
+    ['blue', blue],
+  ] as const) {
     if (stats === undefined) continue;
     const counts = [stats.requests, stats.errors, stats.aborts ?? 0, stats.overflow, ...stats.buckets.map((b) => b.count)];
     if (counts.some((c) => !(Number.isFinite(c) && c >= 0))) return `${who} window has a negative or non-finite count`;

@@ -46,12 +46,7 @@ const EMPTY: TrafficSeries = { count: 0, errors: 0, buckets: [] };
  * taken as the increase. The reset is decided per series, not per bucket, so
  * the buckets of one histogram always come from the same side of a restart.
  */
-export function measureWindow(
-  start: MetricsSnapshot | undefined,
-  end: MetricsSnapshot,
-  deployment: string,
-  traffic: TrafficKind,
-): WindowStats {
+export function measureWindow(start: MetricsSnapshot | undefined, end: MetricsSnapshot, deployment: string, traffic: TrafficKind): WindowStats {
   const endSeries = end.deployments[deployment]?.[traffic] ?? EMPTY;
   const fromZero = start === undefined || restartedBetween(start, end);
   const startSeries = fromZero ? EMPTY : (start.deployments[deployment]?.[traffic] ?? EMPTY);

@@ -70,8 +70,20 @@ runBench('bench:breach', async () => {
     benchPolicy('bench-breach', [{ kind: 'create' }, SMOKE_STEP, step], { minRequests: 50, intervalMs: 1_000, p95Ms: 250, errorRate: 0.01 });
   const scenarios: Scenario[] = [
     { id: 'err-live', label: 'errors (100%) at 10% live traffic', step: { kind: 'traffic', percent: 10, forMs: BAKE_MS }, control: { errorRate: 1 }, runs: [] },
-    { id: 'lat-live', label: '+300 ms latency at 10% live traffic', step: { kind: 'traffic', percent: 10, forMs: BAKE_MS }, control: { latencyMs: 300 }, runs: [] },
-    { id: 'err-mirror', label: 'errors (100%) while mirroring 10%', step: { kind: 'mirror', percent: 10, forMs: BAKE_MS }, control: { errorRate: 1 }, runs: [] },
+    {
+      id: 'lat-live',
+      label: '+300 ms latency at 10% live traffic',
+      step: { kind: 'traffic', percent: 10, forMs: BAKE_MS },
+      control: { latencyMs: 300 },
+      runs: [],
+    },
+    {
+      id: 'err-mirror',
+      label: 'errors (100%) while mirroring 10%',
+      step: { kind: 'mirror', percent: 10, forMs: BAKE_MS },
+      control: { errorRate: 1 },
+      runs: [],
+    },
   ];
 
   for (let rep = 0; rep < reps; rep++) {
@@ -91,11 +103,16 @@ runBench('bench:breach', async () => {
   const rows = scenarios.map((s) => {
     const failed = s.runs.map((r) => r.failedAfterT0);
     const slow = s.runs.map((r) => r.slowAfterT0);
-    const clientCell = s.id.startsWith('lat') ? `${fmt(median(failed))} failed, ${fmt(median(slow))} slower than ${SLOW_MS} ms` : `${fmt(median(failed))} failed`;
+    const clientCell = s.id.startsWith('lat')
+      ? `${fmt(median(failed))} failed, ${fmt(median(slow))} slower than ${SLOW_MS} ms`
+      : `${fmt(median(failed))} failed`;
     return [
       s.label,
       seconds(median(s.runs.map((r) => r.gateFailedMs))),
-      spread(s.runs.map((r) => r.gateFailedMs), (x) => fmt(x / 1000, 2)),
+      spread(
+        s.runs.map((r) => r.gateFailedMs),
+        (x) => fmt(x / 1000, 2),
+      ),
       seconds(median(s.runs.map((r) => r.trafficRestoredMs))),
       seconds(median(s.runs.map((r) => r.doneMs))),
       clientCell,
@@ -113,7 +130,16 @@ runBench('bench:breach', async () => {
     `Temporal dev server (headless), \`saferoll router\` in its own process, the saferoll worker (createRolloutWorker) in a child process. Blue: examples/model-server.mjs (5 ms), green: the same with 2 instances; both started by the router. Clients: ${rate} req/s open loop, all the time. Policy: create, smoke, then a ${BAKE_MS / 60_000}-minute bake at 10% (live or mirror); analysis interval 1 s, minRequests 50, errorRate 1%, p95 250 ms. T0 = just before the breach is switched on at every green instance (\`POST /_control\`), once the step's gate has passed at least once, plus (run + 0.5)/runs × 1 s so that breaches fall at different points of the gate interval. ${reps} runs per scenario, medians (per-run values in seconds). Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     markdownTable(
-      ['breach', 'T0 → gate Failed', 'per run, s', 'T0 → blue 100%, mirror off', 'T0 → rollback done (green deleted)', 'client requests hurt after T0 (median)', 'requests sent T0 → blue 100%', 'hurt per run'],
+      [
+        'breach',
+        'T0 → gate Failed',
+        'per run, s',
+        'T0 → blue 100%, mirror off',
+        'T0 → rollback done (green deleted)',
+        'client requests hurt after T0 (median)',
+        'requests sent T0 → blue 100%',
+        'hurt per run',
+      ],
       rows,
     ),
     '',
@@ -122,10 +148,22 @@ runBench('bench:breach', async () => {
   await writeReport('breach-to-rollback', md);
 });
 
-async function breachOnce(router: RouterProcess, client: Awaited<ReturnType<typeof connectClient>>, taskQueue: string, scenario: Scenario, policy: ReturnType<typeof benchPolicy>, load: SteadyLoad, offsetMs: number): Promise<Run> {
+async function breachOnce(
+  router: RouterProcess,
+  client: Awaited<ReturnType<typeof connectClient>>,
+  taskQueue: string,
+  scenario: Scenario,
+  policy: ReturnType<typeof benchPolicy>,
+  load: SteadyLoad,
+  offsetMs: number,
+): Promise<Run> {
   const admin = router.admin;
   const firstSample = load.samples.length;
-  const green = { name: 'green', instanceCount: 2, source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: 'green', LATENCY_MS: '5' }, readinessPath: '/healthz' } } };
+  const green = {
+    name: 'green',
+    instanceCount: 2,
+    source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: 'green', LATENCY_MS: '5' }, readinessPath: '/healthz' } },
+  };
   const handle = await startRollout(client, { endpoint: ENDPOINT, policy, green, blue: 'blue', policySource: 'bench' }, { taskQueue });
   const phase = scenario.step.kind === 'mirror' ? 'Mirror' : 'Traffic';
   await waitForStatus(handle, (s) => s.phase === phase && s.lastGate?.phase === 'Successful', `${scenario.id}: first passing gate`, 60_000);
@@ -135,7 +173,11 @@ async function breachOnce(router: RouterProcess, client: Awaited<ReturnType<type
   const t0 = nowMs();
   await Promise.all(
     instances.map(async (instance) => {
-      const answer = await request(`${instance.url}/_control`, { method: 'POST', body: JSON.stringify(scenario.control), headers: { 'content-type': 'application/json' } });
+      const answer = await request(`${instance.url}/_control`, {
+        method: 'POST',
+        body: JSON.stringify(scenario.control),
+        headers: { 'content-type': 'application/json' },
+      });
       await answer.body.dump();
       if (answer.statusCode !== 200) throw new Error(`/_control on ${instance.url} answered ${answer.statusCode}`);
     }),

@@ -39,7 +39,14 @@ const STEPS: PolicyStep[] = [
   { kind: 'traffic', percent: 100, forMs: BAKE_MS },
   { kind: 'deleteBlue', afterMs: 0 },
 ];
-const STEP_LABELS = ['create', 'smoke', `mirror 50% (${BAKE_MS / 1000} s)`, `traffic 50% (${BAKE_MS / 1000} s)`, `traffic 100% (${BAKE_MS / 1000} s)`, 'delete blue'];
+const STEP_LABELS = [
+  'create',
+  'smoke',
+  `mirror 50% (${BAKE_MS / 1000} s)`,
+  `traffic 50% (${BAKE_MS / 1000} s)`,
+  `traffic 100% (${BAKE_MS / 1000} s)`,
+  'delete blue',
+];
 
 interface SizeResult {
   n: number;
@@ -68,7 +75,10 @@ runBench('bench:scale', async () => {
       'profile-router': { type: 'boolean' },
     },
   });
-  let sizes = (values.sizes ?? (values.full ? '10,50,200' : '10,50')).split(',').map(Number).filter((n) => n > 0);
+  let sizes = (values.sizes ?? (values.full ? '10,50,200' : '10,50'))
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
   if (values.max) sizes = sizes.filter((n) => n <= Number(values.max));
   const perEndpointRate = Number(values['per-endpoint-rate'] ?? 6);
   const intervalMs = Number(values['interval-ms'] ?? 1_000);
@@ -92,19 +102,38 @@ runBench('bench:scale', async () => {
     const names = Array.from({ length: n }, (_, i) => `scale${n}-${i}`);
     log(`N=${n}: creating ${n} endpoints`);
     const keys = await inBatches(names, 8, (name) => createEndpointWithBlue(router.admin, name, { upstreams: [blueServer.url] }));
-    const load = new SteadyLoad({ ratePerSec: perEndpointRate * n, targets: names.map((endpoint, i) => ({ dataUrl: router.dataUrl, endpoint, key: keys[i] ?? '' })), connections: 64 }).start();
+    const load = new SteadyLoad({
+      ratePerSec: perEndpointRate * n,
+      targets: names.map((endpoint, i) => ({ dataUrl: router.dataUrl, endpoint, key: keys[i] ?? '' })),
+      connections: 64,
+    }).start();
     await sleep(1_000);
     worker.resetPeak();
     const upstreamCpu = (): number => cpuMs(blueServer.child.pid) + cpuMs(greenServer.child.pid);
-    const cpu0 = { router: cpuMs(router.child.pid), worker: cpuMs(worker.child.pid), temporal: cpuMs(dev.child.pid ?? 0), bench: selfCpuMs(), upstreams: upstreamCpu(), machine: machineCpuMs() };
+    const cpu0 = {
+      router: cpuMs(router.child.pid),
+      worker: cpuMs(worker.child.pid),
+      temporal: cpuMs(dev.child.pid ?? 0),
+      bench: selfCpuMs(),
+      upstreams: upstreamCpu(),
+      machine: machineCpuMs(),
+    };
 
     const t0 = Date.now();
     const handles: WorkflowHandle[] = await inBatches(names, 25, (name) =>
-      startRollout(client, { endpoint: name, policy, green: { name: 'green', instanceCount: 1, source: { upstreams: [greenServer.url] } }, blue: 'blue', policySource: 'bench' }, { taskQueue }),
+      startRollout(
+        client,
+        { endpoint: name, policy, green: { name: 'green', instanceCount: 1, source: { upstreams: [greenServer.url] } }, blue: 'blue', policySource: 'bench' },
+        { taskQueue },
+      ),
     );
     const startMs = Date.now() - t0;
     log(`N=${n}: ${n} rollouts started in ${startMs} ms`);
-    const outcomes: RolloutResult[] = await withTimeout(Promise.all(handles.map((h) => rolloutResult(h as RolloutHandle))), 60_000 + n * 3_000, `N=${n}: the rollouts' results`);
+    const outcomes: RolloutResult[] = await withTimeout(
+      Promise.all(handles.map((h) => rolloutResult(h as RolloutHandle))),
+      60_000 + n * 3_000,
+      `N=${n}: the rollouts' results`,
+    );
     const wallMs = Date.now() - t0;
     const machine = machineCpuMs();
     const cpu = {
@@ -151,7 +180,12 @@ runBench('bench:scale', async () => {
     };
     results.push(result);
     log(
-      `N=${n}: ${promoted} promoted, ${n - promoted} rolled back in ${seconds(wallMs)}; measureWindows p50 ${ms(median(result.measure.map((t) => t.totalMs)))} p95 ${ms(percentile(result.measure.map((t) => t.totalMs), 0.95))}; worker peak RSS ${fmt(stats.rssPeakBytes / 1048576)} MiB; clients ${describeFailures(loadSummary)}`,
+      `N=${n}: ${promoted} promoted, ${n - promoted} rolled back in ${seconds(wallMs)}; measureWindows p50 ${ms(median(result.measure.map((t) => t.totalMs)))} p95 ${ms(
+        percentile(
+          result.measure.map((t) => t.totalMs),
+          0.95,
+        ),
+      )}; worker peak RSS ${fmt(stats.rssPeakBytes / 1048576)} MiB; clients ${describeFailures(loadSummary)}`,
     );
     await inBatches(names, 8, (name) => router.admin.deleteEndpoint(name).catch(() => undefined));
   }
@@ -169,7 +203,12 @@ runBench('bench:scale', async () => {
       `${ms(median(bakeOverheads))} / ${ms(percentile(bakeOverheads, 0.95))}`,
       `${ms(median(allOverheads))} / ${ms(percentile(allOverheads, 0.95))}`,
       `${ms(median(totals))} / ${ms(percentile(totals, 0.95))}`,
-      `${ms(median(r.measure.map((t) => t.queueMs)))} / ${ms(percentile(r.measure.map((t) => t.queueMs), 0.95))}`,
+      `${ms(median(r.measure.map((t) => t.queueMs)))} / ${ms(
+        percentile(
+          r.measure.map((t) => t.queueMs),
+          0.95,
+        ),
+      )}`,
       fmt(r.measure.length),
       `${fmt(r.workerRssPeak / 1048576)} MiB`,
       `${fmt(r.cpu.worker / r.wallMs, 2)} / ${fmt(r.cpu.router / r.wallMs, 2)} / ${fmt(r.cpu.temporal / r.wallMs, 2)} / ${fmt(r.cpu.bench / r.wallMs, 2)} / ${fmt(r.cpu.upstreams / r.wallMs, 2)}`,
@@ -177,7 +216,10 @@ runBench('bench:scale', async () => {
       `${fmt(r.load.sent)}, ${describeFailures(r.load)}, p99 ${ms(r.load.p99)}`,
     ];
   });
-  const stepRows = STEPS.map((_, i) => [STEP_LABELS[i] ?? '', ...results.map((r) => `${ms(median(r.overheadByStep[i] ?? []))} / ${ms(percentile(r.overheadByStep[i] ?? [], 0.95))}`)]);
+  const stepRows = STEPS.map((_, i) => [
+    STEP_LABELS[i] ?? '',
+    ...results.map((r) => `${ms(median(r.overheadByStep[i] ?? []))} / ${ms(percentile(r.overheadByStep[i] ?? [], 0.95))}`),
+  ]);
   const reasons = results.filter((r) => r.reasons.length > 0).map((r) => `N=${r.n} rollbacks: ${r.reasons.join(' | ')}`);
   const md = [
     `## Controller scale (${new Date().toISOString()})`,
@@ -186,7 +228,21 @@ runBench('bench:scale', async () => {
     `One Temporal dev server, one \`saferoll router\` process, one saferoll worker process (default worker options), all on this machine. N rollouts started at once on N endpoints; blue and green of each are \`upstreams\` deployments pointing at two shared fast upstream processes of this bench. Load: ${perEndpointRate} req/s per endpoint, open loop. Policy: create, smoke (1 request), mirror 50%, 50%, 100% for ${BAKE_MS / 1000} s each, delete blue; interval ${intervalMs / 1000} s, minRequests 5. "beyond bake" = a step's duration (from the workflow's decision times) minus its configured bake; the gate round trip is measureWindows from ActivityTaskScheduled to ActivityTaskCompleted in the histories (queue = scheduled -> started). CPU in cores (1.00 = one core busy) over the run, from /proc; "load generator" is this bench's own process; "machine busy" is the share of all cores busy, whoever used them. Sizes run: ${sizes.join(', ')}${values.full ? '' : ' (200 with --full)'}. Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     markdownTable(
-      ['N', 'promoted / rolled back', 'wall time, all N', 'configured bakes', 'bake step beyond bake p50 / p95', 'any step beyond bake p50 / p95', 'gate tick (measureWindows) p50 / p95', 'of which queue wait p50 / p95', 'gate ticks', 'worker peak RSS', 'CPU cores: worker / router / temporal / load generator / upstreams', 'machine busy', 'client requests, failures, p99'],
+      [
+        'N',
+        'promoted / rolled back',
+        'wall time, all N',
+        'configured bakes',
+        'bake step beyond bake p50 / p95',
+        'any step beyond bake p50 / p95',
+        'gate tick (measureWindows) p50 / p95',
+        'of which queue wait p50 / p95',
+        'gate ticks',
+        'worker peak RSS',
+        'CPU cores: worker / router / temporal / load generator / upstreams',
+        'machine busy',
+        'client requests, failures, p99',
+      ],
       summaryRows,
     ),
     '',
@@ -207,5 +263,3 @@ async function inBatches<T, R>(items: readonly T[], size: number, fn: (item: T) 
   for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
   return out;
 }
-
-

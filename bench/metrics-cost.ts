@@ -91,10 +91,24 @@ class TwiceBookedRecorder implements Recorder {
 
 function twiceBooked(sets: readonly [string, string, TrafficKind][]): Recorder[] {
   const registry = new Registry();
-  const requests = new Counter({ name: 'saferoll_requests_total', help: 'h', labelNames: ['endpoint', 'deployment', 'traffic', 'code'], registers: [registry] });
-  const histogram = new Histogram({ name: 'saferoll_request_duration_seconds', help: 'h', labelNames: ['endpoint', 'deployment', 'traffic'], buckets: DURATION_BUCKETS_SECONDS, registers: [registry] });
+  const requests = new Counter({
+    name: 'saferoll_requests_total',
+    help: 'h',
+    labelNames: ['endpoint', 'deployment', 'traffic', 'code'],
+    registers: [registry],
+  });
+  const histogram = new Histogram({
+    name: 'saferoll_request_duration_seconds',
+    help: 'h',
+    labelNames: ['endpoint', 'deployment', 'traffic'],
+    buckets: DURATION_BUCKETS_SECONDS,
+    registers: [registry],
+  });
   const plain = new RouterMetrics();
-  return sets.map(([endpoint, deployment, traffic]) => new TwiceBookedRecorder(requests, histogram, { endpoint, deployment, traffic }, plain.forTraffic(endpoint, deployment, traffic)));
+  return sets.map(
+    ([endpoint, deployment, traffic]) =>
+      new TwiceBookedRecorder(requests, histogram, { endpoint, deployment, traffic }, plain.forTraffic(endpoint, deployment, traffic)),
+  );
 }
 
 runBench('bench:metrics', async () => {
@@ -218,7 +232,10 @@ runBench('bench:metrics', async () => {
     '',
     markdownTable(['booking one request', 'before: booked twice (ns)', 'now: booked once (ns)', 'before / now'], savings),
     '',
-    markdownTable(['router holding', 'histogram series', 'saferoll_* lines', 'exposition size', 'scrape p50', 'scrape max', 'loop stall p50', 'longest loop stall'], scrapeRows),
+    markdownTable(
+      ['router holding', 'histogram series', 'saferoll_* lines', 'exposition size', 'scrape p50', 'scrape max', 'loop stall p50', 'longest loop stall'],
+      scrapeRows,
+    ),
   ].join('\n');
   await writeReport('metrics-cost', md);
 });
@@ -271,4 +288,3 @@ async function populate(router: RunningRouter, upstream: string, agent: Agent, e
     await admin.close();
   }
 }
-

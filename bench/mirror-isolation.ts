@@ -76,7 +76,21 @@ runBench('bench:mirror', async () => {
   const key = await createEndpointWithBlue(admin, ENDPOINT, { process: modelServerProcess('blue') });
   const variants: Variant[] = [];
   for (const id of ids) {
-    const variant: Variant = { id, label: 'no mirroring', p99: [], p50: [], latencies: [], vsNone: [], vsHealthy: [], sent: 0, errors: 0, errorKinds: [], peakInFlight: [], shed: [], cpuPerRequest: [] };
+    const variant: Variant = {
+      id,
+      label: 'no mirroring',
+      p99: [],
+      p50: [],
+      latencies: [],
+      vsNone: [],
+      vsHealthy: [],
+      sent: 0,
+      errors: 0,
+      errorKinds: [],
+      peakInFlight: [],
+      shed: [],
+      cpuPerRequest: [],
+    };
     if (id !== 'none') {
       const mirror = MIRRORS[id];
       variant.label = mirror.label;
@@ -130,7 +144,9 @@ runBench('bench:mirror', async () => {
         const shed = (text: string): number => sumSamples(text, 'saferoll_mirror_shed_total', { deployment: variant.id });
         variant.shed.push(shed(after) - shed(before));
       }
-      log(`round ${round + 1}/${rounds} ${variant.label}: p50 ${ms(summary.p50)} p99 ${ms(summary.p99)}, ${all.sent} sent, errors ${describeFailures(all)}${variant.upstream ? `, peak held at mirror ${peak}` : ''}`);
+      log(
+        `round ${round + 1}/${rounds} ${variant.label}: p50 ${ms(summary.p50)} p99 ${ms(summary.p99)}, ${all.sent} sent, errors ${describeFailures(all)}${variant.upstream ? `, peak held at mirror ${peak}` : ''}`,
+      );
       await sleep(300);
     }
     for (const variant of variants) {
@@ -168,7 +184,19 @@ runBench('bench:mirror', async () => {
     `Router: \`saferoll router\` in its own process (mirror cap ${MIRROR_CAP} in flight, upstream timeout 30 s); blue: examples/model-server.mjs (LATENCY_MS=0) started by the router; mirrors: small Node server processes of this bench (healthy = answers at once; hung = never answers; slow = answers after 1 s). Clients: open loop, ${rate} req/s, 64 connections, POST /score. ${rounds} interleaved rounds of ${seconds} s per variant (order rotated; the first ${WARMUP_MS} ms of each run not counted in p50/p99); p99 ratios: of the p99s over all rounds' samples pooled, and in brackets the median of per-round ratios to the same round's run without mirroring / with the healthy mirror. Router CPU per request from /proc. Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     markdownTable(
-      ['variant', 'p50 (median of rounds)', 'p99 (all rounds pooled)', 'p99 per round, ms', 'p99 vs no mirroring, pooled (median of rounds); target <= 1.1x', 'p99 vs healthy mirror, pooled (median of rounds)', 'router CPU ms / request', 'requests', 'client errors (target 0)', 'peak mirror copies held / cap', 'mirror copies shed'],
+      [
+        'variant',
+        'p50 (median of rounds)',
+        'p99 (all rounds pooled)',
+        'p99 per round, ms',
+        'p99 vs no mirroring, pooled (median of rounds); target <= 1.1x',
+        'p99 vs healthy mirror, pooled (median of rounds)',
+        'router CPU ms / request',
+        'requests',
+        'client errors (target 0)',
+        'peak mirror copies held / cap',
+        'mirror copies shed',
+      ],
       rows,
     ),
     '',
@@ -181,4 +209,3 @@ runBench('bench:mirror', async () => {
   }
   await writeReport(values.profile ? 'mirror-isolation-profile' : 'mirror-isolation', md);
 });
-

@@ -114,11 +114,17 @@ async function checkVariant(variant: Variant): Promise<void> {
     body: REQUEST_BODY,
   });
   const text = await answer.body.text();
-  if (answer.statusCode !== 200 || !text.includes('"score"')) throw new Error(`${variant.label}: POST ${variant.url} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+  if (answer.statusCode !== 200 || !text.includes('"score"'))
+    throw new Error(`${variant.label}: POST ${variant.url} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
 }
 
 /** One saturation run with a CPU window inside wrk's steady state. */
-async function saturate(variant: Variant, upstreamPids: number[], durationS: number, connections: number): Promise<{ result: WrkResult; cpu: CpuUsage | undefined }> {
+async function saturate(
+  variant: Variant,
+  upstreamPids: number[],
+  durationS: number,
+  connections: number,
+): Promise<{ result: WrkResult; cpu: CpuUsage | undefined }> {
   let cpu: CpuUsage | undefined;
   let sampling: Promise<void> = Promise.resolve();
   const result = await runWrk({
@@ -157,7 +163,12 @@ async function main(): Promise<void> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'saferoll-bench-'));
   // Cleanups run newest first: the processes stop before their temp dir goes.
   onCleanup('temp dir', () => rm(tmp, { recursive: true, force: true }));
-  log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   log('starting upstreams (examples/model-server.mjs, LATENCY_MS=0): blue, green (mirror target)');
   const [blue, green] = await Promise.all([startModelServer('blue'), startModelServer('green')]);
   const upstreamPids = [blue.child.pid, green.child.pid];
@@ -170,7 +181,13 @@ async function main(): Promise<void> {
  * An endpoint with `blue` (live 100%) and `green` deployments; green gets
  * `mirrorPercent` of copies (0 = mirroring off).
  */
-async function configureEndpoint(admin: AdminClient, endpoint: string, blueUrl: string, greenUrl: string, mirrorPercent: number): Promise<{ endpoint: string; key: string }> {
+async function configureEndpoint(
+  admin: AdminClient,
+  endpoint: string,
+  blueUrl: string,
+  greenUrl: string,
+  mirrorPercent: number,
+): Promise<{ endpoint: string; key: string }> {
   const key = await createEndpointWithBlue(admin, endpoint, { upstreams: [blueUrl] });
   await admin.putDeployment(endpoint, 'green', { instanceCount: 1, upstreams: [greenUrl] });
   await waitSucceeded(admin, endpoint, 'green', { timeoutMs: 30_000 });
@@ -185,15 +202,39 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
   const mirrorSetup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
   const workers = (master: TrackedChild) => () => [master.pid, ...childPids(master.pid)];
   const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number): Variant => ({
-    id, label, url, key, proxyPids, jsThreadPid, saturation: [], unloaded: [], cpu: [], vsDirect: [], vsNginx: [],
+    id,
+    label,
+    url,
+    key,
+    proxyPids,
+    jsThreadPid,
+    saturation: [],
+    unloaded: [],
+    cpu: [],
+    vsDirect: [],
+    vsNginx: [],
   });
   const scorePath = `/${plainSetup.endpoint}/score`;
   const variants: Variant[] = [
     variant('direct', 'direct to upstream', `${blueUrl}${scorePath}`, plainSetup.key, () => []),
     variant('nginx', `nginx keep-alive proxy (${childPids(nginx.child.pid).length} workers)`, `${nginx.url}${scorePath}`, plainSetup.key, workers(nginx.child)),
-    variant('plain', 'plain undici proxy (dispatch; no auth, no metrics)', `${plain.url}${scorePath}`, plainSetup.key, () => [plain.child.pid], plain.child.pid),
+    variant(
+      'plain',
+      'plain undici proxy (dispatch; no auth, no metrics)',
+      `${plain.url}${scorePath}`,
+      plainSetup.key,
+      () => [plain.child.pid],
+      plain.child.pid,
+    ),
     variant('router', 'saferoll router, metrics, mirror 0%', `${router.dataUrl}${scorePath}`, plainSetup.key, () => [router.child.pid], router.child.pid),
-    variant('router-mirror', 'saferoll router, metrics, mirror 10%', `${router.dataUrl}/${mirrorSetup.endpoint}/score`, mirrorSetup.key, () => [router.child.pid], router.child.pid),
+    variant(
+      'router-mirror',
+      'saferoll router, metrics, mirror 10%',
+      `${router.dataUrl}/${mirrorSetup.endpoint}/score`,
+      mirrorSetup.key,
+      () => [router.child.pid],
+      router.child.pid,
+    ),
   ];
   for (const v of variants) {
     await checkVariant(v);
@@ -225,7 +266,9 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
       log(
         `${tag} ${fmt.int(result.requestsPerSecond).padStart(7)} req/s  p50 ${fmt.ms(unloaded.p50Ms)} ms  p99 ${fmt.ms(unloaded.p99Ms)} ms` +
           (cpu && v.id !== 'direct' ? `  proxy ${fmt.int(((cpu.cores.proxy ?? 0) * 1e6) / result.requestsPerSecond)} us CPU/req` : '') +
-          (cpu ? `  cpu proxy ${fmt.cores(cpu.cores.proxy)}${v.jsThreadPid === undefined ? '' : ` (JS thread ${fmt.cores(cpu.cores.proxyJs)})`} upstream ${fmt.cores(cpu.cores.upstream)} wrk ${fmt.cores(cpu.cores.wrk)} machine ${fmt.pct(cpu.machineBusy)}` : '') +
+          (cpu
+            ? `  cpu proxy ${fmt.cores(cpu.cores.proxy)}${v.jsThreadPid === undefined ? '' : ` (JS thread ${fmt.cores(cpu.cores.proxyJs)})`} upstream ${fmt.cores(cpu.cores.upstream)} wrk ${fmt.cores(cpu.cores.wrk)} machine ${fmt.pct(cpu.machineBusy)}`
+            : '') +
           (errors > 0 ? `  ERRORS ${errors}` : ''),
       );
     }
@@ -243,7 +286,9 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
     sumSamples(metricsAfter, 'saferoll_requests_total', labels) - sumSamples(metricsBefore, 'saferoll_requests_total', labels);
   const live = delta({ endpoint: 'bench-mirror', traffic: 'live' });
   const mirrored = delta({ endpoint: 'bench-mirror', traffic: 'mirror' });
-  const shed = sumSamples(metricsAfter, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' }) - sumSamples(metricsBefore, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' });
+  const shed =
+    sumSamples(metricsAfter, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' }) -
+    sumSamples(metricsBefore, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' });
   const non2xx = delta({ endpoint: 'bench-mirror', traffic: 'live' }) - delta({ endpoint: 'bench-mirror', traffic: 'live', code: '200' });
 
   const report = renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx });
@@ -302,7 +347,18 @@ function renderReport(
       `read+write syscalls per proxied request (robust to other load; from /proc/<pid>/io, which does not count nginx's recvfrom reads); "other" is what processes outside the benchmark used; "machine busy" is the share of all ${cores} cores.`,
     '',
     markdownTable(
-      ['variant', 'proxy cores', 'proxy JS thread', 'proxy ms CPU/req', 'proxy syscalls/req', 'upstream cores', 'wrk cores', 'other cores', 'machine busy', 'wrk errors'],
+      [
+        'variant',
+        'proxy cores',
+        'proxy JS thread',
+        'proxy ms CPU/req',
+        'proxy syscalls/req',
+        'upstream cores',
+        'wrk cores',
+        'other cores',
+        'machine busy',
+        'wrk errors',
+      ],
       cpuRows,
     ),
     '',
@@ -319,11 +375,23 @@ async function profileRouter(opts: ReturnType<typeof options>, tmp: string, blue
   let router: RouterProcess | undefined = await startRouterProcess({ nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
   const setup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
   const v: Variant = {
-    id: 'profile', label: 'router under --cpu-prof', url: `${router.dataUrl}/${setup.endpoint}/score`, key: setup.key,
-    proxyPids: () => [router?.child.pid ?? 0], saturation: [], unloaded: [], cpu: [], vsDirect: [], vsNginx: [],
+    id: 'profile',
+    label: 'router under --cpu-prof',
+    url: `${router.dataUrl}/${setup.endpoint}/score`,
+    key: setup.key,
+    proxyPids: () => [router?.child.pid ?? 0],
+    saturation: [],
+    unloaded: [],
+    cpu: [],
+    vsDirect: [],
+    vsNginx: [],
   };
   await checkVariant(v);
-  v.script = await writeWrkScript(tmp, v.id, { method: 'POST', body: REQUEST_BODY, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${v.key}` } });
+  v.script = await writeWrkScript(tmp, v.id, {
+    method: 'POST',
+    body: REQUEST_BODY,
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${v.key}` },
+  });
   await runWrk({ url: v.url, script: v.script, connections: opts.connections, durationS: WARMUP_S });
   const { result, cpu } = await saturate(v, [], opts.durationS, opts.connections);
   log(`profiled run: ${fmt.int(result.requestsPerSecond)} req/s, router cpu ${fmt.cores(cpu?.cores.proxy)} cores`);

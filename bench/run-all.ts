@@ -55,7 +55,10 @@ async function main(): Promise<number> {
     const code = await run(bench, bench.id === 'scale' && values.full ? ['--full'] : []);
     const file = path.join(OUT_DIR, bench.out);
     // Only what this run wrote: a failed bench must not show an older table.
-    const fresh = await stat(file).then((s) => s.mtimeMs >= t0, () => false);
+    const fresh = await stat(file).then(
+      (s) => s.mtimeMs >= t0,
+      () => false,
+    );
     const markdown = fresh ? await readFile(file, 'utf8') : undefined;
     const seconds = (Date.now() - t0) / 1000;
     outcomes.push({ bench, code, seconds, markdown });
@@ -64,7 +67,12 @@ async function main(): Promise<number> {
   const total = (Date.now() - started) / 1000;
   const summary = markdownTable(
     ['bench', 'command', 'result', 'took'],
-    outcomes.map((o) => [o.bench.title, `node dist/bench/${o.bench.file}`, o.code === 0 ? 'ok' : `FAILED (exit ${o.code})${o.markdown ? '' : ', no table'}`, `${o.seconds.toFixed(0)} s`]),
+    outcomes.map((o) => [
+      o.bench.title,
+      `node dist/bench/${o.bench.file}`,
+      o.code === 0 ? 'ok' : `FAILED (exit ${o.code})${o.markdown ? '' : ', no table'}`,
+      `${o.seconds.toFixed(0)} s`,
+    ]),
   );
   const text = [
     `# saferoll benchmarks (${new Date().toISOString()})`,
@@ -74,7 +82,9 @@ async function main(): Promise<number> {
     '',
     summary,
     '',
-    ...outcomes.flatMap((o) => (o.markdown ? [o.markdown.trim(), ''] : [`## ${o.bench.title}`, '', `No result: the bench failed (exit ${o.code}); see its output above.`, ''])),
+    ...outcomes.flatMap((o) =>
+      o.markdown ? [o.markdown.trim(), ''] : [`## ${o.bench.title}`, '', `No result: the bench failed (exit ${o.code}); see its output above.`, ''],
+    ),
   ].join('\n');
   const file = path.join(OUT_DIR, 'bench.md');
   await writeFile(file, text);

@@ -76,8 +76,18 @@ runBench('bench:traffic', async () => {
     await sleep(Math.max(500, minMs - elapsed));
     await load.pause();
     const summary = summarize(load.samples);
-    segments.push({ label, changes: done, adminFailed: failures.length, adminFailures: failures.slice(0, 3), adminLatencies: latencies, durationMs: elapsed, summary });
-    log(`${label}: ${done} changes in ${Math.round(elapsed)} ms, admin failures ${failures.length}; clients ${summary.sent} sent, ${describeFailures(summary)}; p99 ${ms(summary.p99)}`);
+    segments.push({
+      label,
+      changes: done,
+      adminFailed: failures.length,
+      adminFailures: failures.slice(0, 3),
+      adminLatencies: latencies,
+      durationMs: elapsed,
+      summary,
+    });
+    log(
+      `${label}: ${done} changes in ${Math.round(elapsed)} ms, admin failures ${failures.length}; clients ${summary.sent} sent, ${describeFailures(summary)}; p99 ${ms(summary.p99)}`,
+    );
   };
 
   await run('same load, no changes', async () => 0, 5_000);
@@ -103,7 +113,20 @@ runBench('bench:traffic', async () => {
     machineLine(),
     `Router: \`saferoll router\` in its own process; blue and green: examples/model-server.mjs (LATENCY_MS=0), started by the router. Clients: open loop, ${rate} req/s, 64 connections. Each change is one \`PATCH /v1/endpoints/${ENDPOINT}\` with an absolute live split and mirror share, cycling through ${STATES.length} states (blue 100 + mirror green 10, 90/10, 50/50, green 100 + mirror blue 50, green 100, blue 100 + mirror green 50, blue 100). Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
-    markdownTable(['segment', 'changes', 'admin API failures', 'admin call p50 / p99', 'client requests', 'non-2xx (goal 0)', 'resets / conn. errors (goal 0)', 'failures by kind', 'client p99'], rows),
+    markdownTable(
+      [
+        'segment',
+        'changes',
+        'admin API failures',
+        'admin call p50 / p99',
+        'client requests',
+        'non-2xx (goal 0)',
+        'resets / conn. errors (goal 0)',
+        'failures by kind',
+        'client p99',
+      ],
+      rows,
+    ),
     '',
     `Verdict: ${bad === 0 ? 'no failed request on either side' : `${bad} failed requests in all`}.`,
   ].join('\n');
@@ -124,4 +147,3 @@ async function applyChanges(admin: AdminClient, count: number, everyMs: number, 
   }
   return count;
 }
-

@@ -30,7 +30,10 @@ runBench('bench:promotion', async () => {
   const [dev, router] = await Promise.all([startDevServer(), startRouterProcess()]);
   const client = await connectClient(dev.address);
   const taskQueue = `bench-promote-${process.pid}`;
-  const [, key] = await Promise.all([startWorkerProcess(dev.address, router, taskQueue), createEndpointWithBlue(router.admin, ENDPOINT, { process: modelServerProcess('model-v1', { LATENCY_MS: '5' }) }, 'model-v1')]);
+  const [, key] = await Promise.all([
+    startWorkerProcess(dev.address, router, taskQueue),
+    createEndpointWithBlue(router.admin, ENDPOINT, { process: modelServerProcess('model-v1', { LATENCY_MS: '5' }) }, 'model-v1'),
+  ]);
   const policy = benchPolicy(
     'bench-promote',
     [
@@ -45,14 +48,23 @@ runBench('bench:promotion', async () => {
   );
 
   let tracker: PhaseTracker | undefined;
-  const load = new SteadyLoad({ ratePerSec: rate, targets: [{ dataUrl: router.dataUrl, endpoint: ENDPOINT, key }], connections: 32, tag: () => tracker?.current ?? 'before rollout' }).start();
+  const load = new SteadyLoad({
+    ratePerSec: rate,
+    targets: [{ dataUrl: router.dataUrl, endpoint: ENDPOINT, key }],
+    connections: 32,
+    tag: () => tracker?.current ?? 'before rollout',
+  }).start();
   await sleep(1_000);
   const order: string[] = ['before rollout'];
   const durations: number[] = [];
   let blue = 'model-v1';
   for (let run = 0; run < runs; run++) {
     const green = `model-v${run + 2}`;
-    const spec = { name: green, instanceCount: 2, source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: green, LATENCY_MS: '5' }, readinessPath: '/healthz' } } };
+    const spec = {
+      name: green,
+      instanceCount: 2,
+      source: { process: { command: process.execPath, args: [MODEL_SERVER], env: { MODEL_VERSION: green, LATENCY_MS: '5' }, readinessPath: '/healthz' } },
+    };
     const t = Date.now();
     const handle = await startRollout(client, { endpoint: ENDPOINT, policy, green: spec, blue, policySource: 'bench' }, { taskQueue });
     tracker = new PhaseTracker(handle).start();
@@ -94,4 +106,3 @@ runBench('bench:promotion', async () => {
   ].join('\n');
   await writeReport('zero-loss-promotion', md);
 });
-

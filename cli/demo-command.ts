@@ -96,7 +96,11 @@ export const demoCommand: Command = {
       const rollout = async (label: string, green: GreenSpec, blueName: string): Promise<RolloutResult> => {
         console.log(`=== ${label}: green "${green.name}" replaces "${blueName}" with policy ${policy.name}`);
         const workflowId = rolloutWorkflowId(ENDPOINT);
-        const handle = await startRollout(client, { endpoint: ENDPOINT, policy, green, blue: blueName, policySource: 'quick.yaml' }, { summary: `demo: ${label}` });
+        const handle = await startRollout(
+          client,
+          { endpoint: ENDPOINT, policy, green, blue: blueName, policySource: 'quick.yaml' },
+          { summary: `demo: ${label}` },
+        );
         console.log(`  ${session.workflowUrl(workflowId)}`);
         const phases = new Map<string, { sent: number; failed: number }>();
         load?.byPhase.clear();
@@ -109,7 +113,12 @@ export const demoCommand: Command = {
             return status;
           },
           // The stack restarts a Temporal that dies; the demo waits for it like start --wait.
-          reconnect: { address: stack.temporalAddress, endpoint: ENDPOINT, reconnectTimeoutMs: DEFAULT_RECONNECT_TIMEOUT_MS, probe: () => session.probeTemporal() },
+          reconnect: {
+            address: stack.temporalAddress,
+            endpoint: ENDPOINT,
+            reconnectTimeoutMs: DEFAULT_RECONNECT_TIMEOUT_MS,
+            probe: () => session.probeTemporal(),
+          },
         });
         if (load) for (const [phase, count] of load.byPhase) phases.set(phase, { ...count });
         for (const line of resultLines(result, workflowId)) console.log(line);
@@ -129,8 +138,11 @@ export const demoCommand: Command = {
       await load.stop();
       load = undefined;
       printSummary(runs);
-      console.log(`\nBoth runs in the Temporal UI: ${stack.uiUrl ?? '(your server UI)'}/namespaces/${stack.namespace}/workflows?query=${encodeURIComponent(`RolloutEndpoint="${ENDPOINT}"`)}`);
-      if (values.exit) return runs.every((r, i) => (i === 0 ? r.result.outcome === 'promoted' : r.result.outcome === 'rolled-back')) ? EXIT.ok : EXIT.rolledBack;
+      console.log(
+        `\nBoth runs in the Temporal UI: ${stack.uiUrl ?? '(your server UI)'}/namespaces/${stack.namespace}/workflows?query=${encodeURIComponent(`RolloutEndpoint="${ENDPOINT}"`)}`,
+      );
+      if (values.exit)
+        return runs.every((r, i) => (i === 0 ? r.result.outcome === 'promoted' : r.result.outcome === 'rolled-back')) ? EXIT.ok : EXIT.rolledBack;
       console.log('The stack stays up for a look around; Ctrl-C stops it.');
       await Promise.race([new Promise((resolve) => process.once('SIGINT', resolve)), new Promise((resolve) => process.once('SIGTERM', resolve))]);
       return EXIT.ok;
@@ -163,7 +175,8 @@ function printSummary(runs: RunSummary[]): void {
     const sent = [...run.phases.values()].reduce((a, c) => a + c.sent, 0);
     const failed = [...run.phases.values()].reduce((a, c) => a + c.failed, 0);
     console.log(`${run.label}: ${result.outcome} in ${(result.durationMs / 1000).toFixed(1)} s; clients sent ${sent} requests, ${failed} failed`);
-    for (const [phase, count] of run.phases) console.log(`  ${phase.padEnd(12)} ${String(count.sent).padStart(6)} requests  ${String(count.failed).padStart(4)} client-visible errors`);
+    for (const [phase, count] of run.phases)
+      console.log(`  ${phase.padEnd(12)} ${String(count.sent).padStart(6)} requests  ${String(count.failed).padStart(4)} client-visible errors`);
     const breach = breachToRollback(result);
     if (breach) console.log(`  green first received traffic → failing gate: ${breach.toGateS} s; → blue back at 100%: ${breach.toRollbackS} s`);
   }

@@ -12,7 +12,12 @@ import { table } from './table.js';
 export const DEPLOYMENT_COLUMNS = ['DEPLOYMENT', 'STATE', 'INSTANCES', 'SOURCE'];
 
 export function deploymentRows(deployments: DeploymentView[]): string[][] {
-  return deployments.map((d) => [d.name, d.provisioningState + (d.reason && d.provisioningState === 'Failed' ? ` (${d.reason})` : ''), readyText(d), sourceText(d)]);
+  return deployments.map((d) => [
+    d.name,
+    d.provisioningState + (d.reason && d.provisioningState === 'Failed' ? ` (${d.reason})` : ''),
+    readyText(d),
+    sourceText(d),
+  ]);
 }
 
 function readyText(d: DeploymentView): string {
@@ -28,7 +33,8 @@ function sourceText(d: DeploymentView): string {
 const names = (positionals: string[]): [string, string] => [checkName(positionals[0], 'endpoint'), checkName(positionals[1], 'deployment')];
 
 const WAIT_FLAGS = { wait: { type: 'boolean' }, timeout: { type: 'string' } } as const;
-const WAIT_HELP = '  --wait                  wait until the deployment is Succeeded (exit 0) or Failed (exit 1)\n  --timeout <s>           give up waiting after this many seconds (default 600)';
+const WAIT_HELP =
+  '  --wait                  wait until the deployment is Succeeded (exit 0) or Failed (exit 1)\n  --timeout <s>           give up waiting after this many seconds (default 600)';
 
 const create: Subcommand = {
   name: 'create',
@@ -79,7 +85,10 @@ async function finish(admin: AdminClient, view: DeploymentView, values: FlagValu
   }
   if (json) printJson(final);
   if (final.provisioningState === 'Failed') {
-    if (!json) console.log(`deployment ${final.endpoint}/${final.name} Failed: ${final.reason ?? 'no reason given'} (saferoll deployment logs ${final.endpoint} ${final.name})`);
+    if (!json)
+      console.log(
+        `deployment ${final.endpoint}/${final.name} Failed: ${final.reason ?? 'no reason given'} (saferoll deployment logs ${final.endpoint} ${final.name})`,
+      );
     return EXIT.rolledBack;
   }
   return EXIT.ok;
@@ -116,12 +125,25 @@ const show: Subcommand = {
     } else {
       const p = view.source.process;
       console.log(`  command: ${[p.command, ...p.args].join(' ')}`);
-      if (Object.keys(p.env).length > 0) console.log(`  env: ${Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      if (Object.keys(p.env).length > 0)
+        console.log(
+          `  env: ${Object.entries(p.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
       if (p.envFiles !== undefined && p.envFiles.length > 0) console.log(`  env files: ${p.envFiles.join(' ')}`);
       console.log(`  readiness: ${p.readinessPath}`);
     }
     if (view.instances.length > 0) {
-      const rows = view.instances.map((i) => [i.id, i.url, i.state, i.healthy ? 'yes' : 'no', String(i.restarts), i.pid === undefined ? '-' : String(i.pid), i.reason ?? '']);
+      const rows = view.instances.map((i) => [
+        i.id,
+        i.url,
+        i.state,
+        i.healthy ? 'yes' : 'no',
+        String(i.restarts),
+        i.pid === undefined ? '-' : String(i.pid),
+        i.reason ?? '',
+      ]);
       console.log('');
       console.log(table(['INSTANCE', 'URL', 'STATE', 'HEALTHY', 'RESTARTS', 'PID', 'REASON'], rows).replace(/^/gm, '  '));
     }
@@ -167,7 +189,9 @@ const logs: Subcommand = {
   args: [2, 2],
   async run({ values, positionals, session, json }) {
     const [endpoint, deployment] = names(positionals);
-    const lines = await session.admin().deploymentLogs(endpoint, deployment, intFlag(stringFlag(values, 'lines'), 'lines', LOG_LINES.default, 1, LOG_LINES.max));
+    const lines = await session
+      .admin()
+      .deploymentLogs(endpoint, deployment, intFlag(stringFlag(values, 'lines'), 'lines', LOG_LINES.default, 1, LOG_LINES.max));
     if (json) printJson({ lines });
     else for (const line of lines) console.log(line);
     return EXIT.ok;

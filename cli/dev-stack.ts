@@ -56,7 +56,10 @@ const LOCATION_VARIABLES = new Set(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'T
 
 /** A configured Temporal with its credentials; else only the namespace: credentials meant for a remote cluster are not the local server's. */
 function stackTemporal(env: NodeJS.ProcessEnv): TemporalSettings {
-  const located = resolveTemporalSettings({}, Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_') || LOCATION_VARIABLES.has(name))));
+  const located = resolveTemporalSettings(
+    {},
+    Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_') || LOCATION_VARIABLES.has(name))),
+  );
   return located.addressSource === undefined ? { temporalAddress: located.temporalAddress, namespace: located.namespace } : resolveTemporalSettings({}, env);
 }
 
@@ -163,7 +166,18 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     await supervise('worker', 'the worker', (signal) =>
       startChild(launch('worker', ['worker'], workerEnv), signal, (child) => waitForOutput(child, /polling task queue/, 120_000, 'the worker')),
     );
-    return { dataUrl, adminUrl, metricsUrl: `${adminUrl}/metrics`, temporalAddress: temporal.temporalAddress, namespace, temporal, uiUrl, adminToken: token.token, pidFile: pids.file, stop };
+    return {
+      dataUrl,
+      adminUrl,
+      metricsUrl: `${adminUrl}/metrics`,
+      temporalAddress: temporal.temporalAddress,
+      namespace,
+      temporal,
+      uiUrl,
+      adminToken: token.token,
+      pidFile: pids.file,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -234,7 +248,12 @@ function assertPortFree(port: number, flag: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new SaferollError('SAFEROLL_E_VALIDATION', `port ${port} (${flag}) is already in use${err.code === 'EADDRINUSE' ? '' : `: ${err.message}`}; stop what uses it or pick another with ${flag.split(' ')[0]}`)),
+      reject(
+        new SaferollError(
+          'SAFEROLL_E_VALIDATION',
+          `port ${port} (${flag}) is already in use${err.code === 'EADDRINUSE' ? '' : `: ${err.message}`}; stop what uses it or pick another with ${flag.split(' ')[0]}`,
+        ),
+      ),
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
@@ -255,7 +274,8 @@ function prefixLines(child: ChildProcess, name: string, log: (line: string) => v
 async function waitForHttp(url: string, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new SaferollError('SAFEROLL_E_INTERNAL', `${what} exited while starting; see its output above`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new SaferollError('SAFEROLL_E_INTERNAL', `${what} exited while starting; see its output above`);
     try {
       const answer = await request(url, { headersTimeout: 2_000 });
       await answer.body.dump();

@@ -50,9 +50,15 @@ function printEndpoint(view: EndpointView, deployments: DeploymentView[], dataUr
   console.log(`  scoring URL: ${dataUrl}${view.scoringPath}`);
   console.log(`  traffic:     ${percentMap(view.traffic)}`);
   console.log(`  mirror:      ${percentMap(view.mirrorTraffic)}`);
-  if (view.guard?.state === 'held') console.log(`  guard lease: held, expires ${view.guard.expiresAt} (ttl ${view.guard.ttl}); falls back to ${view.guard.fallback}`);
+  if (view.guard?.state === 'held')
+    console.log(`  guard lease: held, expires ${view.guard.expiresAt} (ttl ${view.guard.ttl}); falls back to ${view.guard.fallback}`);
   if (view.guard?.state === 'fired') console.log(`  guard lease: FIRED at ${view.guard.firedAt}: ${view.guard.reason}`);
-  if (Object.keys(view.tags).length > 0) console.log(`  tags:        ${Object.entries(view.tags).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  if (Object.keys(view.tags).length > 0)
+    console.log(
+      `  tags:        ${Object.entries(view.tags)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   if (deployments.length === 0) {
     console.log('  no deployments');
     return;
@@ -70,7 +76,13 @@ const list: Subcommand = {
     const endpoints = await session.admin().listEndpoints();
     if (json) printJson({ endpoints });
     else if (endpoints.length === 0) console.log('no endpoints (saferoll endpoint create <name>)');
-    else console.log(table(['NAME', 'TRAFFIC', 'MIRROR', 'DESCRIPTION'], endpoints.map((e) => [e.name, percentMap(e.traffic), percentMap(e.mirrorTraffic), e.description ?? ''])));
+    else
+      console.log(
+        table(
+          ['NAME', 'TRAFFIC', 'MIRROR', 'DESCRIPTION'],
+          endpoints.map((e) => [e.name, percentMap(e.traffic), percentMap(e.mirrorTraffic), e.description ?? '']),
+        ),
+      );
     return EXIT.ok;
   },
 };
@@ -111,13 +123,15 @@ const mirror: Subcommand = {
   name: 'mirror',
   synopsis: 'mirror <endpoint> [name=percent | off]',
   summary: 'show or set the mirrored share, e.g. green=10, or off',
-  details: 'Copies a share of live requests to one deployment (at most 50%, never one with live traffic);\nits answers are dropped. "off" stops mirroring. Without an argument, shows it.',
+  details:
+    'Copies a share of live requests to one deployment (at most 50%, never one with live traffic);\nits answers are dropped. "off" stops mirroring. Without an argument, shows it.',
   args: [1, 2],
   async run({ positionals, session, json }) {
     const endpoint = name(positionals);
     const assignment = positionals[1];
     const admin = session.admin();
-    const view = assignment === undefined ? await admin.getEndpoint(endpoint) : await admin.patchEndpoint(endpoint, { mirrorTraffic: parsePercents([assignment]) });
+    const view =
+      assignment === undefined ? await admin.getEndpoint(endpoint) : await admin.patchEndpoint(endpoint, { mirrorTraffic: parsePercents([assignment]) });
     if (json) printJson({ endpoint: view.name, traffic: view.traffic, mirrorTraffic: view.mirrorTraffic });
     else console.log(`${view.name} mirror: ${percentMap(view.mirrorTraffic)}  traffic: ${percentMap(view.traffic)}`);
     return EXIT.ok;

@@ -101,10 +101,17 @@ export async function rolloutResult(handle: RolloutHandle): Promise<RolloutResul
     // The workflow refuses bad input (no blue to replace...) before it changes anything.
     if (cause instanceof ApplicationFailure && cause.type === 'SAFEROLL_E_VALIDATION') throw new UsageError(cause.message);
     if (cause instanceof TerminatedFailure) {
-      throw new SaferollError('SAFEROLL_E_WORKFLOW_FAILED', `rollout ${handle.workflowId} was terminated, so no rollback ran: check the endpoint's traffic (saferoll endpoint show)`);
+      throw new SaferollError(
+        'SAFEROLL_E_WORKFLOW_FAILED',
+        `rollout ${handle.workflowId} was terminated, so no rollback ran: check the endpoint's traffic (saferoll endpoint show)`,
+      );
     }
     // Not a rollback (exit 1): the workflow ended without a verdict (exit 5).
-    throw new SaferollError('SAFEROLL_E_WORKFLOW_FAILED', `rollout ${handle.workflowId} failed without a verdict, so no rollback ran: ${cause?.message ?? err.message}`, { cause: err });
+    throw new SaferollError(
+      'SAFEROLL_E_WORKFLOW_FAILED',
+      `rollout ${handle.workflowId} failed without a verdict, so no rollback ran: ${cause?.message ?? err.message}`,
+      { cause: err },
+    );
   }
 }
 

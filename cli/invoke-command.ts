@@ -71,7 +71,11 @@ export const invokeCommand: Command = {
         answer = await request(url, { method: method as 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       } catch (err) {
         const e = err as { code?: string; message?: string };
-        throw new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach the saferoll data plane at ${config.routerDataUrl}: ${e.code ?? e.message ?? String(err)}`, { cause: err });
+        throw new SaferollError(
+          'SAFEROLL_E_UNREACHABLE',
+          `cannot reach the saferoll data plane at ${config.routerDataUrl}: ${e.code ?? e.message ?? String(err)}`,
+          { cause: err },
+        );
       }
       const text = await answer.body.text();
       const answered = answer.headers[DEPLOYMENT_HEADER];

@@ -38,10 +38,14 @@ ${TEMPORAL_ENV_HELP}`;
 
 export const reportCommand: Command = {
   name: 'report',
-  summary: 'write a rollout\'s evidence: verdict, gate readings vs limits, decisions, chart (md/json/html)',
+  summary: "write a rollout's evidence: verdict, gate readings vs limits, decisions, chart (md/json/html)",
   usage,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { ...TEMPORAL_FLAGS, run: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, 'chart-url': { type: 'string' } }, true);
+    const { values, positionals } = parseFlags(
+      argv,
+      { ...TEMPORAL_FLAGS, run: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, 'chart-url': { type: 'string' } },
+      true,
+    );
     if (values.help) {
       console.log(usage);
       return EXIT.ok;

@@ -2,7 +2,16 @@
 // are (worker/config.ts resolves flags, environment and Temporal profiles), their
 // clients opened lazily and closed once, and the translation of their failures
 // into saferoll's exit codes.
-import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, isGrpcServiceError, ServiceError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  isGrpcCancelledError,
+  isGrpcDeadlineError,
+  isGrpcServiceError,
+  ServiceError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import { AdminClient } from '../router/client.js';
 import { SaferollError, isSaferollError } from '../shared/errors.js';
@@ -103,7 +112,8 @@ export class Session {
 
   /** Where Temporal is; only commands whose config came from `resolveConfig` have it. */
   get temporalSettings(): TemporalSettings {
-    if (!this.config.temporal) throw new SaferollError('SAFEROLL_E_INTERNAL', 'this command resolved no Temporal settings (resolveRouterConfig used where resolveConfig was needed)');
+    if (!this.config.temporal)
+      throw new SaferollError('SAFEROLL_E_INTERNAL', 'this command resolved no Temporal settings (resolveRouterConfig used where resolveConfig was needed)');
     return this.config.temporal;
   }
 
@@ -147,7 +157,12 @@ export class Session {
   cannotStart(err: unknown, endpoint: string, startSent: boolean): SaferollError {
     const { temporalAddress, namespace } = this.temporalSettings;
     const where = `Temporal at ${temporalAddress} (namespace ${namespace})`;
-    if (err instanceof NamespaceNotFoundError) return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot start the rollout: namespace "${namespace}" does not exist on Temporal at ${temporalAddress}; nothing started`, { cause: err });
+    if (err instanceof NamespaceNotFoundError)
+      return new SaferollError(
+        'SAFEROLL_E_UNREACHABLE',
+        `cannot start the rollout: namespace "${namespace}" does not exist on Temporal at ${temporalAddress}; nothing started`,
+        { cause: err },
+      );
     const code = grpcCodeOf(err);
     if (code === 14 || code === 4) {
       // A start request may have reached the server before the connection went.
@@ -156,7 +171,9 @@ export class Session {
     }
     const reason = reasonOf(err);
     // The README's "The worker on a Temporal cluster" shows the one-time registration.
-    const hint = /search attribute/i.test(reason) ? ' (register saferoll\'s search attributes in this namespace once: temporal operator search-attribute create ...)' : '';
+    const hint = /search attribute/i.test(reason)
+      ? " (register saferoll's search attributes in this namespace once: temporal operator search-attribute create ...)"
+      : '';
     return new SaferollError('SAFEROLL_E_UNREACHABLE', `${where} refused to start the rollout: ${reason}${hint}; nothing started`, { cause: err });
   }
 
@@ -179,12 +196,17 @@ export class Session {
       }
       return err;
     }
-    if (err instanceof NamespaceNotFoundError) return new UsageError(`namespace "${this.temporalSettings.namespace}" does not exist on Temporal at ${this.temporalSettings.temporalAddress}`);
+    if (err instanceof NamespaceNotFoundError)
+      return new UsageError(`namespace "${this.temporalSettings.namespace}" does not exist on Temporal at ${this.temporalSettings.temporalAddress}`);
     if (err instanceof WorkflowNotFoundError) return new UsageError(err.message);
     const grpc = grpcCodeOf(err);
     // 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED
     if (grpc === 14 || grpc === 4) {
-      return new SaferollError('SAFEROLL_E_UNREACHABLE', `cannot reach Temporal at ${this.config.temporal?.temporalAddress ?? 'its address'}: ${reasonOf(err)}`, { cause: err });
+      return new SaferollError(
+        'SAFEROLL_E_UNREACHABLE',
+        `cannot reach Temporal at ${this.config.temporal?.temporalAddress ?? 'its address'}: ${reasonOf(err)}`,
+        { cause: err },
+      );
     }
     return err;
   }

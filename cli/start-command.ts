@@ -149,12 +149,16 @@ async function checkEndpoint(admin: AdminClient, endpoint: string, green: string
   const names = deployments.map((d) => d.name);
   const blue = blueFlag ?? blueOf(view.traffic);
   if (!blue) {
-    throw new UsageError(`cannot tell which deployment is blue on ${endpoint}: none has 100% of live traffic (${JSON.stringify(view.traffic)}); name it with --blue`);
+    throw new UsageError(
+      `cannot tell which deployment is blue on ${endpoint}: none has 100% of live traffic (${JSON.stringify(view.traffic)}); name it with --blue`,
+    );
   }
   if (!names.includes(blue)) throw new UsageError(`blue deployment "${blue}" does not exist on ${endpoint} (deployments: ${names.join(', ') || 'none'})`);
   if (blue === green) throw new UsageError(`green "${green}" is the current blue deployment of ${endpoint}; give the new version a new name`);
   if (names.includes(green)) {
-    throw new UsageError(`deployment "${green}" already exists on ${endpoint}: choose a new name for green, or delete it first (saferoll deployment delete ${endpoint} ${green})`);
+    throw new UsageError(
+      `deployment "${green}" already exists on ${endpoint}: choose a new name for green, or delete it first (saferoll deployment delete ${endpoint} ${green})`,
+    );
   }
   return blue;
 }

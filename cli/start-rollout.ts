@@ -18,7 +18,11 @@ export interface StartRolloutOptions {
 }
 
 /** Throws WorkflowExecutionAlreadyStartedError while a rollout runs on the endpoint. */
-export function startRollout(client: Client, input: RolloutInput, options: StartRolloutOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutWorkflow>> {
+export function startRollout(
+  client: Client,
+  input: RolloutInput,
+  options: StartRolloutOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutWorkflow>> {
   return client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowId: rolloutWorkflowId(input.endpoint),

@@ -53,7 +53,8 @@ async function showOne(session: Session, client: Client, endpoint: string, json:
   const workflowId = rolloutWorkflowId(endpoint);
   const handle = client.workflow.getHandle<typeof rolloutWorkflow>(workflowId);
   const description = await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no rollout has run on endpoint ${endpoint} (no workflow ${workflowId} in namespace ${session.temporalSettings.namespace})`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new UsageError(`no rollout has run on endpoint ${endpoint} (no workflow ${workflowId} in namespace ${session.temporalSettings.namespace})`);
     throw err;
   });
   const execution = description.status.name;
@@ -118,7 +119,13 @@ async function listRunning(session: Session, client: Client, json: boolean): Pro
       ['ENDPOINT', 'STEP', 'PHASE', 'TRAFFIC', 'LAST GATE'],
       rows.map(({ endpoint, status, phase, error }) =>
         status
-          ? [endpoint, stepText(status), status.phase + (status.paused ? ' (paused)' : '') + (status.waitingForApproval ? ' (approval)' : ''), trafficText(status), status.lastGate ? `${status.lastGate.phase}: ${formatGateResult(status.lastGate)}` : '-']
+          ? [
+              endpoint,
+              stepText(status),
+              status.phase + (status.paused ? ' (paused)' : '') + (status.waitingForApproval ? ' (approval)' : ''),
+              trafficText(status),
+              status.lastGate ? `${status.lastGate.phase}: ${formatGateResult(status.lastGate)}` : '-',
+            ]
           : [endpoint, '?', phase ?? '?', '?', `status not answered: ${(error ?? '').split('\n')[0]}`],
       ),
     ),

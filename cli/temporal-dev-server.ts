@@ -16,7 +16,10 @@ export function temporalBinary(): string {
   const candidates = [path.join(projectRoot(), '.tools/bin/temporal'), path.resolve(process.cwd(), '.tools/bin/temporal')];
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
-    throw new SaferollError('SAFEROLL_E_UNREACHABLE', `the Temporal CLI is not installed (looked in ${candidates.join(', ')}); run scripts/install-temporal.sh`);
+    throw new SaferollError(
+      'SAFEROLL_E_UNREACHABLE',
+      `the Temporal CLI is not installed (looked in ${candidates.join(', ')}); run scripts/install-temporal.sh`,
+    );
   }
   return found;
 }

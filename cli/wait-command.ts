@@ -51,7 +51,8 @@ export const waitCommand: Command = {
         .getHandle(workflowId)
         .describe()
         .catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError) throw new UsageError(`no rollout has run on endpoint ${endpoint} (no workflow ${workflowId} in namespace ${session.temporalSettings.namespace})`);
+          if (err instanceof WorkflowNotFoundError)
+            throw new UsageError(`no rollout has run on endpoint ${endpoint} (no workflow ${workflowId} in namespace ${session.temporalSettings.namespace})`);
           throw err;
         });
       // The whole chain of this rollout (continue-as-new), not a later rollout on the same endpoint.

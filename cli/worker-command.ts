@@ -40,7 +40,9 @@ export const workerCommand: Command = {
     const level = (process.env.SAFEROLL_LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel;
     Runtime.install({ logger: new DefaultLogger(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level) ? level : 'WARN') });
     const worker = await createRolloutWorker(config);
-    console.log(`saferoll worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}), router ${config.routerAdminUrl}`);
+    console.log(
+      `saferoll worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress} (namespace ${config.namespace}), router ${config.routerAdminUrl}`,
+    );
     await worker.run();
     console.log('saferoll worker: stopped');
     return EXIT.ok;

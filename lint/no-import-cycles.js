@@ -11,7 +11,7 @@ const graphs = new WeakMap();
 function specifiersOf(sourceFile) {
   const found = [];
   for (const statement of sourceFile.statements) {
-    const specifier = (ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)) ? statement.moduleSpecifier : undefined;
+    const specifier = ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
     if (specifier !== undefined && ts.isStringLiteral(specifier)) found.push(specifier);
   }
   return found;

@@ -45,10 +45,17 @@ export function parsePolicy(text: string, fileName: string): Policy {
 
   if (doc.errors.length > 0) {
     // The data of a broken document is a guess: report the syntax alone.
-    throw new PolicyError(listed(doc.errors, (err) => problemAt(err.pos[0], '', `YAML syntax: ${err.message}`)), { total: doc.errors.length });
+    throw new PolicyError(
+      listed(doc.errors, (err) => problemAt(err.pos[0], '', `YAML syntax: ${err.message}`)),
+      { total: doc.errors.length },
+    );
   }
   const keys = keyProblems(doc);
-  if (keys.length > 0) throw new PolicyError(listed(keys, (d) => problemAt(d.offset, '', d.message)), { total: keys.length });
+  if (keys.length > 0)
+    throw new PolicyError(
+      listed(keys, (d) => problemAt(d.offset, '', d.message)),
+      { total: keys.length },
+    );
 
   let data: unknown;
   try {

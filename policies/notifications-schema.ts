@@ -17,7 +17,18 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Headers saferoll sets itself, or that would break the request.
-const SET_BY_SAFEROLL = new Set(['content-type', 'content-length', 'host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
+const SET_BY_SAFEROLL = new Set([
+  'content-type',
+  'content-length',
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 // An incoming-webhook URL of Slack carries its secret in the path: anyone holding it can post.
 const SLACK_HOSTS = ['hooks.slack.com', 'hooks.slack-gov.com'];
@@ -56,7 +67,8 @@ function headerMap<V extends z.ZodType<string>>(value: V, credentialsAllowed: bo
       let message: string | undefined;
       if (!HEADER_NAME.test(name)) message = `"${name}" is not a header name`;
       else if (SET_BY_SAFEROLL.has(lower) || lower.startsWith('x-saferoll-')) message = `"${name}" is set by saferoll`;
-      else if (!credentialsAllowed && CREDENTIAL_HEADERS.has(lower)) message = `"${name}" carries a credential and ${IN_HISTORY}: name an environment variable in headersEnv instead`;
+      else if (!credentialsAllowed && CREDENTIAL_HEADERS.has(lower))
+        message = `"${name}" carries a credential and ${IN_HISTORY}: name an environment variable in headersEnv instead`;
       else if (seen.has(lower)) message = `"${name}" is given twice`;
       seen.add(lower);
       if (message) ctx.issues.push({ code: 'custom', input: ctx.value, path: [name], params: { at: 'key' }, message });
@@ -77,29 +89,33 @@ const webhookSchema = z
     const plain = new Set(Object.keys(ctx.value.headers).map((h) => h.toLowerCase()));
     for (const name of Object.keys(ctx.value.headersEnv)) {
       if (plain.has(name.toLowerCase())) {
-        ctx.issues.push({ code: 'custom', input: ctx.value, path: ['headersEnv', name], params: { at: 'key' }, message: `"${name}" is also in headers: give it once` });
+        ctx.issues.push({
+          code: 'custom',
+          input: ctx.value,
+          path: ['headersEnv', name],
+          params: { at: 'key' },
+          message: `"${name}" is also in headers: give it once`,
+        });
       }
     }
   });
 
-const slackSchema = z
-  .strictObject({ url: httpUrl().optional(), urlEnv: envName().optional() })
-  .check((ctx) => {
-    const { url, urlEnv } = ctx.value;
-    if ((url === undefined) === (urlEnv === undefined)) {
-      const message = url === undefined ? 'needs urlEnv: the environment variable holding the incoming-webhook URL' : 'give url or urlEnv, not both';
-      ctx.issues.push({ code: 'custom', input: ctx.value, path: url === undefined ? [] : ['url'], params: { at: 'key' }, message });
-      return;
-    }
-    if (url !== undefined && SLACK_HOSTS.some((host) => new URL(url).hostname === host)) {
-      ctx.issues.push({
-        code: 'custom',
-        input: url,
-        path: ['url'],
-        message: `a Slack incoming-webhook URL is a secret (anyone holding it can post) and ${IN_HISTORY}: set it in the worker's environment and name the variable with urlEnv`,
-      });
-    }
-  });
+const slackSchema = z.strictObject({ url: httpUrl().optional(), urlEnv: envName().optional() }).check((ctx) => {
+  const { url, urlEnv } = ctx.value;
+  if ((url === undefined) === (urlEnv === undefined)) {
+    const message = url === undefined ? 'needs urlEnv: the environment variable holding the incoming-webhook URL' : 'give url or urlEnv, not both';
+    ctx.issues.push({ code: 'custom', input: ctx.value, path: url === undefined ? [] : ['url'], params: { at: 'key' }, message });
+    return;
+  }
+  if (url !== undefined && SLACK_HOSTS.some((host) => new URL(url).hostname === host)) {
+    ctx.issues.push({
+      code: 'custom',
+      input: url,
+      path: ['url'],
+      message: `a Slack incoming-webhook URL is a secret (anyone holding it can post) and ${IN_HISTORY}: set it in the worker's environment and name the variable with urlEnv`,
+    });
+  }
+});
 
 const eventsSchema = z.array(z.enum(NOTIFICATION_EVENTS)).min(1, { error: 'needs at least one event; leave events out to receive all of them' });
 
@@ -110,7 +126,13 @@ const targetSchema = z
     if (webhook === undefined && slack === undefined) {
       ctx.issues.push({ code: 'custom', input: ctx.value, message: 'a notification target needs webhook or slack' });
     } else if (webhook !== undefined && slack !== undefined) {
-      ctx.issues.push({ code: 'custom', input: ctx.value, path: ['slack'], params: { at: 'key' }, message: 'one target per item: give slack its own "- " item' });
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        path: ['slack'],
+        params: { at: 'key' },
+        message: 'one target per item: give slack its own "- " item',
+      });
     }
   })
   .transform(({ webhook, slack, events }): NotificationTarget => {

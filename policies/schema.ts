@@ -233,7 +233,10 @@ const controllerLossTimeout = z
     try {
       const ms = parseDuration(input);
       if (ms >= MIN_CONTROLLER_LOSS_TIMEOUT_MS && ms <= MAX_CONTROLLER_LOSS_TIMEOUT_MS) return ms;
-      ctx.addIssue({ code: 'custom', message: `must be from ${formatDuration(MIN_CONTROLLER_LOSS_TIMEOUT_MS)} to ${formatDuration(MAX_CONTROLLER_LOSS_TIMEOUT_MS)}, or off` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be from ${formatDuration(MIN_CONTROLLER_LOSS_TIMEOUT_MS)} to ${formatDuration(MAX_CONTROLLER_LOSS_TIMEOUT_MS)}, or off`,
+      });
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `${err instanceof Error ? err.message : String(err)} (or off)` });
     }
@@ -283,9 +286,7 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
     .strictObject({
       requests: wholeNumber().min(1).max(1000).default(5),
       path: z.string().startsWith('/', { error: 'must start with /' }).default('/'),
-      method: z
-        .preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(METHODS))
-        .default('POST'),
+      method: z.preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(METHODS)).default('POST'),
       body: jsonData().optional(),
       headers: textMap().default(() => ({})),
       expectStatus: wholeNumber().min(100).max(599).default(200),
@@ -304,15 +305,11 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
   mirror: z
     .strictObject({ percent: percent(50, ' (the router mirrors at most 50%)'), for: duration(1) })
     .transform((s) => ({ kind: 'mirror' as const, percent: s.percent, forMs: s.for })),
-  traffic: z
-    .strictObject({ percent: percent(100, ''), for: duration(1) })
-    .transform((s) => ({ kind: 'traffic' as const, percent: s.percent, forMs: s.for })),
+  traffic: z.strictObject({ percent: percent(100, ''), for: duration(1) }).transform((s) => ({ kind: 'traffic' as const, percent: s.percent, forMs: s.for })),
   approval: z
     .strictObject({ timeout: duration(1).optional() })
     .transform((s) => ({ kind: 'approval' as const, ...(s.timeout === undefined ? {} : { timeoutMs: s.timeout }) })),
-  deleteBlue: z
-    .strictObject({ after: duration().default(0) })
-    .transform((s) => ({ kind: 'deleteBlue' as const, afterMs: s.after })),
+  deleteBlue: z.strictObject({ after: duration().default(0) }).transform((s) => ({ kind: 'deleteBlue' as const, afterMs: s.after })),
 };
 
 /**
@@ -398,19 +395,17 @@ const policySchema = z
       }
     });
   })
-  .transform(
-    (p): Policy => ({
-      name: p.name,
-      ...(p.description === undefined ? {} : { description: p.description }),
-      slo: p.slo,
-      baseline: p.baseline,
-      analysis: p.analysis,
-      steps: p.steps,
-      onFailure: p.onFailure,
-      // Left out when empty, so a policy without notifications is the same data as before they existed.
-      ...(p.notifications === undefined || p.notifications.length === 0 ? {} : { notifications: p.notifications }),
-    }),
-  );
+  .transform((p): Policy => ({
+    name: p.name,
+    ...(p.description === undefined ? {} : { description: p.description }),
+    slo: p.slo,
+    baseline: p.baseline,
+    analysis: p.analysis,
+    steps: p.steps,
+    onFailure: p.onFailure,
+    // Left out when empty, so a policy without notifications is the same data as before they existed.
+    ...(p.notifications === undefined || p.notifications.length === 0 ? {} : { notifications: p.notifications }),
+  }));
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -16,11 +16,7 @@ export interface IndexedStep {
  * false when some item failed to parse; then a missing `create` is not
  * reported, since the broken item may be the create.
  */
-export function stepOrderProblems(
-  steps: readonly IndexedStep[],
-  itemCount: number,
-  complete: boolean,
-): { path: (string | number)[]; message: string }[] {
+export function stepOrderProblems(steps: readonly IndexedStep[], itemCount: number, complete: boolean): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const creates = steps.filter(({ step }) => step.kind === 'create');
   for (const { index } of creates) {

@@ -71,9 +71,7 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     const body = parseBody(regenerateKeyBody, await readJsonBody(req));
     sendJson(res, 200, await registry.regenerateKey(endpointName(name), body.keyType));
   });
-  on('GET', '/v1/endpoints/:p/deployments', async (_req, res, [name]) =>
-    sendJson(res, 200, { deployments: registry.listDeployments(endpointName(name)) }),
-  );
+  on('GET', '/v1/endpoints/:p/deployments', async (_req, res, [name]) => sendJson(res, 200, { deployments: registry.listDeployments(endpointName(name)) }));
   on('GET', '/v1/endpoints/:p/deployments/:p', async (_req, res, [ep, name]) =>
     sendJson(res, 200, registry.getDeployment(endpointName(ep), deploymentName(name))),
   );
@@ -130,7 +128,12 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     }
     if (pathMatched) {
       const allowed = routes.filter((r) => r.pattern.test(url.pathname)).map((r) => r.method);
-      sendJson(res, 405, { error: { code: 'SAFEROLL_E_VALIDATION', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(', ')}`, field: 'method' } }, { allow: allowed.join(', ') });
+      sendJson(
+        res,
+        405,
+        { error: { code: 'SAFEROLL_E_VALIDATION', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(', ')}`, field: 'method' } },
+        { allow: allowed.join(', ') },
+      );
       return;
     }
     throw new SaferollError('SAFEROLL_E_NOT_FOUND', `no such admin route: ${req.method} ${url.pathname}`, { field: 'path' });

@@ -18,8 +18,19 @@ import { bearerToken, matchesAny } from './secret-compare.js';
 // Never forwarded: connection-level headers (RFC 9110 §7.6.1), the client's
 // saferoll key, and our routing headers.
 const DROPPED_REQUEST_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'host', 'authorization', 'expect', DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS,
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
+  'expect',
+  DEPLOYMENT_HEADER,
+  DEPLOYMENT_HEADER_ALIAS,
 ]);
 /** Request bodies up to this size are read whole and sent with the headers in one write. */
 const SMALL_BODY_BYTES = 64 * 1024;
@@ -126,7 +137,13 @@ export class DataPlane {
       target = routes.pickLive();
       kind = 'live';
       if (!target) {
-        this.answer(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `endpoint "${endpointName}" has no deployment with live traffic; set traffic with PATCH /v1/endpoints/${endpointName}`));
+        this.answer(
+          res,
+          new SaferollError(
+            'SAFEROLL_E_NO_TRAFFIC',
+            `endpoint "${endpointName}" has no deployment with live traffic; set traffic with PATCH /v1/endpoints/${endpointName}`,
+          ),
+        );
         return;
       }
       mirror = routes.pickMirror();
@@ -136,9 +153,14 @@ export class DataPlane {
     if (!instance) {
       // The deployment's own failure, decided at once.
       target.metrics[kind].record(503, 0);
-      this.answer(res, new SaferollError('SAFEROLL_E_NO_TRAFFIC', `deployment "${target.name}" has no ready instance`), { deployment: target.name }, {
-        [DEPLOYMENT_HEADER]: target.name,
-      });
+      this.answer(
+        res,
+        new SaferollError('SAFEROLL_E_NO_TRAFFIC', `deployment "${target.name}" has no ready instance`),
+        { deployment: target.name },
+        {
+          [DEPLOYMENT_HEADER]: target.name,
+        },
+      );
       return;
     }
 
@@ -241,4 +263,3 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string | string[
   if (remote) out['x-forwarded-for'] = typeof out['x-forwarded-for'] === 'string' ? `${out['x-forwarded-for']}, ${remote}` : remote;
   return out;
 }
-

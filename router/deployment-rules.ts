@@ -23,7 +23,8 @@ export function instanceCountViolation(source: DeploymentSource, count: number):
  * deleted or when the spec differs. True when it must provision again.
  */
 export function checkRedeploy(existing: DeploymentRecord, name: string, source: DeploymentSource, instanceCount: number): boolean {
-  if (existing.provisioningState === 'Deleting') throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being deleted; try again when it is gone`);
+  if (existing.provisioningState === 'Deleting')
+    throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being deleted; try again when it is gone`);
   if (JSON.stringify(existing.source) !== JSON.stringify(source)) {
     throw new SaferollError(
       'SAFEROLL_E_CONFLICT',

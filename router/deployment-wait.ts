@@ -27,7 +27,10 @@ export async function waitProvisioned(admin: AdminClient, endpoint: string, depl
     wait.onView?.(view);
     if (view.provisioningState === 'Succeeded' || view.provisioningState === 'Failed') return view;
     if (Date.now() > deadline) {
-      throw new SaferollError('SAFEROLL_E_TIMEOUT', `deployment ${endpoint}/${deployment} still ${view.provisioningState} after ${(wait.timeoutMs ?? 0) / 1000}s`);
+      throw new SaferollError(
+        'SAFEROLL_E_TIMEOUT',
+        `deployment ${endpoint}/${deployment} still ${view.provisioningState} after ${(wait.timeoutMs ?? 0) / 1000}s`,
+      );
     }
     await (wait.sleep ?? pause)(wait.pollMs ?? 250);
   }

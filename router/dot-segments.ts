@@ -31,7 +31,7 @@ export function resolveDotSegments(path: string): string | PathRefusal {
   if ((dot === -1 || dot >= end) && (percent === -1 || percent >= end)) return path;
 
   let found = false;
-  for (let start = 1; ; ) {
+  for (let start = 1; ;) {
     const stop = segmentEnd(path, start, end);
     if (dotSegmentKind(path, start, stop) !== 0) found = true;
     else if (hidesDotSegment(path, start, stop)) return ENCODED_SLASH_DOT;
@@ -41,7 +41,7 @@ export function resolveDotSegments(path: string): string | PathRefusal {
   if (!found) return path;
 
   const out: string[] = [];
-  for (let start = 1; ; ) {
+  for (let start = 1; ;) {
     const stop = segmentEnd(path, start, end);
     const last = stop === end;
     const kind = dotSegmentKind(path, start, stop);
@@ -70,7 +70,7 @@ function segmentEnd(path: string, start: number, end: number): number {
 /** 1 for `.`, 2 for `..` (each dot plain or as %2e / %2E), else 0. */
 function dotSegmentKind(s: string, start: number, end: number): 0 | 1 | 2 {
   let dots = 0;
-  for (let i = start; i < end; ) {
+  for (let i = start; i < end;) {
     const c = s.charCodeAt(i);
     if (c === DOT) {
       i++;
@@ -93,7 +93,7 @@ function dotSegmentKind(s: string, start: number, end: number): 0 | 1 | 2 {
 function hidesDotSegment(s: string, start: number, end: number): boolean {
   let piece = start;
   let split = false;
-  for (let i = start; i < end; ) {
+  for (let i = start; i < end;) {
     const width = slashLikeWidth(s, i, end);
     if (width === 0) {
       i++;

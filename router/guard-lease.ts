@@ -27,8 +27,7 @@ export interface GuardRelease {
 
 /** What GET shows. */
 export type GuardView =
-  | { state: 'held'; fallback: string; ttl: string; expiresAt: string }
-  | { state: 'fired'; fallback: string; firedAt: string; reason: string };
+  { state: 'held'; fallback: string; ttl: string; expiresAt: string } | { state: 'fired'; fallback: string; firedAt: string; reason: string };
 
 type DeploymentOf = (name: string) => DeploymentRecord | undefined;
 
@@ -40,7 +39,8 @@ export function guardTtlProblem(text: string): string | undefined {
   } catch (err) {
     return (err as Error).message;
   }
-  if (ms < MIN_GUARD_TTL_MS || ms > MAX_GUARD_TTL_MS) return `must be from ${formatDuration(MIN_GUARD_TTL_MS)} to ${formatDuration(MAX_GUARD_TTL_MS)}, got ${text}`;
+  if (ms < MIN_GUARD_TTL_MS || ms > MAX_GUARD_TTL_MS)
+    return `must be from ${formatDuration(MIN_GUARD_TTL_MS)} to ${formatDuration(MAX_GUARD_TTL_MS)}, got ${text}`;
   return undefined;
 }
 
@@ -62,7 +62,10 @@ export function applyGuardRequest(endpoint: EndpointRecord, request: GuardReques
     return;
   }
   if (current?.state === 'fired') {
-    const what = 'release' in request ? 'a release by its holder cannot hide that: clear it with {"guard": null}' : 'a renewal cannot undo that: release it ({"guard": null}) before taking a new one';
+    const what =
+      'release' in request
+        ? 'a release by its holder cannot hide that: clear it with {"guard": null}'
+        : 'a renewal cannot undo that: release it ({"guard": null}) before taking a new one';
     throw new SaferollError(
       'SAFEROLL_E_GUARD_FIRED',
       `guard: the lease lapsed at ${current.expiredAt} and the routing core put "${current.fallback}" back to 100% at ${current.firedAt}; ${what}`,
@@ -81,7 +84,10 @@ export function applyGuardRequest(endpoint: EndpointRecord, request: GuardReques
   const renewing = current?.state === 'held' && current.fallback === request.fallback;
   const serving = (endpoint.traffic.get(request.fallback) ?? 0) > 0;
   if (fallback.provisioningState === 'Deleting' || (!renewing && !serving && fallback.provisioningState !== 'Succeeded')) {
-    throw invalid('guard.fallback', `deployment "${request.fallback}" is ${fallback.provisioningState}; the fallback must be Succeeded (it takes 100% if the lease lapses)`);
+    throw invalid(
+      'guard.fallback',
+      `deployment "${request.fallback}" is ${fallback.provisioningState}; the fallback must be Succeeded (it takes 100% if the lease lapses)`,
+    );
   }
   const ttlMs = parseDuration(request.ttl);
   endpoint.guard = { state: 'held', fallback: request.fallback, ttlMs, expiresAt: new Date(nowMs + ttlMs).toISOString() };

@@ -92,10 +92,14 @@ export class GuardTimers {
         // Fired all the same: the routes changed in memory; the state file
         // still holds the expired lease, which a restarted router fires again.
         this.firedTotal.inc({ endpoint });
-        console.warn(`saferoll router: guard lease of endpoint "${endpoint}" lapsed: the fallback routes are in effect, but could not be saved (${err.message})`);
+        console.warn(
+          `saferoll router: guard lease of endpoint "${endpoint}" lapsed: the fallback routes are in effect, but could not be saved (${err.message})`,
+        );
         return;
       }
-      console.error(`saferoll router: guard lease of endpoint "${endpoint}" lapsed but could not be fired (${(err as Error).message}); trying again in ${RETRY_MS} ms`);
+      console.error(
+        `saferoll router: guard lease of endpoint "${endpoint}" lapsed but could not be fired (${(err as Error).message}); trying again in ${RETRY_MS} ms`,
+      );
       // Unless a renewal or release moved on meanwhile (sync re-armed or cleared it).
       if (!this.closed && this.armed.get(endpoint)?.expiresAt === expiresAt) this.arm(endpoint, expiresAt, RETRY_MS);
     }

@@ -115,7 +115,12 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     } else {
       const code = this.status === 504 ? 'SAFEROLL_E_UPSTREAM_TIMEOUT' : 'SAFEROLL_E_UPSTREAM';
       const what = this.status === 504 ? `did not answer within ${this.timeoutMs} ms` : `failed: ${describeError(err)}`;
-      sendError(res, new SaferollError(code, `deployment "${this.target.name}" ${what}`), { deployment: this.target.name }, { [DEPLOYMENT_HEADER]: this.target.name });
+      sendError(
+        res,
+        new SaferollError(code, `deployment "${this.target.name}" ${what}`),
+        { deployment: this.target.name },
+        { [DEPLOYMENT_HEADER]: this.target.name },
+      );
     }
     this.finish();
   }
@@ -213,7 +218,11 @@ function responseHeaders(headers: IncomingHttpHeaders, deployment: string): Reco
 }
 
 function isTimeout(err: unknown): boolean {
-  return err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT';
+  return (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
+  );
 }
 
 function describeError(err: unknown): string {

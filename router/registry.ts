@@ -177,7 +177,16 @@ export class Registry {
         this.endpoint(next, endpoint);
         if (next.deployments.has(key)) throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being created by another request`);
         const now = new Date().toISOString();
-        const record: DeploymentRecord = { endpoint, name, instanceCount: body.instanceCount, source, provisioningState: 'Creating', instances: [], createdAt: now, updatedAt: now };
+        const record: DeploymentRecord = {
+          endpoint,
+          name,
+          instanceCount: body.instanceCount,
+          source,
+          provisioningState: 'Creating',
+          instances: [],
+          createdAt: now,
+          updatedAt: now,
+        };
         next.deployments.set(key, record);
       });
     } catch (err) {
@@ -255,10 +264,13 @@ export class Registry {
 
   /** The guard lease of `endpoint` lapsed: fallback 100%, mirror off, through the ordinary change path. */
   private fireGuard(endpoint: string, expiresAt: string): Promise<string | undefined> {
-    return this.changes.apply((next) => {
-      const record = next.endpoints.get(endpoint);
-      return record ? fireLapsedGuard(record, expiresAt, (d) => next.deployments.get(deploymentKey(endpoint, d)), Date.now()) : undefined;
-    }, { evenIfUnsaved: true });
+    return this.changes.apply(
+      (next) => {
+        const record = next.endpoints.get(endpoint);
+        return record ? fireLapsedGuard(record, expiresAt, (d) => next.deployments.get(deploymentKey(endpoint, d)), Date.now()) : undefined;
+      },
+      { evenIfUnsaved: true },
+    );
   }
 
   private endpoint(state: RouterState, name: string): EndpointRecord {

@@ -9,7 +9,6 @@ import { SaferollError } from '../shared/errors.js';
 import { isReservedKey, nullPrototypeDict, reservedKeyMessage } from '../shared/reserved-keys.js';
 import { guardTtlProblem, type GuardRelease, type GuardRequest } from './guard-lease.js';
 
-
 /** Paths of the data plane's own: an endpoint of that name could never be reached. */
 const RESERVED_ENDPOINT_NAMES: ReadonlySet<string> = new Set(['healthz', 'metrics']);
 
@@ -98,7 +97,10 @@ export const processSpec = z.strictObject({
   args: z.array(z.string()).default([]),
   env: keyedDict(z.string().regex(ENV_NAME_PATTERN, 'environment names must be identifiers'), z.string()).default(() => nullPrototypeDict<string>([])),
   // Secrets by reference: only the paths are stored and shown (readability is checked on create).
-  envFiles: z.array(z.string().refine((file) => isAbsolute(file), 'must be an absolute path (the router reads it)')).max(16).optional(),
+  envFiles: z
+    .array(z.string().refine((file) => isAbsolute(file), 'must be an absolute path (the router reads it)'))
+    .max(16)
+    .optional(),
   readinessPath: z.string().startsWith('/').default('/healthz'),
 });
 
@@ -137,7 +139,8 @@ const guardRequest = z
     const { ttl, fallback, release } = ctx.value;
     if (release === true) {
       for (const field of ['ttl', 'fallback'] as const) {
-        if (ctx.value[field] !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value[field], path: [field], message: 'not with release: a release takes nothing else' });
+        if (ctx.value[field] !== undefined)
+          ctx.issues.push({ code: 'custom', input: ctx.value[field], path: [field], message: 'not with release: a release takes nothing else' });
       }
       return;
     }
@@ -163,7 +166,13 @@ export type EndpointPatch = z.output<typeof endpointPatchBody>;
 
 /** The JSON of a parsed shape: a Map travels as an object. */
 type Wire<T> =
-  T extends Map<infer K extends string, infer V> ? Record<K, Wire<V>> : T extends (infer U)[] ? Wire<U>[] : T extends object ? { [P in keyof T]: Wire<T[P]> } : T;
+  T extends Map<infer K extends string, infer V>
+    ? Record<K, Wire<V>>
+    : T extends (infer U)[]
+      ? Wire<U>[]
+      : T extends object
+        ? { [P in keyof T]: Wire<T[P]> }
+        : T;
 
 /** Request bodies as a client sends them (the typed client's inputs). */
 export type EndpointPutBody = Wire<EndpointPut>;

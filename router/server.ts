@@ -42,7 +42,10 @@ export interface RunningRouter {
 
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const lock = await lockStateDir(options.stateDir);
-  if (lock.file === undefined) console.warn(`saferoll router: state dir ${options.stateDir} cannot be written (read-only or full): serving its state without a lock; every change is refused (507) until it can be written`);
+  if (lock.file === undefined)
+    console.warn(
+      `saferoll router: state dir ${options.stateDir} cannot be written (read-only or full): serving its state without a lock; every change is refused (507) until it can be written`,
+    );
   try {
     return await startLocked(options, () => lock.release());
   } catch (err) {

@@ -98,7 +98,11 @@ function stateViolation(state: RouterState): RuleViolation | undefined {
   }
   for (const [key, deployment] of state.deployments) {
     const expected = deploymentKey(deployment.endpoint, deployment.name);
-    if (key !== expected) return { field: `deployments.${key}`, message: `holds deployment "${deployment.name}" of endpoint "${deployment.endpoint}", so its key must be "${expected}"` };
+    if (key !== expected)
+      return {
+        field: `deployments.${key}`,
+        message: `holds deployment "${deployment.name}" of endpoint "${deployment.endpoint}", so its key must be "${expected}"`,
+      };
     // Deleting an endpoint marks its deployments Deleting and removes the
     // endpoint at once; a restart in between finishes their deletion.
     if (!state.endpoints.has(deployment.endpoint) && deployment.provisioningState !== 'Deleting') {

@@ -37,7 +37,8 @@ export function trafficViolation(
   let sum = 0;
   for (const [name, percent] of traffic) {
     const field = `traffic.${name}`;
-    const bad = percentViolation(field, percent) ?? (percent > 0 ? routableViolation(field, name, deploymentOf, (previous.traffic.get(name) ?? 0) > 0) : undefined);
+    const bad =
+      percentViolation(field, percent) ?? (percent > 0 ? routableViolation(field, name, deploymentOf, (previous.traffic.get(name) ?? 0) > 0) : undefined);
     if (bad) return bad;
     sum += percent;
   }
@@ -48,7 +49,8 @@ export function trafficViolation(
     if (bad) return bad;
   }
   const mirrored = [...mirrorTraffic].filter(([, percent]) => percent > 0);
-  if (mirrored.length > 1) return { field: 'mirrorTraffic', message: `mirror traffic may go to one deployment only, got ${mirrored.map(([n]) => n).join(', ')}` };
+  if (mirrored.length > 1)
+    return { field: 'mirrorTraffic', message: `mirror traffic may go to one deployment only, got ${mirrored.map(([n]) => n).join(', ')}` };
   const [entry] = mirrored;
   if (!entry) return undefined;
   const [name, percent] = entry;

@@ -94,7 +94,10 @@ export function resolveTemporalSettings(flags: TemporalFlags, env: NodeJS.Proces
   const [cert, key] = TLS_FILES;
   if ((profile.tls?.clientCert === undefined) !== (profile.tls?.clientKey === undefined)) {
     const [given, missing] = profile.tls?.clientCert ? [cert, key] : [key, cert];
-    throw invalid(`${tlsSource(given)} is set but ${missing.variable} (${missing.key} in a profile) is not: mTLS needs both the certificate and its key`, tlsSource(given));
+    throw invalid(
+      `${tlsSource(given)} is set but ${missing.variable} (${missing.key} in a profile) is not: mTLS needs both the certificate and its key`,
+      tlsSource(given),
+    );
   }
   const { connectionOptions } = toClientOptions(profile);
   return {

@@ -23,7 +23,14 @@ export async function holdOrRollBack(ctx: RolloutContext, failure: StepFailure, 
   if (onFailureAction(ctx.policy) !== 'pause') throw failure;
   const { status, tracker } = ctx;
   const timeoutMs = holdTimeoutMs(ctx.policy);
-  status.heldOnFailure = { reason: failure.message, stepIndex: failure.stepIndex, gate: failure.gate, sinceMs: Date.now(), endsAtMs: Date.now() + timeoutMs, phase: status.phase };
+  status.heldOnFailure = {
+    reason: failure.message,
+    stepIndex: failure.stepIndex,
+    gate: failure.gate,
+    sinceMs: Date.now(),
+    endsAtMs: Date.now() + timeoutMs,
+    phase: status.phase,
+  };
   tracker.setPhase('HeldOnFailure');
   tracker.decide(
     'gate',

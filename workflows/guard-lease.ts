@@ -60,7 +60,11 @@ export class GuardLease {
     const ttlMs = this.ttlMs;
     if (ttlMs === undefined || this.keeper) return;
     this.stopping = false;
-    if (announce) this.tracker.decide('step', `guard lease held on the routing core: with no word from this controller for ${formatDuration(ttlMs)}, it puts "${this.tracker.status.blue}" back to 100% itself`);
+    if (announce)
+      this.tracker.decide(
+        'step',
+        `guard lease held on the routing core: with no word from this controller for ${formatDuration(ttlMs)}, it puts "${this.tracker.status.blue}" back to 100% itself`,
+      );
     // Outside the plan's scope: an abort must not cut a renewal off half-way (stop() ends the loop).
     this.keeper = CancellationScope.nonCancellable(() => this.renewUntilStopped(ttlMs));
   }

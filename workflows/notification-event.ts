@@ -34,7 +34,16 @@ export function buildEvent(event: NotificationEventName, seq: number, status: Ro
     ...(reason === undefined ? {} : { reason }),
     ...(gate === undefined
       ? {}
-      : { gate: { phase: gate.phase, summary: gate.summary, window: gate.window, greenRequests: gate.greenRequests, blueRequests: gate.blueRequests, checks: gate.checks } }),
+      : {
+          gate: {
+            phase: gate.phase,
+            summary: gate.summary,
+            window: gate.window,
+            greenRequests: gate.greenRequests,
+            blueRequests: gate.blueRequests,
+            checks: gate.checks,
+          },
+        }),
   };
 }
 

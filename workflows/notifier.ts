@@ -49,7 +49,13 @@ export class Notifier {
     const seq = (status.notificationSeq ?? 0) + 1;
     status.notificationSeq = seq;
     const info = workflowInfo();
-    const payload = buildEvent(event, seq, status, { workflowId: info.workflowId, runId: info.runId, rolloutRunId: info.firstExecutionRunId, atMs: Date.now() }, reason);
+    const payload = buildEvent(
+      event,
+      seq,
+      status,
+      { workflowId: info.workflowId, runId: info.runId, rolloutRunId: info.firstExecutionRunId, atMs: Date.now() },
+      reason,
+    );
     for (const target of this.targets) {
       if (!wants(target, event)) continue;
       const label = targetLabel(target);

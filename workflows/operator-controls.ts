@@ -32,7 +32,8 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
     tracker.decide('operator', `${what}: ${reason}`);
     plan.cancel();
   };
-  const ended = (): boolean => control.abortReason !== undefined || status.phase === 'RollingBack' || status.phase === 'RolledBack' || status.phase === 'Promoted';
+  const ended = (): boolean =>
+    control.abortReason !== undefined || status.phase === 'RollingBack' || status.phase === 'RolledBack' || status.phase === 'Promoted';
 
   setHandler(statusQuery, () => status);
   setHandler(abortSignal, (reason?: string) => {
@@ -55,7 +56,10 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
       if (options?.force) {
         control.forced = true;
         const reason = options.reason?.trim();
-        tracker.decide('operator', `promote --force: past the failed gate of step ${status.stepIndex + 1} (${status.heldOnFailure?.reason ?? '?'})${reason ? `: ${reason}` : ''}`);
+        tracker.decide(
+          'operator',
+          `promote --force: past the failed gate of step ${status.stepIndex + 1} (${status.heldOnFailure?.reason ?? '?'})${reason ? `: ${reason}` : ''}`,
+        );
         return `forced on past the failed gate: the plan goes on from step ${status.stepIndex + 1} (${status.step})`;
       }
       control.promote = true;
@@ -65,7 +69,10 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
       validator: (options?: PromoteOptions) => {
         const held = status.heldOnFailure;
         if (options?.force) {
-          if (!held) throw new Error(`nothing to force: promote --force applies to a rollout held on a failed gate (onFailure: pause); step ${status.stepIndex + 1} (${status.step}) is not held`);
+          if (!held)
+            throw new Error(
+              `nothing to force: promote --force applies to a rollout held on a failed gate (onFailure: pause); step ${status.stepIndex + 1} (${status.step}) is not held`,
+            );
           if (ended()) throw new Error(`the rollout is ending (${status.phase})`);
           return;
         }
@@ -100,7 +107,10 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
     {
       validator: (_reason: string | undefined) => {
         if (control.blueGone) throw new Error(`nothing to roll back to: blue "${status.blue}" is being deleted (the watch window is over)`);
-        if (ended()) throw new Error(`the rollout is already ${status.phase === 'Promoted' ? 'promoted' : `rolling back${control.abortReason ? `: ${control.abortReason}` : ''}`}`);
+        if (ended())
+          throw new Error(
+            `the rollout is already ${status.phase === 'Promoted' ? 'promoted' : `rolling back${control.abortReason ? `: ${control.abortReason}` : ''}`}`,
+          );
       },
     },
   );

@@ -10,7 +10,12 @@ import type { RolloutContext, StepProgress } from './rollout-context.js';
 import type { GuardWindow, WaitProgress } from './types.js';
 
 /** Waits for `saferoll approve`: true when approved, false when the step's timeout passed first. */
-export async function waitForApproval(ctx: RolloutContext, stepIndex: number, step: Extract<PolicyStep, { kind: 'approval' }>, resuming: boolean): Promise<boolean> {
+export async function waitForApproval(
+  ctx: RolloutContext,
+  stepIndex: number,
+  step: Extract<PolicyStep, { kind: 'approval' }>,
+  resuming: boolean,
+): Promise<boolean> {
   const { status, tracker, control } = ctx;
   if (!resuming) {
     tracker.enterStep(stepIndex, 'Approval');
@@ -35,7 +40,10 @@ export async function watchWindow(ctx: RolloutContext, stepIndex: number, afterM
   const { status, tracker } = ctx;
   const endsAtMs = resuming && status.watchEndsAtMs !== undefined ? status.watchEndsAtMs : Date.now() + afterMs;
   if (!resuming) {
-    tracker.decide('step', `watch window: green alone against the SLOs for ${formatDuration(afterMs)}; blue "${status.blue}" is kept until then (saferoll rollback puts it back)`);
+    tracker.decide(
+      'step',
+      `watch window: green alone against the SLOs for ${formatDuration(afterMs)}; blue "${status.blue}" is kept until then (saferoll rollback puts it back)`,
+    );
   }
   status.watchEndsAtMs = endsAtMs;
   // A hold carried over from the previous run holds on even when the window itself has ended meanwhile.
@@ -50,7 +58,14 @@ export async function waitWhilePaused(ctx: RolloutContext, stepIndex: number): P
 }
 
 /** A guarded wait of the plan; its deadline (`endsAtMs`) is kept in the status, which a run continued as new carries. */
-async function planWait(ctx: RolloutContext, kind: WaitProgress['kind'], stepIndex: number, what: string, until: () => boolean, endsAtMs: number | undefined): Promise<boolean> {
+async function planWait(
+  ctx: RolloutContext,
+  kind: WaitProgress['kind'],
+  stepIndex: number,
+  what: string,
+  until: () => boolean,
+  endsAtMs: number | undefined,
+): Promise<boolean> {
   const carried = ctx.takeCarriedWait(kind, stepIndex);
   const progress = (window: GuardWindow): StepProgress => ({ wait: { kind, stepIndex, window } });
   let window = carried?.window;

@@ -22,7 +22,10 @@ export class RolloutTracker {
   private wasPaused: boolean;
   private wasWaitingForApproval: boolean;
 
-  constructor(status: RolloutStatus, private readonly policy: Policy) {
+  constructor(
+    status: RolloutStatus,
+    private readonly policy: Policy,
+  ) {
     this.status = status;
     this.wasPaused = status.paused;
     this.wasWaitingForApproval = status.waitingForApproval;
@@ -121,7 +124,9 @@ export class RolloutTracker {
   /** The markdown the Temporal UI shows as the workflow's current details. */
   private publish(): void {
     const s = this.status;
-    const gate = s.lastGate ? `${s.lastGate.phase} (${s.lastGate.window} window, green n=${s.lastGate.greenRequests}): ${formatGateResult(s.lastGate)}` : 'not measured yet';
+    const gate = s.lastGate
+      ? `${s.lastGate.phase} (${s.lastGate.window} window, green n=${s.lastGate.greenRequests}): ${formatGateResult(s.lastGate)}`
+      : 'not measured yet';
     const held = s.heldOnFailure
       ? `**HELD ON A FAILED GATE** (rollback, promote --force or abort; rolls back by itself in ${secondsUntil(s.heldOnFailure.endsAtMs)} s)`
       : '';
@@ -133,7 +138,9 @@ export class RolloutTracker {
         `last gate: ${gate}`,
         s.bakeEndsAtMs !== undefined ? `bake ends in ${secondsUntil(s.bakeEndsAtMs)} s` : '',
         s.approvalEndsAtMs !== undefined && s.waitingForApproval ? `approval times out in ${secondsUntil(s.approvalEndsAtMs)} s` : '',
-        s.watchEndsAtMs !== undefined && s.phase === 'DeletingBlue' ? `watch window: blue is deleted in ${secondsUntil(s.watchEndsAtMs)} s (rollback puts it back until then)` : '',
+        s.watchEndsAtMs !== undefined && s.phase === 'DeletingBlue'
+          ? `watch window: blue is deleted in ${secondsUntil(s.watchEndsAtMs)} s (rollback puts it back until then)`
+          : '',
         `policy: ${s.policy} · run ${workflowInfo().runId.slice(0, 8)}`,
       ]
         .filter(Boolean)

@@ -71,7 +71,12 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 
   const applyRoutes = async (greenPercent: number, mirrorPercent: number): Promise<void> => {
     if (!undo.some((u) => u.kind === 'restoreRoutes')) undo.push({ kind: 'restoreRoutes' });
-    const traffic = greenPercent >= 100 ? { [green.name]: 100 } : greenPercent > 0 ? { [status.blue]: 100 - greenPercent, [green.name]: greenPercent } : { [status.blue]: 100 };
+    const traffic =
+      greenPercent >= 100
+        ? { [green.name]: 100 }
+        : greenPercent > 0
+          ? { [status.blue]: 100 - greenPercent, [green.name]: greenPercent }
+          : { [status.blue]: 100 };
     const mirror = mirrorPercent > 0 ? { [green.name]: mirrorPercent } : {};
     const what = mirrorPercent > 0 ? `mirror ${mirrorPercent}% to green` : `blue ${100 - greenPercent}% / green ${greenPercent}%`;
     await act(`set traffic: ${what}`).setRoutes(endpoint, traffic, mirror, { guard: guard.request() });
@@ -102,7 +107,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           tracker.enterStep(i, 'Creating');
           // Pushed first, so a create that fails half-way is cleaned up too.
           if (!policy.onFailure.keepGreen && !undo.some((u) => u.kind === 'deleteGreen')) undo.push({ kind: 'deleteGreen' });
-          await act(`create green "${green.name}" (${green.instanceCount} instance${green.instanceCount === 1 ? '' : 's'})`, PROVISION_OPTIONS).ensureDeployment(endpoint, green);
+          await act(
+            `create green "${green.name}" (${green.instanceCount} instance${green.instanceCount === 1 ? '' : 's'})`,
+            PROVISION_OPTIONS,
+          ).ensureDeployment(endpoint, green);
           break;
         case 'smoke':
           tracker.enterStep(i, 'Smoke');
@@ -168,12 +176,17 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         'SAFEROLL_E_VALIDATION',
       );
     }
-    if (blue === green.name) throw ApplicationFailure.nonRetryable(`green "${green.name}" is the current blue deployment; give the new version a new name`, 'SAFEROLL_E_VALIDATION');
+    if (blue === green.name)
+      throw ApplicationFailure.nonRetryable(`green "${green.name}" is the current blue deployment; give the new version a new name`, 'SAFEROLL_E_VALIDATION');
     // Rollback deletes green: never take over a deployment this rollout did not create.
     if (summary.deployments.some((d) => d.name === green.name)) {
-      throw ApplicationFailure.nonRetryable(`deployment "${green.name}" already exists on ${endpoint}; give the new version a new name`, 'SAFEROLL_E_VALIDATION');
+      throw ApplicationFailure.nonRetryable(
+        `deployment "${green.name}" already exists on ${endpoint}; give the new version a new name`,
+        'SAFEROLL_E_VALIDATION',
+      );
     }
-    if (!summary.deployments.some((d) => d.name === blue)) throw ApplicationFailure.nonRetryable(`blue deployment "${blue}" does not exist on ${endpoint}`, 'SAFEROLL_E_VALIDATION');
+    if (!summary.deployments.some((d) => d.name === blue))
+      throw ApplicationFailure.nonRetryable(`blue deployment "${blue}" does not exist on ${endpoint}`, 'SAFEROLL_E_VALIDATION');
     return blue;
   };
 
@@ -202,7 +215,12 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     for (const action of [...undo].reverse()) {
       if (action.kind === 'restoreRoutes') {
         // Blue 100% and the lease released in one change.
-        await act(`rollback: blue "${status.blue}" 100%, mirror off`, ROLLBACK_OPTIONS).setRoutes(endpoint, { [status.blue]: 100 }, {}, { retryRefusals: true, guard: guard.releaseWithRoutes() });
+        await act(`rollback: blue "${status.blue}" 100%, mirror off`, ROLLBACK_OPTIONS).setRoutes(
+          endpoint,
+          { [status.blue]: 100 },
+          {},
+          { retryRefusals: true, guard: guard.releaseWithRoutes() },
+        );
         tracker.setRoutes(0, 0);
       } else {
         await act(`rollback: delete green "${green.name}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, green.name, { retryRefusals: true });

@@ -30,7 +30,10 @@ export function slackMessage(e: RolloutEvent): SlackMessage {
   const blocks: SlackMessage['blocks'] = [{ type: 'section', text: { type: 'mrkdwn', text: headline } }];
   if (e.reason !== undefined && e.event !== 'gateFailed') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `>${esc(e.reason)}` } });
   if (e.gate !== undefined && (e.event === 'gateFailed' || e.event === 'rolledBack')) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*gate ${e.gate.phase}* (${e.gate.window} window, green n=${e.gate.greenRequests}): ${esc(e.gate.summary)}` } });
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*gate ${e.gate.phase}* (${e.gate.window} window, green n=${e.gate.greenRequests}): ${esc(e.gate.summary)}` },
+    });
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: context }] });
   return { text: plain(headline), blocks };

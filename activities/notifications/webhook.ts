@@ -14,6 +14,7 @@ export async function deliverWebhook(target: WebhookTarget, event: RolloutEvent,
   headers[EVENT_HEADER] = event.event;
   headers[DELIVERY_HEADER] = event.id;
   headers[TIMESTAMP_HEADER] = String(nowSeconds);
-  if (target.secretEnv !== undefined) headers[SIGNATURE_HEADER] = signatureFor(fromWorkerEnv(env, target.secretEnv, 'the webhook signing secret'), nowSeconds, body);
+  if (target.secretEnv !== undefined)
+    headers[SIGNATURE_HEADER] = signatureFor(fromWorkerEnv(env, target.secretEnv, 'the webhook signing secret'), nowSeconds, body);
   await postJson(target.url, body, headers, `webhook ${new URL(target.url).host}`, opts);
 }

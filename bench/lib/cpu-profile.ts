@@ -75,7 +75,12 @@ export async function rankProfile(file: string, top = 12): Promise<string> {
     if (where.startsWith('node:')) where = where.slice(5);
     return `${functionName || '(anonymous)'}${where ? ` (${where}:${lineNumber + 1})` : ''}`;
   };
-  const times = timesBy(await readProfile(file), label, (key) => key.startsWith('(idle)'), (key) => key.startsWith('(root)'));
+  const times = timesBy(
+    await readProfile(file),
+    label,
+    (key) => key.startsWith('(idle)'),
+    (key) => key.startsWith('(root)'),
+  );
   const pct = (us: number): string => `${((100 * us) / times.totalUs).toFixed(1)}%`;
   const rank = (m: Map<string, number>): string[][] => largest(m, top).map(([name, us]) => [`\`${name}\``, pct(us), `${(us / 1000).toFixed(0)} ms`]);
   return [
@@ -83,7 +88,10 @@ export async function rankProfile(file: string, top = 12): Promise<string> {
     '',
     markdownTable(['function (self time)', 'share', 'time'], rank(times.self)),
     '',
-    markdownTable(['function (inclusive)', 'share', 'time'], rank(times.inclusive).filter((r) => !/^`\((garbage collector|program)\)/.test(r[0] ?? ''))),
+    markdownTable(
+      ['function (inclusive)', 'share', 'time'],
+      rank(times.inclusive).filter((r) => !/^`\((garbage collector|program)\)/.test(r[0] ?? '')),
+    ),
   ].join('\n');
 }
 

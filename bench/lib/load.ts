@@ -159,7 +159,8 @@ export function summarize(samples: readonly Sample[]): LoadSummary {
     else non2xx++;
   }
   latencies.sort((a, b) => a - b);
-  const at = (q: number): number => (latencies.length === 0 ? Number.NaN : (latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? Number.NaN));
+  const at = (q: number): number =>
+    latencies.length === 0 ? Number.NaN : (latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? Number.NaN);
   return { sent: samples.length, ok, non2xx, connErrors, byCode, p50: at(0.5), p99: at(0.99) };
 }
 

@@ -5,7 +5,6 @@ import { freePort } from '../../shared/free-port.js';
 
 export { freePort };
 
-
 /** Polls `url` until it answers 200; fails early when `exited` settles first. */
 export async function waitForHttp(url: string, timeoutMs: number, exited?: () => Promise<unknown>): Promise<void> {
   let gone = false;

@@ -79,9 +79,20 @@ export async function cleanupAll(): Promise<void> {
   }
 }
 
-export async function startChild(name: string, command: string, args: string[], options: SpawnOptions = {}): Promise<{ child: TrackedChild; match: RegExpMatchArray | undefined }> {
+export async function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<{ child: TrackedChild; match: RegExpMatchArray | undefined }> {
   const proc: ChildProcess = options.ipc
-    ? fork(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true, execArgv: options.execArgv ?? [] })
+    ? fork(command, args, {
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        detached: true,
+        execArgv: options.execArgv ?? [],
+      })
     : spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const spawnError = await new Promise<Error | undefined>((resolve) => {
     proc.once('spawn', () => resolve(undefined));
@@ -128,7 +139,8 @@ export async function startChild(name: string, command: string, args: string[], 
     if (stopping) return;
     liveGroups.delete(pid);
     unregister();
-    if (options.critical) failBench(new Error(`${name} (pid ${pid}) exited unexpectedly (${proc.exitCode ?? proc.signalCode}); its last output:\n${text.slice(-3_000)}`));
+    if (options.critical)
+      failBench(new Error(`${name} (pid ${pid}) exited unexpectedly (${proc.exitCode ?? proc.signalCode}); its last output:\n${text.slice(-3_000)}`));
   });
 
   if (!options.ready) return { child, match: undefined };

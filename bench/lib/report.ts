@@ -25,7 +25,10 @@ export function markdownTable(headers: readonly string[], rows: readonly (readon
 export function machineLine(): string {
   const cpus = os.cpus();
   const model = cpus[0]?.model.trim() ?? 'unknown CPU';
-  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   return `${cpus.length} cores (${model}), node ${process.version}, ${os.platform()} ${os.release()}, load average at the end ${load}.`;
 }
 

@@ -37,8 +37,27 @@ export async function startRouterProcess(options: RouterProcessOptions = {}): Pr
   const { child, match } = await startChild(
     options.name ?? 'router',
     process.execPath,
-    [...(options.nodeFlags ?? []), CLI_MAIN, 'router', '--port', '0', '--admin-port', '0', '--state-dir', stateDir, '--readiness-timeout', '20000', ...(options.args ?? [])],
-    { env: { ...process.env, SAFEROLL_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, ready: /data plane (http:\/\/\S+)\s+admin API (http:\/\/\S+)/, readyTimeoutMs: 30_000, graceMs: 15_000, critical: true },
+    [
+      ...(options.nodeFlags ?? []),
+      CLI_MAIN,
+      'router',
+      '--port',
+      '0',
+      '--admin-port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--readiness-timeout',
+      '20000',
+      ...(options.args ?? []),
+    ],
+    {
+      env: { ...process.env, SAFEROLL_ADMIN_TOKEN: BENCH_ADMIN_TOKEN },
+      ready: /data plane (http:\/\/\S+)\s+admin API (http:\/\/\S+)/,
+      readyTimeoutMs: 30_000,
+      graceMs: 15_000,
+      critical: true,
+    },
   );
   const dataUrl = match?.[1] ?? '';
   const adminUrl = match?.[2] ?? '';

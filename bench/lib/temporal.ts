@@ -102,16 +102,24 @@ export async function waitForStatus(
     const status = await queryStatus(handle);
     if (until(status)) return status;
     if (status.phase === 'RolledBack' || status.phase === 'Promoted') {
-      const last = status.decisions.slice(-3).map((d) => d.message).join(' | ');
+      const last = status.decisions
+        .slice(-3)
+        .map((d) => d.message)
+        .join(' | ');
       throw new Error(`${what}: the rollout ended (${status.phase}) first: ${last}`);
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms (phase ${status.phase}, last gate ${status.lastGate?.summary ?? 'none'})`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached within ${timeoutMs} ms (phase ${status.phase}, last gate ${status.lastGate?.summary ?? 'none'})`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
 
 /** A bench policy: absolute SLOs, a gate interval, and the steps given. */
-export function benchPolicy(name: string, steps: PolicyStep[], options: { minRequests: number; intervalMs: number; p95Ms?: number; errorRate?: number }): Policy {
+export function benchPolicy(
+  name: string,
+  steps: PolicyStep[],
+  options: { minRequests: number; intervalMs: number; p95Ms?: number; errorRate?: number },
+): Policy {
   return {
     name,
     slo: { latency: { p95Ms: options.p95Ms ?? 250 }, errorRate: options.errorRate ?? 0.01, minRequests: options.minRequests },
@@ -122,7 +130,16 @@ export function benchPolicy(name: string, steps: PolicyStep[], options: { minReq
   };
 }
 
-export const SMOKE_STEP: PolicyStep = { kind: 'smoke', requests: 2, path: '/score', method: 'POST', body: { x: 1 }, headers: {}, expectStatus: 200, timeoutMs: 5_000 };
+export const SMOKE_STEP: PolicyStep = {
+  kind: 'smoke',
+  requests: 2,
+  path: '/score',
+  method: 'POST',
+  body: { x: 1 },
+  headers: {},
+  expectStatus: 200,
+  timeoutMs: 5_000,
+};
 
 /** Epoch ms of a protobuf Timestamp. */
 export function timestampMs(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): number {

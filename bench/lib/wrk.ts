@@ -60,7 +60,11 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const out = child.output();
   const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
   if (code !== 0 || !line) throw new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${out}`);
-  const [requests, durationUs, connect, read, write, status, timeout, p50Us, p99Us, meanUs] = line.slice(RESULT_TAG.length).trim().split(/\s+/).map(Number) as number[];
+  const [requests, durationUs, connect, read, write, status, timeout, p50Us, p99Us, meanUs] = line
+    .slice(RESULT_TAG.length)
+    .trim()
+    .split(/\s+/)
+    .map(Number) as number[];
   const durationS = (durationUs ?? 0) / 1e6;
   return {
     requests: requests ?? 0,

@@ -14,7 +14,8 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const MAX_RUNS = 1_000;
 
 export async function collectEvidence(session: Session, endpoint: string, runId?: string): Promise<RolloutEvidence> {
-  if (runId !== undefined && !RUN_ID.test(runId)) throw new UsageError(`--run must be a Temporal run id (a UUID such as the runId start --json prints), got "${runId}"`);
+  if (runId !== undefined && !RUN_ID.test(runId))
+    throw new UsageError(`--run must be a Temporal run id (a UUID such as the runId start --json prints), got "${runId}"`);
   const client = await session.temporal();
   const workflowId = rolloutWorkflowId(endpoint);
   const fetchRun = async (id: string | undefined): Promise<RunRecord> => {

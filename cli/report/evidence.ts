@@ -114,13 +114,23 @@ export function buildEvidence(source: EvidenceSource): RolloutEvidence {
     })),
   );
 
-  const state: ReportState = closure.kind === 'completed' ? closure.result.outcome : closure.kind === 'running' || closure.kind === 'continued' ? 'running' : 'failed';
+  const state: ReportState =
+    closure.kind === 'completed' ? closure.result.outcome : closure.kind === 'running' || closure.kind === 'continued' ? 'running' : 'failed';
   const reached = Math.max(-1, ...stepStarts.keys(), status?.stepIndex ?? -1);
   const current = status?.stepIndex ?? reached;
   const failedIndex = result?.failedStep?.index;
   const stepState = (i: number): StepState => {
     if (state === 'promoted') return 'passed';
-    if (state === 'rolled-back') return failedIndex === undefined ? (i <= reached ? 'passed' : 'not reached') : i < failedIndex ? 'passed' : i === failedIndex ? 'rolled back' : 'not reached';
+    if (state === 'rolled-back')
+      return failedIndex === undefined
+        ? i <= reached
+          ? 'passed'
+          : 'not reached'
+        : i < failedIndex
+          ? 'passed'
+          : i === failedIndex
+            ? 'rolled back'
+            : 'not reached';
     if (i < current) return 'passed';
     if (i > current) return 'not reached';
     return state === 'running' ? 'running' : 'interrupted';
@@ -144,7 +154,9 @@ export function buildEvidence(source: EvidenceSource): RolloutEvidence {
   const lastGate = result ? result.lastGate : status?.lastGate;
   const recomputed = ticks.at(-1)?.gate;
   if (state !== 'running' && lastGate && recomputed && !sameReading(lastGate, recomputed)) {
-    notes.push('the workflow\'s own last gate reading differs from the one recomputed here from the same windows: the worker that ran this rollout judged gates with other rules than this saferoll');
+    notes.push(
+      "the workflow's own last gate reading differs from the one recomputed here from the same windows: the worker that ran this rollout judged gates with other rules than this saferoll",
+    );
   }
 
   return {

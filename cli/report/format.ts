@@ -35,7 +35,10 @@ export function formatOffset(ms: number): string {
 }
 
 export function formatTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function headline(e: RolloutEvidence): string {
@@ -70,32 +73,52 @@ export function limitRows(limits: ReportLimits): LimitRow[] {
   if (limits.p95Ms !== undefined) rows.push({ check: 'green p95 latency', limit: `≤ ${formatMs(limits.p95Ms)}`, series: latency('0.95') });
   if (limits.p99Ms !== undefined) rows.push({ check: 'green p99 latency', limit: `≤ ${formatMs(limits.p99Ms)}`, series: latency('0.99') });
   if (limits.errorRate !== undefined) {
-    rows.push({ check: 'green error rate', limit: `≤ ${formatLimitRate(limits.errorRate)}`, series: "green's `saferoll_requests_total` answered 5xx (or with no status) ÷ all, over the window" });
+    rows.push({
+      check: 'green error rate',
+      limit: `≤ ${formatLimitRate(limits.errorRate)}`,
+      series: "green's `saferoll_requests_total` answered 5xx (or with no status) ÷ all, over the window",
+    });
   }
   if (limits.latencyRatio !== undefined) {
-    rows.push({ check: 'green p95 ÷ blue p95', limit: `≤ ${limits.latencyRatio}×`, series: `the two p95s of the same window (ignored while green is within ${LATENCY_RATIO_FLOOR_MS} ms of blue)` });
+    rows.push({
+      check: 'green p95 ÷ blue p95',
+      limit: `≤ ${limits.latencyRatio}×`,
+      series: `the two p95s of the same window (ignored while green is within ${LATENCY_RATIO_FLOOR_MS} ms of blue)`,
+    });
   }
   if (limits.errorRateDelta !== undefined) {
     rows.push({ check: 'green − blue error rate', limit: `≤ ${formatLimitRate(limits.errorRateDelta)}`, series: 'the two error rates of the same window' });
   }
   if (limits.abortRate !== undefined) {
-    rows.push({ check: 'green client hang-ups', limit: `≤ ${formatLimitRate(limits.abortRate)}`, series: "green's `saferoll_client_aborts_total` ÷ (its answers + hang-ups), over the window, when blue is not compared" });
+    rows.push({
+      check: 'green client hang-ups',
+      limit: `≤ ${formatLimitRate(limits.abortRate)}`,
+      series: "green's `saferoll_client_aborts_total` ÷ (its answers + hang-ups), over the window, when blue is not compared",
+    });
   }
   if (limits.abortRateDelta !== undefined) {
-    rows.push({ check: 'green − blue hang-up share', limit: `≤ ${formatLimitRate(limits.abortRateDelta)}`, series: 'the two hang-up shares of the same window (while blue has the minimum answers)' });
+    rows.push({
+      check: 'green − blue hang-up share',
+      limit: `≤ ${formatLimitRate(limits.abortRateDelta)}`,
+      series: 'the two hang-up shares of the same window (while blue has the minimum answers)',
+    });
   }
-  rows.push({ check: 'green answers', limit: `≥ ${limits.minRequests}`, series: "green's `saferoll_requests_total` over the window; fewer is inconclusive, never a pass" });
+  rows.push({
+    check: 'green answers',
+    limit: `≥ ${limits.minRequests}`,
+    series: "green's `saferoll_requests_total` over the window; fewer is inconclusive, never a pass",
+  });
   rows.push({ check: 'gate interval', limit: `every ${formatDuration(limits.intervalMs)}`, series: 'one reading of the counters per interval' });
   return rows;
 }
 
 export const SOURCE_NOTE = [
   'Every figure comes from the `measureWindows` activity results in the workflow history (event id given per reading):',
-  'the routing core\'s counters for the endpoint, read at each gate tick, minus those read at the window\'s start',
-  '(PromQL `increase` then `histogram_quantile`). Green\'s series is its mirrored copies during a mirror step and its',
-  'live traffic otherwise; blue\'s is always live. Two windows per reading: **step** (since the step started; it alone',
+  "the routing core's counters for the endpoint, read at each gate tick, minus those read at the window's start",
+  "(PromQL `increase` then `histogram_quantile`). Green's series is its mirrored copies during a mirror step and its",
+  "live traffic otherwise; blue's is always live. Two windows per reading: **step** (since the step started; it alone",
   'can pass a step) and **interval** (since the previous reading; a breach in either fails the step at once).',
-  'The verdict of each reading applies the policy\'s limits to these windows exactly as the workflow does.',
+  "The verdict of each reading applies the policy's limits to these windows exactly as the workflow does.",
 ].join(' ');
 
 /** The figures of the window that decided a reading (the step so far, or the interval when it alone failed). */

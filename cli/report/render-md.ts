@@ -5,7 +5,21 @@
 import type { WindowStats } from '../../analysis/window.js';
 import { gateText } from '../rollout-view.js';
 import type { GateTick, RolloutEvidence, StepEvidence } from './evidence.js';
-import { SOURCE_NOTE, decidingWindows, durationText, eventRef, formatMs, formatOffset, formatRate, formatTime, headline, limitRows, stepLabel, verdictText, windowName } from './format.js';
+import {
+  SOURCE_NOTE,
+  decidingWindows,
+  durationText,
+  eventRef,
+  formatMs,
+  formatOffset,
+  formatRate,
+  formatTime,
+  headline,
+  limitRows,
+  stepLabel,
+  verdictText,
+  windowName,
+} from './format.js';
 
 /** Readings listed per step; a long bake keeps its latest (all of them are in --format json and html). */
 export const MD_READINGS_PER_STEP = 40;
@@ -39,12 +53,20 @@ export function renderMarkdown(e: RolloutEvidence, options: MarkdownOptions = {}
   for (const row of limitRows(e.limits)) out.push(`| ${row.check} | ${row.limit} | ${cell(row.series)} |`);
 
   out.push('', '### Steps', '', 'Each gated step with its deciding reading: the last one, which passed or failed it (or the latest, while it runs).', '');
-  out.push('| step | result | started | readings | window | green n | green p95 | green p99 | green errors | blue n | blue p95 | blue errors | verdict |', '|---|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  out.push(
+    '| step | result | started | readings | window | green n | green p95 | green p99 | green errors | blue n | blue p95 | blue errors | verdict |',
+    '|---|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  );
   for (const step of e.steps) out.push(stepRow(e, step));
 
   const withReadings = e.steps.filter((s) => s.ticks.length > 0);
   if (withReadings.length > 0 || e.unplacedTicks.length > 0) {
-    out.push('', '### Gate readings', '', 'Every reading of each step, in the window that decided it: **step** (since the step started) unless the latest **interval** alone failed it.');
+    out.push(
+      '',
+      '### Gate readings',
+      '',
+      'Every reading of each step, in the window that decided it: **step** (since the step started) unless the latest **interval** alone failed it.',
+    );
     if (e.unplacedTicks.length > 0) out.push(...readingsBlock(e, 'Before the decision trail (step unknown)', e.unplacedTicks));
     for (const step of withReadings) out.push(...readingsBlock(e, `Step ${stepLabel(step.index, step.description)}`, step.ticks));
   }
@@ -78,10 +100,15 @@ function readingsBlock(e: RolloutEvidence, title: string, ticks: GateTick[]): st
   const shown = ticks.slice(-MD_READINGS_PER_STEP);
   const out = ['', `<details><summary>${title}: ${ticks.length} reading${ticks.length === 1 ? '' : 's'}</summary>`, ''];
   if (shown.length < ticks.length) out.push(`_The latest ${shown.length} of ${ticks.length}; all of them: \`--format json\` or \`--format html\`._`, '');
-  out.push('| at | history event | window | green n | green p95 | green p99 | green errors | blue n | blue p95 | blue errors | verdict |', '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|');
+  out.push(
+    '| at | history event | window | green n | green p95 | green p99 | green errors | blue n | blue p95 | blue errors | verdict |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  );
   for (const t of shown) {
     const { green, blue } = decidingWindows(t);
-    out.push(`| +${formatOffset(t.atMs - e.startedAtMs)} | ${eventRef(e, t)} | ${windowName(t.gate)} | ${figures(green, blue).join(' | ')} | ${cell(verdictText(t.gate))} |`);
+    out.push(
+      `| +${formatOffset(t.atMs - e.startedAtMs)} | ${eventRef(e, t)} | ${windowName(t.gate)} | ${figures(green, blue).join(' | ')} | ${cell(verdictText(t.gate))} |`,
+    );
   }
   out.push('', '</details>');
   return out;
@@ -89,7 +116,15 @@ function readingsBlock(e: RolloutEvidence, title: string, ticks: GateTick[]): st
 
 /** green n, p95, p99, errors, blue n, p95, errors. */
 function figures(green: WindowStats, blue: WindowStats | undefined): string[] {
-  return [String(green.requests), formatMs(green.p95Ms), formatMs(green.p99Ms), formatRate(green.errorRate), blue ? String(blue.requests) : '–', formatMs(blue?.p95Ms), formatRate(blue?.errorRate)];
+  return [
+    String(green.requests),
+    formatMs(green.p95Ms),
+    formatMs(green.p99Ms),
+    formatRate(green.errorRate),
+    blue ? String(blue.requests) : '–',
+    formatMs(blue?.p95Ms),
+    formatRate(blue?.errorRate),
+  ];
 }
 
 /**

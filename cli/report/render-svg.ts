@@ -32,15 +32,25 @@ interface Panel {
 export function renderChart(e: RolloutEvidence): string {
   const ticks = [...e.steps.flatMap((s) => s.ticks), ...e.unplacedTicks].sort((a, b) => a.atMs - b.atMs);
   const t0 = e.startedAtMs;
-  const boundaries = e.steps.filter((s) => s.startedAtMs !== undefined).map((s) => ({ label: stepLabel(s.index, s.description), short: String(s.index + 1), atMs: s.startedAtMs ?? t0, step: s.index }));
+  const boundaries = e.steps
+    .filter((s) => s.startedAtMs !== undefined)
+    .map((s) => ({ label: stepLabel(s.index, s.description), short: String(s.index + 1), atMs: s.startedAtMs ?? t0, step: s.index }));
   const ends = [...ticks.map((t) => t.atMs), ...boundaries.map((b) => b.atMs), e.rollbackAtMs ?? t0, e.endedAtMs ?? t0];
   const spanMs = Math.max(1_000, ...ends.map((at) => at - t0));
   const timeStep = niceTimeStepMs(spanMs);
   const xMax = Math.ceil(spanMs / timeStep) * timeStep;
   const x = (atMs: number): number => LEFT + ((atMs - t0) / xMax) * PLOT_W;
 
-  const p95 = series(ticks, (t) => t.windows.greenInterval.p95Ms, (t) => t.windows.blueInterval?.p95Ms ?? null);
-  const errors = series(ticks, (t) => pct(t.windows.greenInterval.errorRate), (t) => pct(t.windows.blueInterval?.errorRate ?? null));
+  const p95 = series(
+    ticks,
+    (t) => t.windows.greenInterval.p95Ms,
+    (t) => t.windows.blueInterval?.p95Ms ?? null,
+  );
+  const errors = series(
+    ticks,
+    (t) => pct(t.windows.greenInterval.errorRate),
+    (t) => pct(t.windows.blueInterval?.errorRate ?? null),
+  );
   const p95Limit = e.limits.p95Ms;
   const errorLimit = e.limits.errorRate === undefined ? undefined : e.limits.errorRate * 100;
   const p95Panel = panel(P95_PANEL, [...p95.green, ...p95.blue], p95Limit, 10);
@@ -61,7 +71,8 @@ export function renderChart(e: RolloutEvidence): string {
   out.push(timeAxis(xMax, timeStep, x, t0));
 
   if (p95Limit !== undefined) out.push(limitLine(p95Panel, p95Limit, 'p95', `p95 limit ${formatMs(p95Limit)}`));
-  if (errorLimit !== undefined && e.limits.errorRate !== undefined) out.push(limitLine(errorPanel, errorLimit, 'errorRate', `error rate limit ${formatLimitRate(e.limits.errorRate)}`));
+  if (errorLimit !== undefined && e.limits.errorRate !== undefined)
+    out.push(limitLine(errorPanel, errorLimit, 'errorRate', `error rate limit ${formatLimitRate(e.limits.errorRate)}`));
 
   out.push(stepLines(boundaries, x));
   if (e.rollbackAtMs !== undefined) {
@@ -77,14 +88,19 @@ export function renderChart(e: RolloutEvidence): string {
   out.push(line('blue-p95', xs, p95.blue, p95Panel, COLOR.blue), line('green-p95', xs, p95.green, p95Panel, COLOR.green));
   out.push(line('blue-error-rate', xs, errors.blue, errorPanel, COLOR.blue), line('green-error-rate', xs, errors.green, errorPanel, COLOR.green));
   if (ticks.length === 0) {
-    out.push(`<text x="${LEFT + PLOT_W / 2}" y="${P95_PANEL.top + P95_PANEL.height / 2}" text-anchor="middle" fill="${COLOR.muted}" font-size="13">no gate readings yet</text>`);
+    out.push(
+      `<text x="${LEFT + PLOT_W / 2}" y="${P95_PANEL.top + P95_PANEL.height / 2}" text-anchor="middle" fill="${COLOR.muted}" font-size="13">no gate readings yet</text>`,
+    );
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
 
 function describeChart(e: RolloutEvidence, readings: number): string {
-  const limits = [e.limits.p95Ms !== undefined ? `p95 limit ${formatMs(e.limits.p95Ms)}` : '', e.limits.errorRate !== undefined ? `error rate limit ${formatLimitRate(e.limits.errorRate)}` : '']
+  const limits = [
+    e.limits.p95Ms !== undefined ? `p95 limit ${formatMs(e.limits.p95Ms)}` : '',
+    e.limits.errorRate !== undefined ? `error rate limit ${formatLimitRate(e.limits.errorRate)}` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   return `${readings} gate readings. Top: p95 latency in milliseconds; bottom: error rate in percent; both per gate interval (the window since the previous reading), green vs blue. ${limits}. Vertical dashed lines: step starts.`;
@@ -163,7 +179,9 @@ function stepLines(boundaries: { label: string; short: string; atMs: number; ste
       const row = rowEnds.findIndex((end) => start > end + 4);
       if (row === -1) continue;
       rowEnds[row] = start + width;
-      parts.push(`<text class="step-label" data-step="${b.step + 1}" x="${round(anchorEnd ? px - 3 : px + 3)}" y="${LABEL_ROWS[row]}"${anchorEnd ? ' text-anchor="end"' : ''} fill="${COLOR.text}">${esc(text)}</text>`);
+      parts.push(
+        `<text class="step-label" data-step="${b.step + 1}" x="${round(anchorEnd ? px - 3 : px + 3)}" y="${LABEL_ROWS[row]}"${anchorEnd ? ' text-anchor="end"' : ''} fill="${COLOR.text}">${esc(text)}</text>`,
+      );
       break;
     }
   }
@@ -190,7 +208,11 @@ function line(name: string, xs: number[], values: (number | null)[], p: Panel, c
   return `<g class="series" data-series="${name}">${path}${dots.join('')}</g>`;
 }
 
-function series(ticks: GateTick[], green: (t: GateTick) => number | null, blue: (t: GateTick) => number | null): { green: (number | null)[]; blue: (number | null)[] } {
+function series(
+  ticks: GateTick[],
+  green: (t: GateTick) => number | null,
+  blue: (t: GateTick) => number | null,
+): { green: (number | null)[]; blue: (number | null)[] } {
   return { green: ticks.map(green), blue: ticks.map(blue) };
 }
 

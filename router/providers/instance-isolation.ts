@@ -18,8 +18,7 @@ import { SaferollError } from '../../shared/errors.js';
 
 export type InstanceIsolation =
   /** `hiddenDirs`: absolute paths the instances must not see (the state dir). */
-  | { readonly mode: 'namespaces'; readonly hiddenDirs: readonly string[] }
-  | { readonly mode: 'none' };
+  { readonly mode: 'namespaces'; readonly hiddenDirs: readonly string[] } | { readonly mode: 'none' };
 
 export const ISOLATION_MODES = ['namespaces', 'none'] as const;
 
@@ -51,7 +50,19 @@ export function launchOf(isolation: InstanceIsolation, command: string, args: re
   if (isolation.mode === 'none') return { file: command, args: [...args] };
   return {
     file: 'unshare',
-    args: [...UNSHARE_ARGS, '--', '/bin/sh', '-c', SCRIPT, 'saferoll-instance', cwd, String(isolation.hiddenDirs.length), ...isolation.hiddenDirs, command, ...args],
+    args: [
+      ...UNSHARE_ARGS,
+      '--',
+      '/bin/sh',
+      '-c',
+      SCRIPT,
+      'saferoll-instance',
+      cwd,
+      String(isolation.hiddenDirs.length),
+      ...isolation.hiddenDirs,
+      command,
+      ...args,
+    ],
   };
 }
 

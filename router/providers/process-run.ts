@@ -107,7 +107,6 @@ function pidReused(run: Run): boolean {
   return now !== undefined && now !== run.startTime;
 }
 
-
 /** A Run whose `ended` settles once, through `end`, with the first reason given. */
 function newRun(pid: number | undefined, startTime: number | undefined, child: ChildProcess | undefined): { run: Run; end: (reason: string) => void } {
   let resolveEnded: (reason: string) => void = () => undefined;

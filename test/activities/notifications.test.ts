@@ -30,7 +30,14 @@ const event: RolloutEvent = {
   greenTrafficPercent: 0,
   mirrorPercent: 10,
   reason: 'failed: errors 50.0% > 1%',
-  gate: { phase: 'Failed', summary: 'failed: errors 50.0% > 1%', window: 'step', greenRequests: 100, blueRequests: 900, checks: [{ metric: 'errorRate', value: 0.5, limit: 0.01, phase: 'Failed' }] },
+  gate: {
+    phase: 'Failed',
+    summary: 'failed: errors 50.0% > 1%',
+    window: 'step',
+    greenRequests: 100,
+    blueRequests: 900,
+    checks: [{ metric: 'errorRate', value: 0.5, limit: 0.01, phase: 'Failed' }],
+  },
 };
 
 const receivers: WebhookReceiver[] = [];
@@ -125,7 +132,9 @@ describe('webhook delivery', () => {
     await activityEnv(2).env.run(notifyWebhook, webhook(r.url), event);
     expect(r.requests.map((q) => q.headers['x-saferoll-delivery'])).toEqual(['run-1-5', 'run-1-5']);
     for (const q of r.requests) {
-      expect(verifySignature(SECRET, { body: q.body, timestamp: String(q.headers['x-saferoll-timestamp']), signature: String(q.headers['x-saferoll-signature']) })).toBe(true);
+      expect(
+        verifySignature(SECRET, { body: q.body, timestamp: String(q.headers['x-saferoll-timestamp']), signature: String(q.headers['x-saferoll-signature']) }),
+      ).toBe(true);
     }
   });
 
@@ -169,9 +178,14 @@ describe('Slack delivery', () => {
     const message = JSON.parse(got.body) as { text: string; blocks: { type: string; text?: { type: string; text: string }; elements?: { text: string }[] }[] };
     expect(message.text).toBe('Gate failed on orders at step 3/7 (mirror 10% 2m): failed: errors 50.0% &gt; 1%');
     expect(message.blocks.map((b) => b.type)).toEqual(['section', 'section', 'context']);
-    expect(message.blocks[0]?.text).toEqual({ type: 'mrkdwn', text: ':warning: Gate failed on *orders* at step 3/7 (mirror 10% 2m): failed: errors 50.0% &gt; 1%' });
+    expect(message.blocks[0]?.text).toEqual({
+      type: 'mrkdwn',
+      text: ':warning: Gate failed on *orders* at step 3/7 (mirror 10% 2m): failed: errors 50.0% &gt; 1%',
+    });
     expect(message.blocks[1]?.text?.text).toBe('*gate Failed* (step window, green n=100): failed: errors 50.0% &gt; 1%');
-    expect(message.blocks[2]?.elements?.[0]?.text).toBe('green `v2 &lt;beta&gt;` 0% (mirror 10%) · blue `v1` · policy safe-rollout · rollout-orders #5 · 2026-01-02T03:04:05.000Z');
+    expect(message.blocks[2]?.elements?.[0]?.text).toBe(
+      'green `v2 &lt;beta&gt;` 0% (mirror 10%) · blue `v1` · policy safe-rollout · rollout-orders #5 · 2026-01-02T03:04:05.000Z',
+    );
   });
 
   it('never names the secret URL in a failure', async () => {

@@ -77,7 +77,7 @@ describe('compactSnapshot', () => {
     expect(snap.deployments.b?.live?.buckets).toEqual([1, 1, 2]);
   });
 
-  it("reads client hang-ups apart from answers, and says that it did (snapshots from before did not)", async () => {
+  it('reads client hang-ups apart from answers, and says that it did (snapshots from before did not)', async () => {
     const metrics = new RouterMetrics();
     const green = metrics.forTraffic('ep', 'green', 'live');
     green.record(200, 0.03);

@@ -102,7 +102,7 @@ describe('measureWindow', () => {
       expect(measureWindow(undefined, snapshotOf({}, counting), 'green', 'live').aborts).toBe(0);
     });
 
-    it('are unknown (absent), not 0, from a start snapshot taken before they were counted (a running rollout\'s history)', () => {
+    it("are unknown (absent), not 0, from a start snapshot taken before they were counted (a running rollout's history)", () => {
       // The old start has no hang-ups; the end's 9 include every one since the router started.
       const w = measureWindow(snapshotOf(greenWith(10, 0)), snapshotOf(greenWith(12, 9), counting), 'green', 'live');
       expect(w.requests).toBe(2);
@@ -114,7 +114,10 @@ describe('measureWindow', () => {
       const end = snapshotOf(greenWith(3, 2), { ...counting, processStartSeconds: 1_800_000_000 });
       expect(measureWindow(snapshotOf(greenWith(10, 7)), end, 'green', 'live')).toMatchObject({ requests: 3, aborts: 2 });
       // A hang-up counter that went down is a reset too.
-      expect(measureWindow(snapshotOf(greenWith(10, 7), counting), snapshotOf(greenWith(12, 1), counting), 'green', 'live')).toMatchObject({ requests: 12, aborts: 1 });
+      expect(measureWindow(snapshotOf(greenWith(10, 7), counting), snapshotOf(greenWith(12, 1), counting), 'green', 'live')).toMatchObject({
+        requests: 12,
+        aborts: 1,
+      });
     });
   });
 

@@ -63,7 +63,10 @@ describe.skipIf(skipReason !== undefined)(`disk full${skipReason ? ` (skipped: $
     expect(live.running).toBe(true);
 
     await disk.free();
-    expect((await adminCall(live, { what: 'set traffic', method: 'PATCH', path: '/v1/endpoints/df-main', body: { traffic: { blue: 100 }, mirrorTraffic: {} } })).status).toBe(200);
+    expect(
+      (await adminCall(live, { what: 'set traffic', method: 'PATCH', path: '/v1/endpoints/df-main', body: { traffic: { blue: 100 }, mirrorTraffic: {} } }))
+        .status,
+    ).toBe(200);
     expect((await adminCall(live, { what: 'delete a deployment', method: 'DELETE', path: '/v1/endpoints/df-main/deployments/spare' })).status).toBe(204);
     await live.kill9();
     await live.restart();
@@ -84,10 +87,14 @@ describe.skipIf(skipReason !== undefined)(`disk full${skipReason ? ` (skipped: $
     expect(taken.status, JSON.stringify(taken.body)).toBe(200);
     await disk.fill();
     try {
-      const fired = await waitFor(async () => {
-        const view = await live.admin.getEndpoint('df-main');
-        return view.guard?.state === 'fired' ? view : undefined;
-      }, 20_000, 'the lapsed lease fired although nothing can be saved');
+      const fired = await waitFor(
+        async () => {
+          const view = await live.admin.getEndpoint('df-main');
+          return view.guard?.state === 'fired' ? view : undefined;
+        },
+        20_000,
+        'the lapsed lease fired although nothing can be saved',
+      );
       expect([fired.traffic, fired.mirrorTraffic]).toEqual([{ blue: 100 }, {}]);
       expect((await routeSample(live, 'df-main', main.primaryKey, 10)).byDeployment).toEqual({ blue: 10 });
       const metrics = await request(`${live.adminUrl}/metrics`, { headers: { authorization: `Bearer ${CHAOS_ADMIN_TOKEN}` } });

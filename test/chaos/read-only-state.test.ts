@@ -77,7 +77,9 @@ describe.skipIf(skipReason !== undefined)(`read-only state dir${skipReason ? ` (
     } finally {
       await disk.remount('rw');
     }
-    expect((await adminCall(live, { what: 'set traffic', method: 'PATCH', path: '/v1/endpoints/ro-main', body: { traffic: { blue: 90, green: 10 } } })).status).toBe(200);
+    expect(
+      (await adminCall(live, { what: 'set traffic', method: 'PATCH', path: '/v1/endpoints/ro-main', body: { traffic: { blue: 90, green: 10 } } })).status,
+    ).toBe(200);
     expect((await live.admin.getEndpoint('ro-main')).traffic).toEqual({ blue: 90, green: 10 });
   });
 
@@ -92,10 +94,14 @@ describe.skipIf(skipReason !== undefined)(`read-only state dir${skipReason ? ` (
       expect((await live.admin.getEndpoint('ro-main')).traffic).toEqual({ blue: 90, green: 10 });
       expect(await live.admin.getKeys('ro-main')).toEqual(keys);
       // The instance outlived the router and is re-adopted (no write needed), not restarted.
-      const blue = await waitFor(async () => {
-        const view = await live.admin.getDeployment('ro-main', 'blue');
-        return view.instances[0]?.healthy ? view : undefined;
-      }, 20_000, 'blue re-adopted');
+      const blue = await waitFor(
+        async () => {
+          const view = await live.admin.getDeployment('ro-main', 'blue');
+          return view.instances[0]?.healthy ? view : undefined;
+        },
+        20_000,
+        'blue re-adopted',
+      );
       expect(blue.instances[0]?.pid).toBe(blueBefore.instances[0]?.pid);
       const sample = await routeSample(live, 'ro-main', keys.secondaryKey);
       expect(sample.failures).toEqual([]);

@@ -26,14 +26,21 @@ describe('router down for longer than a retry budget', () => {
     await deletingBlue.reach('100% bake', (s) => s.phase === 'Traffic' && s.traffic.green === 100 && s.lastGate?.phase === 'Successful');
     await gating.reach('100% bake', (s) => s.phase === 'Traffic' && s.traffic.green === 100 && s.lastGate?.phase === 'Successful');
     await deletingBlue.promote();
-    await deletingBlue.reach('blue being deleted', async (s) => s.phase === 'DeletingBlue' && (await stack.router.admin.findDeployment(deletingBlue.endpoint, 'blue'))?.provisioningState === 'Deleting');
+    await deletingBlue.reach(
+      'blue being deleted',
+      async (s) => s.phase === 'DeletingBlue' && (await stack.router.admin.findDeployment(deletingBlue.endpoint, 'blue'))?.provisioningState === 'Deleting',
+    );
     const gateBefore = await gating.status();
     expect([gateBefore.phase, gateBefore.traffic.green]).toEqual(['Traffic', 100]);
 
     await stack.router.kill9();
     // Down until the gate's rollout gave up measuring and the deletion of blue has outlived a step's retry budget.
     await waitFor(async () => (await gating.status()).phase === 'RollingBack', 60_000, 'rd-gate rolling back');
-    await waitFor(async () => (await deletingBlue.status()).phase !== 'DeletingBlue' || (await deletingBlue.pendingAttempt('deleteDeployment')) > STEP_ATTEMPTS, 60_000, 'blue deletion retried beyond a step budget');
+    await waitFor(
+      async () => (await deletingBlue.status()).phase !== 'DeletingBlue' || (await deletingBlue.pendingAttempt('deleteDeployment')) > STEP_ATTEMPTS,
+      60_000,
+      'blue deletion retried beyond a step budget',
+    );
     // The scenario holds: the bake would have ended while the router was down.
     expect(gateBefore.bakeEndsAtMs).toBeLessThan(Date.now());
     await stack.router.restart();

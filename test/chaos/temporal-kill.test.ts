@@ -30,21 +30,25 @@ afterAll(async () => {
 });
 
 describe('kill -9 of the Temporal server', () => {
-  it('mid-create, mid-mirror, mid-10%, mid-blue-deletion and mid-rollback: restarted on its database, every rollout completes with its true outcome', { timeout: 180_000 }, async () => {
-    const bystanderKeys = await endpointWithBlue(router.admin, 'tk-bystander');
-    const bystanderBefore = await fingerprint(router.admin, 'tk-bystander');
-    const worker = await workers.start();
-    const rollouts = await rolloutsInEveryPhase(router, client, workers.taskQueue, { prefix: 'tk', trafficPercent: 10, readyDelayMs: 15_000 });
+  it(
+    'mid-create, mid-mirror, mid-10%, mid-blue-deletion and mid-rollback: restarted on its database, every rollout completes with its true outcome',
+    { timeout: 180_000 },
+    async () => {
+      const bystanderKeys = await endpointWithBlue(router.admin, 'tk-bystander');
+      const bystanderBefore = await fingerprint(router.admin, 'tk-bystander');
+      const worker = await workers.start();
+      const rollouts = await rolloutsInEveryPhase(router, client, workers.taskQueue, { prefix: 'tk', trafficPercent: 10, readyDelayMs: 15_000 });
 
-    await temporal.kill9();
-    await temporal.restart();
-    await steerAfterFault(rollouts, router, Date.now());
-    await expectTrueOutcomes(rollouts);
+      await temporal.kill9();
+      await temporal.restart();
+      await steerAfterFault(rollouts, router, Date.now());
+      await expectTrueOutcomes(rollouts);
 
-    expect(await fingerprint(router.admin, 'tk-bystander')).toEqual(bystanderBefore);
-    expect((await router.call('tk-bystander', { key: bystanderKeys.secondaryKey })).status).toBe(200);
-    // The same worker process served before and after the outage.
-    expect(workers.runs).toEqual([worker]);
-    expect(worker.child.exitCode).toBeNull();
-  });
+      expect(await fingerprint(router.admin, 'tk-bystander')).toEqual(bystanderBefore);
+      expect((await router.call('tk-bystander', { key: bystanderKeys.secondaryKey })).status).toBe(200);
+      // The same worker process served before and after the outage.
+      expect(workers.runs).toEqual([worker]);
+      expect(worker.child.exitCode).toBeNull();
+    },
+  );
 });

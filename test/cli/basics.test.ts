@@ -5,7 +5,26 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../support/cli.js';
 import { cliEnv, run, writeTemp } from './helpers.js';
 
-const COMMANDS = ['validate', 'start', 'wait', 'status', 'report', 'abort', 'pause', 'resume', 'promote', 'approve', 'endpoint', 'deployment', 'invoke', 'load', 'router', 'worker', 'dev', 'demo'];
+const COMMANDS = [
+  'validate',
+  'start',
+  'wait',
+  'status',
+  'report',
+  'abort',
+  'pause',
+  'resume',
+  'promote',
+  'approve',
+  'endpoint',
+  'deployment',
+  'invoke',
+  'load',
+  'router',
+  'worker',
+  'dev',
+  'demo',
+];
 const SUBCOMMANDS = [
   ...['create', 'show', 'list', 'delete', 'traffic', 'mirror', 'keys', 'regenerate-key'].map((s): [string, string] => ['endpoint', s]),
   ...['create', 'show', 'list', 'scale', 'delete', 'logs'].map((s): [string, string] => ['deployment', s]),
@@ -84,7 +103,17 @@ describe('unreachable servers', () => {
 
   it('start with good input exits 3 when Temporal does not answer', async () => {
     const { code, output } = await run(
-      ['start', '--policy', path.join(PROJECT_ROOT, 'policies/quick.yaml'), '--endpoint', 'cli-nowhere', '--green', 'green', '--upstream', 'http://127.0.0.1:9'],
+      [
+        'start',
+        '--policy',
+        path.join(PROJECT_ROOT, 'policies/quick.yaml'),
+        '--endpoint',
+        'cli-nowhere',
+        '--green',
+        'green',
+        '--upstream',
+        'http://127.0.0.1:9',
+      ],
       cliEnv(undefined, { TEMPORAL_ADDRESS: '127.0.0.1:1' }),
     );
     expect(code, output).toBe(3);

@@ -16,7 +16,10 @@ afterAll(() => harness?.close());
 describe('saferoll rollback', () => {
   it('puts blue back during the watch window, with the reason', async () => {
     const router = harness.endpoint('cli-rb-watch');
-    const handle = await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 200 }, { kind: 'deleteBlue', afterMs: 600_000 }]));
+    const handle = await harness.start(
+      router,
+      fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 200 }, { kind: 'deleteBlue', afterMs: 600_000 }]),
+    );
     await statusWhen(handle, (s) => s.phase === 'DeletingBlue', 'in the watch window');
     const cli = await run(['rollback', router.endpoint, '--reason', 'errors in the logs'], env);
     expect(cli.output).toBe(`rollout-${router.endpoint}: rolling back: blue "blue" back to 100%, mirror off\n`);
@@ -32,11 +35,16 @@ describe('saferoll rollback', () => {
 
   it('says there is nothing to roll back to once blue was deleted', async () => {
     const router = harness.endpoint('cli-rb-late');
-    const handle = await harness.start(router, fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 200 }, { kind: 'deleteBlue', afterMs: 0 }]));
+    const handle = await harness.start(
+      router,
+      fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 200 }, { kind: 'deleteBlue', afterMs: 0 }]),
+    );
     expect((await outcome(handle)).outcome).toBe('promoted');
     const cli = await run(['rollback', router.endpoint], env);
     expect(cli.code).toBe(2);
-    expect(cli.output).toBe(`saferoll rollback: nothing to roll back to on ${router.endpoint}: the rollout promoted "green" and deleted blue "blue"; roll the old version out again with saferoll start\n`);
+    expect(cli.output).toBe(
+      `saferoll rollback: nothing to roll back to on ${router.endpoint}: the rollout promoted "green" and deleted blue "blue"; roll the old version out again with saferoll start\n`,
+    );
   });
 });
 
@@ -46,7 +54,9 @@ describe('saferoll promote --force', () => {
     router.green = 'failing';
     const handle = await harness.start(
       router,
-      fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 60_000 }, { kind: 'traffic', percent: 100, forMs: 200 }], { onFailure: { action: 'pause', keepGreen: false, timeoutMs: 600_000 } }),
+      fastPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 60_000 }, { kind: 'traffic', percent: 100, forMs: 200 }], {
+        onFailure: { action: 'pause', keepGreen: false, timeoutMs: 600_000 },
+      }),
     );
     await statusWhen(handle, (s) => s.phase === 'HeldOnFailure', 'held');
     const plain = await run(['promote', router.endpoint], env);

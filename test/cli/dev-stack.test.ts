@@ -52,10 +52,14 @@ async function killPart(part: 'temporal' | 'router' | 'worker'): Promise<number>
   const old = (await pids())[part];
   if (old === undefined) throw new Error(`no ${part} pid`);
   process.kill(old, 'SIGKILL');
-  return waitFor(async () => {
-    const now = (await pids())[part];
-    return now !== undefined && now !== old && alive(now) ? now : undefined;
-  }, 120_000, `a new ${part}`);
+  return waitFor(
+    async () => {
+      const now = (await pids())[part];
+      return now !== undefined && now !== old && alive(now) ? now : undefined;
+    },
+    120_000,
+    `a new ${part}`,
+  );
 }
 
 /** Pollers the Temporal server has seen on the rollout task queue: the worker is connected to this server. */
@@ -74,14 +78,30 @@ beforeAll(async () => {
   const [data, adminPort, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   ports = { data, admin: adminPort, temporal, ui };
   dev = spawnCli(
-    ['dev', '--port', String(ports.data), '--admin-port', String(ports.admin), '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui), '--state-dir', dir],
+    [
+      'dev',
+      '--port',
+      String(ports.data),
+      '--admin-port',
+      String(ports.admin),
+      '--temporal-port',
+      String(ports.temporal),
+      '--ui-port',
+      String(ports.ui),
+      '--state-dir',
+      dir,
+    ],
     // Credentials for some remote Temporal, as a developer's shell may hold: the router must not get them.
     { CI: 'true', SAFEROLL_ADMIN_TOKEN: undefined, TEMPORAL_ADDRESS: undefined, TEMPORAL_API_KEY: SECRET, TEMPORAL_TLS_KEY: '/canary/tls.key' },
   );
-  await waitFor(() => {
-    if (dev.child.exitCode !== null) throw new Error(`saferoll dev exited ${dev.child.exitCode}:\n${dev.output()}`);
-    return dev.output().includes('saferoll dev stack is up');
-  }, 240_000, 'the dev stack up').catch((err: unknown) => {
+  await waitFor(
+    () => {
+      if (dev.child.exitCode !== null) throw new Error(`saferoll dev exited ${dev.child.exitCode}:\n${dev.output()}`);
+      return dev.output().includes('saferoll dev stack is up');
+    },
+    240_000,
+    'the dev stack up',
+  ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${dev.output()}`);
   });
   const token = (await readFile(path.join(dir, 'admin-token'), 'utf8')).trim();
@@ -145,7 +165,11 @@ describe('saferoll dev keeps serving', () => {
     const agent = new Agent();
     try {
       const router = await killPart('router');
-      const answer = await waitFor(() => callDataPlane(dataUrl(), agent, 'devstack', { key }).then((r) => (r.status === 200 ? r : undefined)), 60_000, 'the data plane back');
+      const answer = await waitFor(
+        () => callDataPlane(dataUrl(), agent, 'devstack', { key }).then((r) => (r.status === 200 ? r : undefined)),
+        60_000,
+        'the data plane back',
+      );
       expect(answer.deployment).toBe('blue');
       expect(dev.output()).toContain(`[dev] the router is back (pid ${router})`);
     } finally {

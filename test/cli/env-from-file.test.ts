@@ -61,7 +61,7 @@ describe('--env-from-file', () => {
     expect(await router.admin.findDeployment(E, 'blue')).toBeUndefined();
   });
 
-  it('start: the rollout\'s Temporal history holds the path, never the value', async () => {
+  it("start: the rollout's Temporal history holds the path, never the value", async () => {
     const E = 'envfile-start';
     await router.admin.putEndpoint(E, { authMode: 'key' });
     await router.admin.putDeployment(E, 'blue', { instanceCount: 1, upstreams: [upstream.url] });
@@ -72,7 +72,10 @@ describe('--env-from-file', () => {
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     const handle = new Client({ connection }).workflow.getHandle(rolloutWorkflowId(E));
     try {
-      const started = await run(['start', '--policy', policy, '--endpoint', E, '--green', 'green', '--command', modelServerCommand(), '--env-from-file', envFile], env);
+      const started = await run(
+        ['start', '--policy', policy, '--endpoint', E, '--green', 'green', '--command', modelServerCommand(), '--env-from-file', envFile],
+        env,
+      );
       expect(started.code, started.output).toBe(0);
       const history = await handle.fetchHistory();
       const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;

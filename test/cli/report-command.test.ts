@@ -63,13 +63,22 @@ describe('saferoll report', () => {
     }
   });
 
-  it('--format json: the outcome, the steps, and readings that are the workflow\'s own, from its history', async () => {
+  it("--format json: the outcome, the steps, and readings that are the workflow's own, from its history", async () => {
     expect(result.outcome).toBe('promoted');
     expect(result.lastGate).toBeDefined();
     const { code, stdout, output } = await run(['report', E, '--format', 'json'], env);
     expect(code, output).toBe(0);
     const evidence = JSON.parse(stdout) as RolloutEvidence;
-    expect(evidence).toMatchObject({ schema: 'saferoll.report/v1', state: 'promoted', execution: 'COMPLETED', endpoint: E, green: 'green', blue: 'blue', reason: result.reason, runIds: [firstRunId] });
+    expect(evidence).toMatchObject({
+      schema: 'saferoll.report/v1',
+      state: 'promoted',
+      execution: 'COMPLETED',
+      endpoint: E,
+      green: 'green',
+      blue: 'blue',
+      reason: result.reason,
+      runIds: [firstRunId],
+    });
     expect(evidence.steps.map((s) => [s.description, s.state])).toEqual([
       ['create', 'passed'],
       ['mirror 50% 2s', 'passed'],
@@ -102,10 +111,13 @@ describe('saferoll report', () => {
     expect(md).toContain(`**Reason:** green "green" promoted to 100%`);
     expect(md).toContain('](report.svg)');
     expect(md).toContain('| green p95 latency | ≤ 2000 ms |');
-    for (const step of ['1 create', '2 mirror 50% 2s', '3 traffic 10% 2s', '4 traffic 100% 2s']) expect(md).toMatch(new RegExp(`^\\| ${step} \\| passed \\|`, 'm'));
+    for (const step of ['1 create', '2 mirror 50% 2s', '3 traffic 10% 2s', '4 traffic 100% 2s'])
+      expect(md).toMatch(new RegExp(`^\\| ${step} \\| passed \\|`, 'm'));
     const gate = result.lastGate;
     const p95 = gate?.checks.find((c) => c.metric === 'p95')?.value;
-    expect(md).toMatch(new RegExp(`^\\| 4 traffic 100% 2s \\| passed \\| [^|]+ \\| \\d+ \\| ${gate?.window} \\| ${gate?.greenRequests} \\| ${formatMs(p95)} \\|`, 'm'));
+    expect(md).toMatch(
+      new RegExp(`^\\| 4 traffic 100% 2s \\| passed \\| [^|]+ \\| \\d+ \\| ${gate?.window} \\| ${gate?.greenRequests} \\| ${formatMs(p95)} \\|`, 'm'),
+    );
 
     const svg = await readFile(path.join(dir, 'evidence', 'report.svg'), 'utf8');
     expect((await stat(path.join(dir, 'evidence', 'report.svg'))).size).toBeGreaterThan(0);

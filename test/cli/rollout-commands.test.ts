@@ -31,7 +31,17 @@ let env: Record<string, string | undefined>;
 const SLO = ['slo:', '  latency: { p95: 2s }', '  errorRate: 1%', '  minRequests: 20', 'analysis: { interval: 500ms }'];
 const policies = {
   /** Seconds long: mirror, 10%, 100%, delete blue. */
-  full: ['name: cli-full', ...SLO, 'steps:', '  - create: {}', '  - smoke: { requests: 3, path: /score }', '  - mirror: { percent: 50, for: 3s }', '  - traffic: { percent: 10, for: 3s }', '  - traffic: { percent: 100, for: 2s }', '  - deleteBlue: {}'],
+  full: [
+    'name: cli-full',
+    ...SLO,
+    'steps:',
+    '  - create: {}',
+    '  - smoke: { requests: 3, path: /score }',
+    '  - mirror: { percent: 50, for: 3s }',
+    '  - traffic: { percent: 10, for: 3s }',
+    '  - traffic: { percent: 100, for: 2s }',
+    '  - deleteBlue: {}',
+  ],
   /** No smoke, so a failing green is caught by the mirror gate. */
   mirrorFirst: ['name: cli-mirror', ...SLO, 'steps:', '  - create: {}', '  - mirror: { percent: 50, for: 5s }', '  - traffic: { percent: 100, for: 2s }'],
   /** Waits for an operator for ever. */
@@ -89,7 +99,10 @@ describe('saferoll start --wait', () => {
   it('promotes a good green: exit 0 and the result as JSON on stdout', async () => {
     const key = await createEndpointWithBlue(router, 'cli-promote');
     const load = startLoad(router.router.dataUrl, 'cli-promote', key);
-    const { code, stdout, output } = await run([...startArgs('cli-promote', files.full, '--env', 'LATENCY_MS=5', '--env', 'MODEL_VERSION=green'), '--wait', '--json'], env);
+    const { code, stdout, output } = await run(
+      [...startArgs('cli-promote', files.full, '--env', 'LATENCY_MS=5', '--env', 'MODEL_VERSION=green'), '--wait', '--json'],
+      env,
+    );
     await load.stop();
     expect(code, output).toBe(0);
     const result = JSON.parse(stdout) as RolloutResult;
@@ -198,9 +211,20 @@ describe('saferoll start: Temporal cannot start the rollout: exit 3, nothing sta
     await promisify(execFile)(temporalBinary(), ['operator', 'namespace', 'create', '--namespace', namespace, '--address', inject('temporalAddress')]);
     // A new namespace reaches the frontend's cache a moment after it is registered.
     const client = new Client({ connection: temporal.client.connection, namespace });
-    await waitFor(() => client.workflow.getHandle('none').describe().catch((err: unknown) => err instanceof WorkflowNotFoundError), 30_000, 'namespace usable');
+    await waitFor(
+      () =>
+        client.workflow
+          .getHandle('none')
+          .describe()
+          .catch((err: unknown) => err instanceof WorkflowNotFoundError),
+      30_000,
+      'namespace usable',
+    );
     const r = await run([...startArgs('cli-no-start', files.full), '--namespace', namespace], env);
-    expectOneLineExit3(r, /^saferoll start: Temporal at \S+ \(namespace saferoll-no-attributes\) refused to start the rollout: .*search attribute.*; nothing started$/);
+    expectOneLineExit3(
+      r,
+      /^saferoll start: Temporal at \S+ \(namespace saferoll-no-attributes\) refused to start the rollout: .*search attribute.*; nothing started$/,
+    );
     await expect(client.workflow.getHandle(rolloutWorkflowId('cli-no-start')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 });
@@ -226,15 +250,23 @@ describe('operating a running rollout', () => {
   it('lists it among the running rollouts, and shows it', async () => {
     // The list comes from Temporal's visibility store, which may lag a moment behind the start.
     const row = new RegExp(`^${E}\\s+step 2/2: approval\\s+Approval \\(approval\\)\\s+blue 100% / green 0%`, 'm');
-    const listed = await waitFor(async () => {
-      const r = await run(['status'], env);
-      return r.code === 0 && row.test(r.output) ? r : undefined;
-    }, 20_000, 'the rollout listed');
+    const listed = await waitFor(
+      async () => {
+        const r = await run(['status'], env);
+        return r.code === 0 && row.test(r.output) ? r : undefined;
+      },
+      20_000,
+      'the rollout listed',
+    );
     expect(listed.output).toMatch(/^ENDPOINT\s+STEP\s+PHASE\s+TRAFFIC\s+LAST GATE$/m);
 
     const shown = await run(['status', E, '--json'], env);
     expect(shown.code).toBe(0);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ workflowId: `rollout-${E}`, execution: 'RUNNING', status: { phase: 'Approval', waitingForApproval: true } });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      workflowId: `rollout-${E}`,
+      execution: 'RUNNING',
+      status: { phase: 'Approval', waitingForApproval: true },
+    });
   });
 
   it('passes on a refused promote with its reason, exit 2', async () => {

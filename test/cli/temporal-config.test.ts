@@ -16,7 +16,10 @@ afterAll(async () => {
 
 /** A config file whose "default" profile points nowhere and whose "test" profile is this run's Temporal. */
 async function profiles(): Promise<string> {
-  return writeTemp('temporal.toml', `[profile.default]\naddress = "${NOWHERE}"\n\n[profile.test]\naddress = "${inject('temporalAddress')}"\nnamespace = "default"\n`);
+  return writeTemp(
+    'temporal.toml',
+    `[profile.default]\naddress = "${NOWHERE}"\n\n[profile.test]\naddress = "${inject('temporalAddress')}"\nnamespace = "default"\n`,
+  );
 }
 
 /** Reached Temporal: it answered that no rollout ran there (exit 2), instead of the connection failing (exit 3). */
@@ -49,7 +52,17 @@ describe('saferoll status finds Temporal', () => {
 describe('a bad Temporal setting', () => {
   it('stops saferoll start before anything starts: exit 2, the variable named, no rollout in Temporal', async () => {
     const endpoint = 'cfg-bad-tls';
-    const args = ['start', '--policy', path.join(PROJECT_ROOT, 'policies/quick.yaml'), '--endpoint', endpoint, '--green', 'green', '--upstream', 'http://127.0.0.1:9'];
+    const args = [
+      'start',
+      '--policy',
+      path.join(PROJECT_ROOT, 'policies/quick.yaml'),
+      '--endpoint',
+      endpoint,
+      '--green',
+      'green',
+      '--upstream',
+      'http://127.0.0.1:9',
+    ];
     const { code, output } = await run(args, cliEnv(undefined, { TEMPORAL_TLS: 'yes' }));
     expect(code, output).toBe(2);
     expect(output.trim()).toBe('saferoll start: TEMPORAL_TLS must be true, false, 1 or 0, got "yes"');
@@ -69,12 +82,21 @@ describe('a bad Temporal setting', () => {
 
 describe('saferoll worker', () => {
   it('polls the Temporal server of its profile', async () => {
-    const worker = spawnCli(['worker', '--task-queue', 'cfg-profile-queue'], { ...cliEnv(undefined, { TEMPORAL_CONFIG_FILE: await profiles(), TEMPORAL_PROFILE: 'test' }), TEMPORAL_ADDRESS: undefined });
+    const worker = spawnCli(['worker', '--task-queue', 'cfg-profile-queue'], {
+      ...cliEnv(undefined, { TEMPORAL_CONFIG_FILE: await profiles(), TEMPORAL_PROFILE: 'test' }),
+      TEMPORAL_ADDRESS: undefined,
+    });
     cleanups.push(async () => {
       worker.child.kill('SIGTERM');
       await worker.exited;
     });
-    const line = await waitFor(() => /polling task queue "cfg-profile-queue" on (\S+)/.exec(worker.output()) ?? (worker.child.exitCode !== null ? Promise.reject(new Error(worker.output())) : null), 120_000, 'worker polling');
+    const line = await waitFor(
+      () =>
+        /polling task queue "cfg-profile-queue" on (\S+)/.exec(worker.output()) ??
+        (worker.child.exitCode !== null ? Promise.reject(new Error(worker.output())) : null),
+      120_000,
+      'worker polling',
+    );
     expect(line[1]).toBe(inject('temporalAddress'));
   }, 150_000);
 });

@@ -39,11 +39,15 @@ async function killServer(): Promise<void> {
 
 /** Resolves with the output once `pattern` shows; rejects at once if the CLI exits first. */
 function waitForOutput(p: CliProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return waitFor(() => {
-    if (pattern.test(p.output())) return p.output();
-    if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode} before ${pattern}:\n${p.output()}`);
-    return undefined;
-  }, timeoutMs, `${pattern}`).catch((err: unknown) => {
+  return waitFor(
+    () => {
+      if (pattern.test(p.output())) return p.output();
+      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode} before ${pattern}:\n${p.output()}`);
+      return undefined;
+    },
+    timeoutMs,
+    `${pattern}`,
+  ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${p.output()}`);
   });
 }
@@ -77,8 +81,14 @@ describe('saferoll start --wait through a Temporal outage', () => {
   it('says it lost Temporal, reconnects when it is back, and exits 0 when the rollout is promoted', async () => {
     const key = await createEndpointWithBlue(router, 'outage-promote');
     load = startLoad(router.router.dataUrl, 'outage-promote', key, 2);
-    const policy = await writeTemp('outage.yaml', `${['name: outage', ...SLO, 'steps:', '  - create: {}', '  - mirror: { percent: 50, for: 2s }', '  - traffic: { percent: 10, for: 6s }', '  - traffic: { percent: 100, for: 2s }', '  - deleteBlue: {}'].join('\n')}\n`);
-    const start = spawnCli(['start', '--policy', policy, '--endpoint', 'outage-promote', '--green', 'green', '--command', modelServerCommand(), '--env', 'LATENCY_MS=5', '--wait'], env);
+    const policy = await writeTemp(
+      'outage.yaml',
+      `${['name: outage', ...SLO, 'steps:', '  - create: {}', '  - mirror: { percent: 50, for: 2s }', '  - traffic: { percent: 10, for: 6s }', '  - traffic: { percent: 100, for: 2s }', '  - deleteBlue: {}'].join('\n')}\n`,
+    );
+    const start = spawnCli(
+      ['start', '--policy', policy, '--endpoint', 'outage-promote', '--green', 'green', '--command', modelServerCommand(), '--env', 'LATENCY_MS=5', '--wait'],
+      env,
+    );
 
     await waitForOutput(start, /phase Traffic/, 60_000);
     await killServer();
@@ -99,7 +109,23 @@ describe('saferoll start --wait through a Temporal outage', () => {
   it('gives up with exit 3 after --reconnect-timeout, and the rollout goes on', async () => {
     await createEndpointWithBlue(router, 'outage-give-up');
     const policy = await writeTemp('approval.yaml', `${['name: approval', ...SLO, 'steps:', '  - create: {}', '  - approval: {}'].join('\n')}\n`);
-    const start = spawnCli(['start', '--policy', policy, '--endpoint', 'outage-give-up', '--green', 'green', '--command', modelServerCommand(), '--wait', '--reconnect-timeout', '3s'], env);
+    const start = spawnCli(
+      [
+        'start',
+        '--policy',
+        policy,
+        '--endpoint',
+        'outage-give-up',
+        '--green',
+        'green',
+        '--command',
+        modelServerCommand(),
+        '--wait',
+        '--reconnect-timeout',
+        '3s',
+      ],
+      env,
+    );
 
     await waitForOutput(start, /phase Approval/, 60_000);
     await killServer();
@@ -107,7 +133,9 @@ describe('saferoll start --wait through a Temporal outage', () => {
     const output = start.output();
     expect(code, output).toBe(3);
     expect(output).toMatch(/lost the connection to Temporal at .*reconnecting for up to 3s/);
-    expect(output).toMatch(/^saferoll start: no connection to Temporal at \S+ for 3s \(--reconnect-timeout\); gave up following, the rollout goes on: saferoll status outage-give-up$/m);
+    expect(output).toMatch(
+      /^saferoll start: no connection to Temporal at \S+ for 3s \(--reconnect-timeout\); gave up following, the rollout goes on: saferoll status outage-give-up$/m,
+    );
     expect(output).not.toMatch(/rolled back/i);
 
     temporal = await startServer();

@@ -34,7 +34,6 @@ afterAll(async () => {
   await bed?.close();
 });
 
-
 /** A rollout of `endpoint` under steady load, baking in Mirror and listed so by the server. */
 async function rolloutInMirror(endpoint: string): Promise<{ handle: WorkflowHandle<typeof rolloutWorkflow>; load: Load }> {
   const key = await createEndpointWithBlue(bed.router, endpoint);
@@ -142,7 +141,11 @@ describe('the Temporal UI on a rollout', () => {
     const load = startLoad(bed.router.router.dataUrl, endpoint, key);
     loads.add(load);
     // Loose latency: a busy machine must not turn this promotion into a rollback.
-    const quick = testPolicy({ slo: { latency: { p95Ms: 60_000 }, errorRate: 0.01, minRequests: 20 }, baseline: {}, steps: [{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }] });
+    const quick = testPolicy({
+      slo: { latency: { p95Ms: 60_000 }, errorRate: 0.01, minRequests: 20 },
+      baseline: {},
+      steps: [{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }],
+    });
     const promoted = await bed.start(endpoint, modelServer('green'), quick);
     expect((await rolloutResult(promoted)).outcome).toBe('promoted');
     await stopLoad(load);
@@ -170,7 +173,11 @@ describe('the Temporal UI on a rollout', () => {
     const key = await createEndpointWithBlue(bed.router, endpoint);
     const load = startLoad(bed.router.router.dataUrl, endpoint, key);
     loads.add(load);
-    const watch = testPolicy({ slo: { latency: { p95Ms: 60_000 }, errorRate: 0.01, minRequests: 20 }, baseline: {}, steps: [{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 600_000 }] });
+    const watch = testPolicy({
+      slo: { latency: { p95Ms: 60_000 }, errorRate: 0.01, minRequests: 20 },
+      baseline: {},
+      steps: [{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 600_000 }],
+    });
     const handle = await bed.start(endpoint, modelServer('green'), watch);
     await waitFor(async () => (await handle.query(statusQuery)).phase === 'DeletingBlue', 60_000, 'in the watch window');
     const { page } = browser;
@@ -193,4 +200,3 @@ describe('the Temporal UI on a rollout', () => {
     expect((await stopLoad(load)).failures).toEqual([]);
   });
 });
-

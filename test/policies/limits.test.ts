@@ -61,7 +61,9 @@ describe('policy size limits', () => {
     expect(err).toBeInstanceOf(PolicyError);
     const { size } = await stat(bigFile);
     expect(size).toBeGreaterThan(10_000_000);
-    expect((err as PolicyError).message).toBe(`${bigFile}:1:1: a policy is at most 131072 bytes (128 KiB: a plan of a few steps, not data), this one is ${size} bytes`);
+    expect((err as PolicyError).message).toBe(
+      `${bigFile}:1:1: a policy is at most 131072 bytes (128 KiB: a plan of a few steps, not data), this one is ${size} bytes`,
+    );
   });
 
   test('a file that never ends (/dev/zero) is refused after the limit, not read forever', async () => {

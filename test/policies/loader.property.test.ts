@@ -51,8 +51,72 @@ function loadOrCleanRefusal(text: string): Policy | undefined {
 const token = fc.constantFrom(
   ...['name', 'slo', 'steps', 'latency', 'p95', 'errorRate', 'minRequests', 'baseline', 'analysis', 'interval', 'onFailure', 'keepGreen'],
   ...['create', 'smoke', 'mirror', 'traffic', 'approval', 'deleteBlue', 'percent', 'for', 'after', 'headers', 'body', 'requests'],
-  ...[':', ': ', ' ', '\n', '\n  ', '\n    ', '- ', '  - ', '{', '}', '[', ']', ',', '&a ', '*a', '!!str ', '!!binary ', '!!map ', '!custom ', '#', '"', "'", '|', '>-', '?', '---\n', '...\n', '%YAML 1.2\n', '\t', '\r\n'],
-  ...['~', 'null', 'true', 'yes', '1e400', '-1e400', '.nan', '.inf', '-.inf', '!!set ', '!!timestamp ', '!!float ', '? ', '0x1F', '0o17', '1_000', '-1', '0', '2.5', '10%', '250%', '5s', '1m30s', '0ms', '-5s', '500ms', '1h', 'é', '日本', '\u0000', '\ufeff', '\u2028'],
+  ...[
+    ':',
+    ': ',
+    ' ',
+    '\n',
+    '\n  ',
+    '\n    ',
+    '- ',
+    '  - ',
+    '{',
+    '}',
+    '[',
+    ']',
+    ',',
+    '&a ',
+    '*a',
+    '!!str ',
+    '!!binary ',
+    '!!map ',
+    '!custom ',
+    '#',
+    '"',
+    "'",
+    '|',
+    '>-',
+    '?',
+    '---\n',
+    '...\n',
+    '%YAML 1.2\n',
+    '\t',
+    '\r\n',
+  ],
+  ...[
+    '~',
+    'null',
+    'true',
+    'yes',
+    '1e400',
+    '-1e400',
+    '.nan',
+    '.inf',
+    '-.inf',
+    '!!set ',
+    '!!timestamp ',
+    '!!float ',
+    '? ',
+    '0x1F',
+    '0o17',
+    '1_000',
+    '-1',
+    '0',
+    '2.5',
+    '10%',
+    '250%',
+    '5s',
+    '1m30s',
+    '0ms',
+    '-5s',
+    '500ms',
+    '1h',
+    'é',
+    '日本',
+    '\u0000',
+    '\ufeff',
+    '\u2028',
+  ],
   ...RESERVED_KEYS,
   '<<',
 );
@@ -68,14 +132,36 @@ const policyShaped = fc
   .record(
     {
       name: anyValue,
-      slo: fc.oneof(fc.record({ latency: fc.oneof(fc.record({ p95: anyValue, p99: anyValue }, { requiredKeys: [] }), anyValue), errorRate: anyValue, minRequests: anyValue }, { requiredKeys: [] }), anyValue),
+      slo: fc.oneof(
+        fc.record(
+          { latency: fc.oneof(fc.record({ p95: anyValue, p99: anyValue }, { requiredKeys: [] }), anyValue), errorRate: anyValue, minRequests: anyValue },
+          { requiredKeys: [] },
+        ),
+        anyValue,
+      ),
       baseline: fc.oneof(fc.record({ latencyRatio: anyValue, errorRateDelta: anyValue }, { requiredKeys: [] }), anyValue),
       analysis: fc.oneof(fc.record({ interval: anyValue }), anyValue),
       steps: fc.oneof(
         fc.array(
           fc.oneof(
             fc.constant({ create: {} }),
-            fc.record({ smoke: fc.oneof(fc.record({ requests: anyValue, path: anyValue, method: anyValue, body: anyValue, headers: fc.dictionary(fc.oneof(fc.constantFrom(...RESERVED_KEYS), fc.string({ maxLength: 6 })), anyValue, { maxKeys: 3 }), expectStatus: anyValue, timeout: anyValue }, { requiredKeys: [] }), anyValue) }),
+            fc.record({
+              smoke: fc.oneof(
+                fc.record(
+                  {
+                    requests: anyValue,
+                    path: anyValue,
+                    method: anyValue,
+                    body: anyValue,
+                    headers: fc.dictionary(fc.oneof(fc.constantFrom(...RESERVED_KEYS), fc.string({ maxLength: 6 })), anyValue, { maxKeys: 3 }),
+                    expectStatus: anyValue,
+                    timeout: anyValue,
+                  },
+                  { requiredKeys: [] },
+                ),
+                anyValue,
+              ),
+            }),
             fc.record({ mirror: fc.oneof(fc.record({ percent: anyValue, for: anyValue }, { requiredKeys: [] }), anyValue) }),
             fc.record({ traffic: fc.oneof(fc.record({ percent: anyValue, for: anyValue }, { requiredKeys: [] }), anyValue) }),
             fc.record({ approval: fc.oneof(fc.record({ timeout: anyValue }, { requiredKeys: [] }), anyValue) }),
@@ -92,7 +178,12 @@ const policyShaped = fc
   )
   .map((data) => stringify(data));
 
-type Edit = { kind: 'delete-line' | 'duplicate-line' | 'swap-lines' | 'insert' | 'replace-value' | 'indent' | 'truncate'; at: number; other: number; text: string };
+type Edit = {
+  kind: 'delete-line' | 'duplicate-line' | 'swap-lines' | 'insert' | 'replace-value' | 'indent' | 'truncate';
+  at: number;
+  other: number;
+  text: string;
+};
 const edit: fc.Arbitrary<Edit> = fc.record({
   kind: fc.constantFrom('delete-line', 'duplicate-line', 'swap-lines', 'insert', 'replace-value', 'indent', 'truncate'),
   at: fc.nat(),
@@ -129,7 +220,10 @@ function mutated(text: string, edits: Edit[]): string {
         lines[i] = ' '.repeat(e.other % 5) + line.trimStart();
         break;
       case 'truncate':
-        lines = lines.join('\n').slice(0, e.other % (text.length + 1)).split('\n');
+        lines = lines
+          .join('\n')
+          .slice(0, e.other % (text.length + 1))
+          .split('\n');
         break;
     }
     if (lines.length === 0) lines = [''];
@@ -151,7 +245,10 @@ const scalar = fc.constantFrom(
   ...['!!binary aGk=', '!!set { a }', '!!timestamp 2001-12-14', '!!str 5', '!!float 1', '!!int "3"', '[]', '{}', '[.nan]', '{ a: .inf }', '{ ? [a] : 1 }'],
   ...['10%', '250%', '5s', '-5s', '0ms', '1m30s', '__proto__', 'constructor', 'é', '*nope', '&a 1'],
 );
-const junkValue = fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 1, arbitrary: fc.array(token, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('')) });
+const junkValue = fc.oneof(
+  { weight: 3, arbitrary: scalar },
+  { weight: 1, arbitrary: fc.array(token, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('')) },
+);
 
 /** A shipped policy with one value (any one, the smoke body's included) replaced by a YAML scalar or junk. */
 const oneValueReplaced = fc.tuple(fc.constantFrom(...shipped), fc.nat(), junkValue).map(([text, at, value]) => {
@@ -166,7 +263,10 @@ const DURATION_KEYS = new Set(['p95', 'p99', 'interval', 'for', 'after', 'timeou
 
 /** The same duration in other words: 2m -> 120s or 120000ms. */
 function durationInOtherWords(value: string, unit: 'ms' | 's'): string {
-  const ms = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)].reduce((sum, [, n, u]) => sum + Number(n) * { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 }[u as 'h' | 'm' | 's' | 'ms'], 0);
+  const ms = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)].reduce(
+    (sum, [, n, u]) => sum + Number(n) * { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 }[u as 'h' | 'm' | 's' | 'ms'],
+    0,
+  );
   return unit === 's' && ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
@@ -179,7 +279,8 @@ function reworded(value: unknown, choices: { unit: 'ms' | 's'; percentSign: bool
     return Object.fromEntries(choices.reverse && key !== 'body' ? entries.reverse() : entries);
   }
   if (typeof value === 'string' && DURATION_KEYS.has(key)) return durationInOtherWords(value, choices.unit);
-  if (key === 'percent' && (typeof value === 'number' || typeof value === 'string')) return choices.percentSign ? `${String(value).replace('%', '')}%` : Number(String(value).replace('%', ''));
+  if (key === 'percent' && (typeof value === 'number' || typeof value === 'string'))
+    return choices.percentSign ? `${String(value).replace('%', '')}%` : Number(String(value).replace('%', ''));
   return value;
 }
 
@@ -195,20 +296,32 @@ const rewrite = fc.record({
 
 describe('the policy loader under arbitrary input', () => {
   test('YAML-ish junk: a policy or a placed PolicyError, never a crash', () => {
-    fc.assert(fc.property(yamlish, (text) => void loadOrCleanRefusal(text)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(yamlish, (text) => void loadOrCleanRefusal(text)),
+      { numRuns: RUNS },
+    );
   });
 
   test('policy-shaped YAML with any value anywhere: the same', () => {
-    fc.assert(fc.property(policyShaped, (text) => void loadOrCleanRefusal(text)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(policyShaped, (text) => void loadOrCleanRefusal(text)),
+      { numRuns: RUNS },
+    );
   });
 
   test('the shipped policies cut and spliced at random: the same', () => {
     const cases = fc.tuple(fc.constantFrom(...shipped), fc.array(edit, { minLength: 1, maxLength: 4 }));
-    fc.assert(fc.property(cases, ([text, edits]) => void loadOrCleanRefusal(mutated(text, edits))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(cases, ([text, edits]) => void loadOrCleanRefusal(mutated(text, edits))),
+      { numRuns: RUNS },
+    );
   });
 
   test('the shipped policies with any one value replaced by junk: the same', () => {
-    fc.assert(fc.property(oneValueReplaced, (text) => void loadOrCleanRefusal(text)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(oneValueReplaced, (text) => void loadOrCleanRefusal(text)),
+      { numRuns: RUNS },
+    );
   });
 
   test('the shipped policies rewritten without changing their meaning load as the same policy', () => {
@@ -218,7 +331,9 @@ describe('the policy loader under arbitrary input', () => {
         const data = reworded(parse(text), how);
         const rewritten = stringify(data, { collectionStyle: how.collectionStyle, indent: how.indent, defaultStringType: how.defaultStringType })
           .split('\n')
-          .map((line) => (line.trim() === '' || line.includes('#') || how.defaultStringType !== 'PLAIN' || how.collectionStyle === 'flow' ? line : `${line}${how.comment}`))
+          .map((line) =>
+            line.trim() === '' || line.includes('#') || how.defaultStringType !== 'PLAIN' || how.collectionStyle === 'flow' ? line : `${line}${how.comment}`,
+          )
           .join('\n');
         expect(loadOrCleanRefusal(rewritten)).toStrictEqual(original);
       }),

@@ -149,14 +149,7 @@ describe('defaults and accepted forms', () => {
 
 describe('problems are reported at file:line:col with a dotted path', () => {
   test('unknown keys, at the key, in every section', () => {
-    const text = yaml(
-      ...head,
-      '  errorBudget: 2%',
-      'steps:',
-      '  - create: {}',
-      '  - smoke: { requests: 3, pth: /score }',
-      'colour: blue',
-    );
+    const text = yaml(...head, '  errorBudget: 2%', 'steps:', '  - create: {}', '  - smoke: { requests: 3, pth: /score }', 'colour: blue');
     expect(problemsOf(text)).toEqual([
       'p.yaml:5:3: slo.errorBudget: unknown key "errorBudget"',
       'p.yaml:8:27: steps.1.smoke.pth: unknown key "pth"',
@@ -245,13 +238,7 @@ describe('problems are reported at file:line:col with a dotted path', () => {
   });
 
   test('numbers out of range', () => {
-    const text = yaml(
-      ...head,
-      '  minRequests: 0',
-      'steps:',
-      '  - create: {}',
-      '  - smoke: { requests: 0, expectStatus: 700, path: score, method: FETCH }',
-    );
+    const text = yaml(...head, '  minRequests: 0', 'steps:', '  - create: {}', '  - smoke: { requests: 0, expectStatus: 700, path: score, method: FETCH }');
     expect(problemsOf(text)).toEqual([
       'p.yaml:5:16: slo.minRequests: must be at least 1',
       'p.yaml:8:24: steps.1.smoke.requests: must be at least 1',
@@ -291,9 +278,7 @@ describe('problems are reported at file:line:col with a dotted path', () => {
   });
 
   test('an empty step list', () => {
-    expect(problemsOf(yaml(...head, 'steps: []'))).toEqual([
-      'p.yaml:5:8: steps: the first step must be create (green has to exist before anything else)',
-    ]);
+    expect(problemsOf(yaml(...head, 'steps: []'))).toEqual(['p.yaml:5:8: steps: the first step must be create (green has to exist before anything else)']);
   });
 
   test('step items that are not one known key', () => {
@@ -318,14 +303,7 @@ describe('problems are reported at file:line:col with a dotted path', () => {
   });
 
   test('missing keys, at the map that lacks them', () => {
-    const text = yaml(
-      'description: no name, no slo',
-      'steps:',
-      '  - create: {}',
-      '  - mirror: { percent: 10 }',
-      '  - traffic:',
-      '      percent: 100',
-    );
+    const text = yaml('description: no name, no slo', 'steps:', '  - create: {}', '  - mirror: { percent: 10 }', '  - traffic:', '      percent: 100');
     expect(problemsOf(text)).toEqual([
       'p.yaml:1:1: name: required',
       'p.yaml:1:1: slo: required',
@@ -336,9 +314,7 @@ describe('problems are reported at file:line:col with a dotted path', () => {
 
   test('a bake shorter than the analysis interval', () => {
     const text = yaml(...head, 'analysis: { interval: 10s }', 'steps:', '  - create: {}', '  - mirror: { percent: 10, for: 5s }');
-    expect(problemsOf(text)).toEqual([
-      'p.yaml:8:33: steps.1.mirror.for: must be at least analysis.interval (10s), or the gate is never measured',
-    ]);
+    expect(problemsOf(text)).toEqual(['p.yaml:8:33: steps.1.mirror.for: must be at least analysis.interval (10s), or the gate is never measured']);
   });
 
   test('a controllerLossTimeout that is not a duration or off, out of bounds, or under 3 intervals', () => {
@@ -346,12 +322,16 @@ describe('problems are reported at file:line:col with a dotted path', () => {
     expect(problems('analysis: { controllerLossTimeout: soon }')).toEqual([
       'p.yaml:5:36: analysis.controllerLossTimeout: "soon" is not a duration: use a number and a unit (ms, s, m, h), e.g. 500ms, 5s, 1m30s (or off)',
     ]);
-    expect(problems('analysis: { controllerLossTimeout: false }')).toEqual(['p.yaml:5:36: analysis.controllerLossTimeout: expected a duration such as 60s, or off, got false']);
+    expect(problems('analysis: { controllerLossTimeout: false }')).toEqual([
+      'p.yaml:5:36: analysis.controllerLossTimeout: expected a duration such as 60s, or off, got false',
+    ]);
     expect(problems('analysis: { controllerLossTimeout: 90 }')).toEqual([
       'p.yaml:5:36: analysis.controllerLossTimeout: 90 has no unit: add one (ms, s, m or h), e.g. 90ms or 90s (or off)',
     ]);
     expect(problems('analysis: { controllerLossTimeout: 2d }')[0]).toMatch(/^p\.yaml:5:36: analysis\.controllerLossTimeout: "2d" is not a duration/);
-    expect(problems('analysis: { interval: 100ms, controllerLossTimeout: 500ms }')).toEqual(['p.yaml:5:53: analysis.controllerLossTimeout: must be from 1s to 24h, or off']);
+    expect(problems('analysis: { interval: 100ms, controllerLossTimeout: 500ms }')).toEqual([
+      'p.yaml:5:53: analysis.controllerLossTimeout: must be from 1s to 24h, or off',
+    ]);
     expect(problems('analysis: { controllerLossTimeout: 25h }')).toEqual(['p.yaml:5:36: analysis.controllerLossTimeout: must be from 1s to 24h, or off']);
     expect(problems('analysis:', '  interval: 10s', '  controllerLossTimeout: 20s')).toEqual([
       'p.yaml:7:26: analysis.controllerLossTimeout: must be at least 3 × analysis.interval (30s): the controller looks at green once per interval, so a shorter timeout guards no better and puts blue back on an ordinary pause',
@@ -359,22 +339,16 @@ describe('problems are reported at file:line:col with a dotted path', () => {
   });
 
   test('a problem reached through an alias points at the anchored node', () => {
-    const text = yaml(
-      ...head,
-      'steps:',
-      '  - create: {}',
-      '  - traffic: &t { percent: 10, for: 1m, extra: 1 }',
-      '  - traffic: *t',
-    );
-    expect(problemsOf(text)).toEqual([
-      'p.yaml:7:41: steps.1.traffic.extra: unknown key "extra"',
-      'p.yaml:7:41: steps.2.traffic.extra: unknown key "extra"',
-    ]);
+    const text = yaml(...head, 'steps:', '  - create: {}', '  - traffic: &t { percent: 10, for: 1m, extra: 1 }', '  - traffic: *t');
+    expect(problemsOf(text)).toEqual(['p.yaml:7:41: steps.1.traffic.extra: unknown key "extra"', 'p.yaml:7:41: steps.2.traffic.extra: unknown key "extra"']);
   });
 
   test.each([
     [yaml('name: t', 'slo:', '  errorRate: 1%', ' minRequests: 5'), 'p.yaml:4:1: YAML syntax: All mapping items must start at the same column'],
-    [yaml('name: t', 'steps: [ { create: {} }', 'slo: {}'), 'p.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    [
+      yaml('name: t', 'steps: [ { create: {} }', 'slo: {}'),
+      'p.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
     [yaml('name: t', 'name: u'), 'p.yaml:2:1: YAML syntax: map keys must be unique, "name" appears twice'],
   ])('YAML syntax errors, the same way (%#)', (text, line) => {
     expect(problemsOf(text)).toEqual([line]);

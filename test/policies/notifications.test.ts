@@ -77,7 +77,7 @@ describe('notifications in a policy', () => {
 
   test('a Slack incoming-webhook URL written in the policy is refused: it is a secret', () => {
     expect(problemsOf(yaml(...head, 'notifications:', '  - slack: { url: "https://hooks.slack.com/services/T0/B0/XXXX" }'))).toEqual([
-      'p.yaml:8:19: notifications.0.slack.url: a Slack incoming-webhook URL is a secret (anyone holding it can post) and a policy is stored in Temporal history: set it in the worker\'s environment and name the variable with urlEnv',
+      "p.yaml:8:19: notifications.0.slack.url: a Slack incoming-webhook URL is a secret (anyone holding it can post) and a policy is stored in Temporal history: set it in the worker's environment and name the variable with urlEnv",
     ]);
   });
 

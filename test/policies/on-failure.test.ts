@@ -24,7 +24,9 @@ describe('onFailure', () => {
 
   test('an unknown action, a timeout without pause and a bad duration are refused where they are written', () => {
     expect(problemsOf(policy('onFailure: { action: halt }'))).toEqual(['p.yaml:6:22: onFailure.action: must be one of rollback, pause, got "halt"']);
-    expect(problemsOf(policy('onFailure: { timeout: 10m }'))).toEqual(['p.yaml:6:23: onFailure.timeout: applies only with action: pause (a rollback does not wait)']);
+    expect(problemsOf(policy('onFailure: { timeout: 10m }'))).toEqual([
+      'p.yaml:6:23: onFailure.timeout: applies only with action: pause (a rollback does not wait)',
+    ]);
     expect(problemsOf(policy('onFailure: { action: pause, timeout: 0s }'))).toEqual(['p.yaml:6:38: onFailure.timeout: must be longer than 0s']);
   });
 });

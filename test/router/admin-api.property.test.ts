@@ -40,8 +40,7 @@ interface AdminRequest {
 
 /** JSON text of an object built from entries, so that any key (even `__proto__`) is sent as written. */
 const objectText = (entries: [string, string][]): string => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
-const entriesOf = (key: fc.Arbitrary<string>, value: fc.Arbitrary<string>, maxLength = 4) =>
-  fc.array(fc.tuple(key, value), { maxLength }).map(objectText);
+const entriesOf = (key: fc.Arbitrary<string>, value: fc.Arbitrary<string>, maxLength = 4) => fc.array(fc.tuple(key, value), { maxLength }).map(objectText);
 /** An object with `fields` each present or not, plus maybe a stray (reserved or unknown) key. */
 function someOf(fields: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<string> {
   const stray = fc.option(fc.tuple(fc.oneof(fc.constantFrom(...RESERVED_KEYS), fc.string({ maxLength: 8 })), fc.json()), { freq: 4 });
@@ -51,44 +50,107 @@ function someOf(fields: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<stri
 }
 
 const prototypeName = fc.constantFrom(...RESERVED_KEYS);
-const oddName = fc.constantFrom('', 'a', 'ab', 'A-b', 'x'.repeat(40), 'név', '日本語', 'a b', 'a/b', 'a.b', '..', '.', 'null', '-1', 'healthz', 'metrics', 'shop\u0000', 'zero-width\u200b');
+const oddName = fc.constantFrom(
+  '',
+  'a',
+  'ab',
+  'A-b',
+  'x'.repeat(40),
+  'név',
+  '日本語',
+  'a b',
+  'a/b',
+  'a.b',
+  '..',
+  '.',
+  'null',
+  '-1',
+  'healthz',
+  'metrics',
+  'shop\u0000',
+  'zero-width\u200b',
+);
 // A small pool, so that endpoints and deployments are revisited (and the router stays small).
 const knownName = fc.constantFrom('shop', 'blue', 'green', 'spare', 'alpha', 'bravo', 'charlie');
-const name = fc.oneof({ weight: 4, arbitrary: knownName }, { weight: 2, arbitrary: prototypeName }, { weight: 2, arbitrary: oddName }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) });
-const segment = fc.oneof({ weight: 6, arbitrary: name.map(encodeURIComponent) }, { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%2e%2e', '%2E', '..', '.', '%00', '%2F', '%C0%AF') });
+const name = fc.oneof(
+  { weight: 4, arbitrary: knownName },
+  { weight: 2, arbitrary: prototypeName },
+  { weight: 2, arbitrary: oddName },
+  { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+);
+const segment = fc.oneof(
+  { weight: 6, arbitrary: name.map(encodeURIComponent) },
+  { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%2e%2e', '%2E', '..', '.', '%00', '%2F', '%C0%AF') },
+);
 
 const number = fc.oneof(
   fc.integer({ min: -5, max: 120 }).map(String),
-  fc.constantFrom('0', '1', '10', '50', '51', '64', '65', '100', '1e400', '-1e400', '1e21', '-0', '0.5', '99.999', '1.0', '9007199254740993', '-1', '"10"', 'null', 'true', '[]', '{}'),
+  fc.constantFrom(
+    '0',
+    '1',
+    '10',
+    '50',
+    '51',
+    '64',
+    '65',
+    '100',
+    '1e400',
+    '-1e400',
+    '1e21',
+    '-0',
+    '0.5',
+    '99.999',
+    '1.0',
+    '9007199254740993',
+    '-1',
+    '"10"',
+    'null',
+    'true',
+    '[]',
+    '{}',
+  ),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
 );
-const text = fc.oneof(fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)), fc.constant('"x"'), number);
+const text = fc.oneof(
+  fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)),
+  fc.constant('"x"'),
+  number,
+);
 const percentMap = fc.oneof({ weight: 5, arbitrary: entriesOf(name, number) }, { weight: 1, arbitrary: fc.json() });
 const tags = fc.oneof({ weight: 3, arbitrary: entriesOf(fc.oneof(name, prototypeName), text) }, { weight: 1, arbitrary: fc.json() });
 const upstreamUrl = (): fc.Arbitrary<string> =>
-  fc.oneof(
-    fc.constantFrom(
-      upstream.url,
-      `http://user:pass@${new URL(upstream.url).host}`,
-      `http://token@${new URL(upstream.url).host}`,
-      `${upstream.url}/path`,
-      `${upstream.url}/?q=1`,
-      `${upstream.url}/#fragment`,
-      'ftp://127.0.0.1:9',
-      'http://[::1',
-      'http://127.0.0.1:99999',
-      'javascript:alert(1)',
-      '',
-    ),
-    fc.webUrl(),
-  ).map((u) => JSON.stringify(u));
+  fc
+    .oneof(
+      fc.constantFrom(
+        upstream.url,
+        `http://user:pass@${new URL(upstream.url).host}`,
+        `http://token@${new URL(upstream.url).host}`,
+        `${upstream.url}/path`,
+        `${upstream.url}/?q=1`,
+        `${upstream.url}/#fragment`,
+        'ftp://127.0.0.1:9',
+        'http://[::1',
+        'http://127.0.0.1:99999',
+        'javascript:alert(1)',
+        '',
+      ),
+      fc.webUrl(),
+    )
+    .map((u) => JSON.stringify(u));
 const envName = fc.oneof(prototypeName, fc.constantFrom('PATH', 'MODEL_VERSION', '1BAD', 'a-b', ''), fc.string({ maxLength: 6 }));
 const notAString = fc.constantFrom('5', 'null', '[]', '{}', 'true', '""');
 const processSpec = someOf({
   // Never a command that exists: a generated spec may well be valid, and its
   // one instance fails to spawn at once (so provisioning settles quickly).
-  command: fc.oneof(fc.constant('"/nonexistent/saferoll-property-test"'), fc.string({ maxLength: 8 }).map((c) => JSON.stringify(`/nonexistent/${c}`)), notAString),
-  args: fc.oneof(fc.array(text, { maxLength: 3 }).map((a) => `[${a.join(',')}]`), text),
+  command: fc.oneof(
+    fc.constant('"/nonexistent/saferoll-property-test"'),
+    fc.string({ maxLength: 8 }).map((c) => JSON.stringify(`/nonexistent/${c}`)),
+    notAString,
+  ),
+  args: fc.oneof(
+    fc.array(text, { maxLength: 3 }).map((a) => `[${a.join(',')}]`),
+    text,
+  ),
   env: fc.oneof(entriesOf(envName, text), text),
   readinessPath: fc.oneof(fc.constantFrom('"/healthz"', '"healthz"'), text),
 });
@@ -97,13 +159,25 @@ const anyBody: fc.Arbitrary<string | undefined> = fc.oneof(fc.constant(undefined
 // Valid bodies too, so that state moves and refusals are judged against many states.
 const endpointPut = fc.oneof(fc.constant('{"authMode":"key"}'), someOf({ authMode: fc.oneof(fc.constant('"key"'), text), description: text, tags }));
 const endpointPatch = fc.oneof(
-  fc.constantFrom('{"traffic":{"blue":100}}', '{"traffic":{"blue":90,"green":10}}', '{"traffic":{"green":100},"mirrorTraffic":{"blue":50}}', '{"mirrorTraffic":{"spare":10}}', '{"mirrorTraffic":{}}'),
+  fc.constantFrom(
+    '{"traffic":{"blue":100}}',
+    '{"traffic":{"blue":90,"green":10}}',
+    '{"traffic":{"green":100},"mirrorTraffic":{"blue":50}}',
+    '{"mirrorTraffic":{"spare":10}}',
+    '{"mirrorTraffic":{}}',
+  ),
   someOf({ traffic: percentMap, mirrorTraffic: percentMap, description: text, tags }),
 );
 const deploymentPut = (): fc.Arbitrary<string> =>
   fc.oneof(
     fc.constant(JSON.stringify({ instanceCount: 1, upstreams: [upstream.url] })),
-    someOf({ instanceCount: number, upstreams: fc.oneof(fc.array(upstreamUrl(), { maxLength: 3 }).map((a) => `[${a.join(',')}]`), text) }),
+    someOf({
+      instanceCount: number,
+      upstreams: fc.oneof(
+        fc.array(upstreamUrl(), { maxLength: 3 }).map((a) => `[${a.join(',')}]`),
+        text,
+      ),
+    }),
     someOf({ instanceCount: fc.constantFrom('1', '0', '-1', '65', '1.5', '"1"', 'null', '1e400'), process: fc.oneof(processSpec, text) }),
   );
 const deploymentPatch = someOf({ instanceCount: number });
@@ -111,9 +185,15 @@ const regenerate = someOf({ keyType: fc.oneof(fc.constantFrom('"primary"', '"sec
 
 /** A route's methods and the body it takes; each request mostly fits its route, sometimes not at all. */
 function routed(paths: fc.Arbitrary<string>, methods: Method[], fitting: fc.Arbitrary<string | undefined> = anyBody): fc.Arbitrary<AdminRequest> {
-  const token = fc.oneof({ weight: 12, arbitrary: fc.constant(TEST_ADMIN_TOKEN) }, { weight: 1, arbitrary: fc.constantFrom(undefined, 'wrong', `${TEST_ADMIN_TOKEN} `) });
+  const token = fc.oneof(
+    { weight: 12, arbitrary: fc.constant(TEST_ADMIN_TOKEN) },
+    { weight: 1, arbitrary: fc.constantFrom(undefined, 'wrong', `${TEST_ADMIN_TOKEN} `) },
+  );
   return fc.record({
-    method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...methods) }, { weight: 1, arbitrary: fc.constantFrom<Method>('GET', 'PUT', 'PATCH', 'POST', 'DELETE') }),
+    method: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...methods) },
+      { weight: 1, arbitrary: fc.constantFrom<Method>('GET', 'PUT', 'PATCH', 'POST', 'DELETE') },
+    ),
     path: paths,
     body: fc.oneof({ weight: 4, arbitrary: fitting }, { weight: 1, arbitrary: anyBody }),
     token,
@@ -126,19 +206,49 @@ function adminRequest(): fc.Arbitrary<AdminRequest> {
   const deployment = fc.tuple(e, d).map(([x, y]) => `/v1/endpoints/${x}/deployments/${y}`);
   return fc.oneof(
     routed(fc.constant('/v1/endpoints'), ['GET']),
-    routed(e.map((x) => `/v1/endpoints/${x}`), ['PUT'], endpointPut),
-    routed(e.map((x) => `/v1/endpoints/${x}`), ['PATCH'], endpointPatch),
-    routed(e.map((x) => `/v1/endpoints/${x}`), ['GET', 'DELETE']),
-    routed(e.map((x) => `/v1/endpoints/${x}/keys`), ['POST']),
-    routed(e.map((x) => `/v1/endpoints/${x}/keys/regenerate`), ['POST'], regenerate),
-    routed(e.map((x) => `/v1/endpoints/${x}/deployments`), ['GET']),
+    routed(
+      e.map((x) => `/v1/endpoints/${x}`),
+      ['PUT'],
+      endpointPut,
+    ),
+    routed(
+      e.map((x) => `/v1/endpoints/${x}`),
+      ['PATCH'],
+      endpointPatch,
+    ),
+    routed(
+      e.map((x) => `/v1/endpoints/${x}`),
+      ['GET', 'DELETE'],
+    ),
+    routed(
+      e.map((x) => `/v1/endpoints/${x}/keys`),
+      ['POST'],
+    ),
+    routed(
+      e.map((x) => `/v1/endpoints/${x}/keys/regenerate`),
+      ['POST'],
+      regenerate,
+    ),
+    routed(
+      e.map((x) => `/v1/endpoints/${x}/deployments`),
+      ['GET'],
+    ),
     routed(deployment, ['PUT'], deploymentPut()),
     routed(deployment, ['PATCH'], deploymentPatch),
     routed(deployment, ['GET', 'DELETE']),
-    routed(fc.tuple(e, d, number).map(([x, y, n]) => `/v1/endpoints/${x}/deployments/${y}/logs?lines=${encodeURIComponent(n)}`), ['GET']),
-    routed(e.map((x) => `/metrics?endpoint=${x}`), ['GET']),
     routed(
-      fc.oneof(fc.constantFrom('//', '/v1//endpoints', '/v1/endpoints/', '/v1/endpoints/shop/', '/%', '/v1/endpoints/shop/deployments/blue/', '/v2/endpoints'), fc.webPath().map((p) => p || '/')),
+      fc.tuple(e, d, number).map(([x, y, n]) => `/v1/endpoints/${x}/deployments/${y}/logs?lines=${encodeURIComponent(n)}`),
+      ['GET'],
+    ),
+    routed(
+      e.map((x) => `/metrics?endpoint=${x}`),
+      ['GET'],
+    ),
+    routed(
+      fc.oneof(
+        fc.constantFrom('//', '/v1//endpoints', '/v1/endpoints/', '/v1/endpoints/shop/', '/%', '/v1/endpoints/shop/deployments/blue/', '/v2/endpoints'),
+        fc.webPath().map((p) => p || '/'),
+      ),
       ['GET', 'PUT'],
     ),
   );
@@ -177,19 +287,27 @@ async function everything(): Promise<{ file: string; endpoints: unknown[] }> {
 
 /** Provisioning settles in the background: wait for it, so only a request can change what is read. */
 async function settled(): Promise<{ file: string; endpoints: unknown[] }> {
-  return waitFor(async () => {
-    const now = await everything();
-    return /"provisioningState":"(Creating|Updating|Deleting)"|"state":"starting"/.test(JSON.stringify(now)) ? undefined : now;
-  }, 20_000, 'deployments settled');
+  return waitFor(
+    async () => {
+      const now = await everything();
+      return /"provisioningState":"(Creating|Updating|Deleting)"|"state":"starting"/.test(JSON.stringify(now)) ? undefined : now;
+    },
+    20_000,
+    'deployments settled',
+  );
 }
 
 function checkErrorShape(status: number, json: unknown): void {
   expect(json, 'an error answer is {"error": {...}}').toEqual({ error: expect.any(Object) });
   const error = (json as { error: Record<string, unknown> }).error;
-  expect(Object.keys(error).every((k) => ['code', 'message', 'field'].includes(k)), `only code, message, field: ${JSON.stringify(error)}`).toBe(true);
+  expect(
+    Object.keys(error).every((k) => ['code', 'message', 'field'].includes(k)),
+    `only code, message, field: ${JSON.stringify(error)}`,
+  ).toBe(true);
   expect(error.code).toMatch(/^SAFEROLL_E_[A-Z_]+$/);
   expect(typeof error.message === 'string' && error.message.length > 0).toBe(true);
-  if (error.field !== undefined || status === 400) expect(typeof error.field === 'string' && error.field.length > 0, `400 names the field: ${JSON.stringify(error)}`).toBe(true);
+  if (error.field !== undefined || status === 400)
+    expect(typeof error.field === 'string' && error.field.length > 0, `400 names the field: ${JSON.stringify(error)}`).toBe(true);
 }
 
 /** Own names (and values) of the objects a prototype-keyed write would land on. */

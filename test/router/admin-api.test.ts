@@ -54,7 +54,9 @@ describe('endpoints', () => {
     await t.admin.putDeployment('temp-endpoint', 'one', { instanceCount: 1, upstreams: [upstream.url] });
     await t.admin.deleteEndpoint('temp-endpoint');
     expect((await rejection(t.admin.getEndpoint('temp-endpoint'))).code).toBe('SAFEROLL_E_NOT_FOUND');
-    expect(Object.keys(JSON.parse(await (await import('node:fs/promises')).readFile(`${t.stateDir}/state.json`, 'utf8')).deployments)).not.toContain('temp-endpoint/one');
+    expect(Object.keys(JSON.parse(await (await import('node:fs/promises')).readFile(`${t.stateDir}/state.json`, 'utf8')).deployments)).not.toContain(
+      'temp-endpoint/one',
+    );
   });
 
   it('refuses bad names, unknown fields and bad auth modes, naming the field', async () => {
@@ -113,7 +115,12 @@ describe('traffic rules', () => {
     { name: 'traffic to an unknown deployment', body: { traffic: { blue: 90, ghost: 10 } }, field: 'traffic.ghost', message: /does not exist/ },
     { name: 'mirror to two deployments', body: { mirrorTraffic: { green: 10, spare: 10 } }, field: 'mirrorTraffic', message: /one deployment/ },
     { name: 'mirror above 50%', body: { mirrorTraffic: { green: 60 } }, field: 'mirrorTraffic.green', message: /at most 50/ },
-    { name: 'mirror to a deployment with live traffic', body: { traffic: { blue: 90, green: 10 }, mirrorTraffic: { green: 10 } }, field: 'mirrorTraffic.green', message: /live traffic/ },
+    {
+      name: 'mirror to a deployment with live traffic',
+      body: { traffic: { blue: 90, green: 10 }, mirrorTraffic: { green: 10 } },
+      field: 'mirrorTraffic.green',
+      message: /live traffic/,
+    },
     { name: 'an unknown field', body: { trafic: { blue: 100 } }, field: 'trafic', message: /unknown field/ },
   ];
   for (const c of cases) {

@@ -24,7 +24,18 @@ function endpoint(traffic: Record<string, number>, mirrorTraffic: Record<string,
 function deployments(states: Record<string, ProvisioningState>): (name: string) => DeploymentRecord | undefined {
   return (name) => {
     const state = states[name];
-    return state === undefined ? undefined : { endpoint: 'e', name, instanceCount: 1, source: { upstreams: ['http://127.0.0.1:1'] }, provisioningState: state, instances: [], createdAt: '', updatedAt: '' };
+    return state === undefined
+      ? undefined
+      : {
+          endpoint: 'e',
+          name,
+          instanceCount: 1,
+          source: { upstreams: ['http://127.0.0.1:1'] },
+          provisioningState: state,
+          instances: [],
+          createdAt: '',
+          updatedAt: '',
+        };
   };
 }
 

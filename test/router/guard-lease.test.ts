@@ -102,13 +102,21 @@ describe('guard lease', () => {
     await t.admin.patchEndpoint('lease-lapse', { traffic: { blue: 90, green: 10 }, mirrorTraffic: { spare: 20 }, guard: { ttl: '1s', fallback: 'blue' } });
     const before = firedCount(await t.admin.metricsText(), 'lease-lapse');
 
-    const fired = await waitFor(async () => {
-      const view = await t.admin.getEndpoint('lease-lapse');
-      return view.guard?.state === 'fired' ? view : undefined;
-    }, 15_000, 'the lease fires');
+    const fired = await waitFor(
+      async () => {
+        const view = await t.admin.getEndpoint('lease-lapse');
+        return view.guard?.state === 'fired' ? view : undefined;
+      },
+      15_000,
+      'the lease fires',
+    );
     expect(fired.traffic).toEqual({ blue: 100 });
     expect(fired.mirrorTraffic).toEqual({});
-    expect(fired.guard).toMatchObject({ state: 'fired', fallback: 'blue', reason: expect.stringMatching(/^no renewal for 1s .*put "blue" back to 100% and turned mirroring off/) });
+    expect(fired.guard).toMatchObject({
+      state: 'fired',
+      fallback: 'blue',
+      reason: expect.stringMatching(/^no renewal for 1s .*put "blue" back to 100% and turned mirroring off/),
+    });
     expect(Date.parse((fired.guard as { firedAt: string }).firedAt)).not.toBeNaN();
     expect(firedCount(await t.admin.metricsText(), 'lease-lapse')).toBe(before + 1);
     for (let i = 0; i < 20; i++) expect((await callDataPlane(t.router.dataUrl, agent, 'lease-lapse', { key })).deployment).toBe('blue');
@@ -136,10 +144,14 @@ describe('guard lease', () => {
     expect((await patch('lease-release', { guard: { release: true } })).status).toBe(200);
 
     await t.admin.patchEndpoint('lease-release', { traffic: { blue: 90, green: 10 }, mirrorTraffic: {}, guard: { ttl: '1s', fallback: 'blue' } });
-    const fired = await waitFor(async () => {
-      const view = await t.admin.getEndpoint('lease-release');
-      return view.guard?.state === 'fired' ? view : undefined;
-    }, 15_000, 'the lease fires');
+    const fired = await waitFor(
+      async () => {
+        const view = await t.admin.getEndpoint('lease-release');
+        return view.guard?.state === 'fired' ? view : undefined;
+      },
+      15_000,
+      'the lease fires',
+    );
     const refused = await patch('lease-release', { guard: { release: true } });
     expect(refused.status).toBe(409);
     expect(refused.json.error).toMatchObject({ code: 'SAFEROLL_E_GUARD_FIRED', field: 'guard' });
@@ -153,7 +165,11 @@ describe('guard lease', () => {
         (err: unknown) => err,
       );
     expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect(failure).toMatchObject({ type: 'SAFEROLL_E_GUARD_FIRED', nonRetryable: true, message: expect.stringMatching(/^controller lost: the routing core's guard lease lapsed at .* put "blue" back to 100%/) });
+    expect(failure).toMatchObject({
+      type: 'SAFEROLL_E_GUARD_FIRED',
+      nonRetryable: true,
+      message: expect.stringMatching(/^controller lost: the routing core's guard lease lapsed at .* put "blue" back to 100%/),
+    });
     expect((await t.admin.getEndpoint('lease-release')).guard?.state).toBe('fired');
     await t.admin.patchEndpoint('lease-release', { guard: null });
   });
@@ -256,10 +272,14 @@ describe('guard lease across a router restart (kill -9)', () => {
     const view = await second.admin.getEndpoint('down-live');
     expect(view.guard).toEqual(taken.guard);
     expect(view.traffic).toEqual({ blue: 90, green: 10 });
-    const fired = await waitFor(async () => {
-      const v = await second.admin.getEndpoint('down-live');
-      return v.guard?.state === 'fired' ? v : undefined;
-    }, 20_000, 'the re-armed lease fires');
+    const fired = await waitFor(
+      async () => {
+        const v = await second.admin.getEndpoint('down-live');
+        return v.guard?.state === 'fired' ? v : undefined;
+      },
+      20_000,
+      'the re-armed lease fires',
+    );
     expect(fired.traffic).toEqual({ blue: 100 });
     expect((await callDataPlane(second.router.dataUrl, agent, 'down-live', { key })).deployment).toBe('blue');
   });

@@ -25,7 +25,12 @@ let source: RouterMetricSource;
 const upstreams: TestUpstream[] = [];
 const servers: Server[] = [];
 
-async function endpointWith(endpoint: string, deployments: Record<string, string>, traffic: Record<string, number>, mirror: Record<string, number> = {}): Promise<string> {
+async function endpointWith(
+  endpoint: string,
+  deployments: Record<string, string>,
+  traffic: Record<string, number>,
+  mirror: Record<string, number> = {},
+): Promise<string> {
   await t.admin.putEndpoint(endpoint, { authMode: 'key' });
   for (const [name, url] of Object.entries(deployments)) await t.admin.putDeployment(endpoint, name, { instanceCount: 1, upstreams: [url] });
   await waitFor(async () => (await t.admin.listDeployments(endpoint)).every((d) => d.provisioningState === 'Succeeded'));
@@ -134,7 +139,12 @@ describe('a green so slow that its clients hang up', () => {
   async function impatientClients(endpoint: string, key: string, n: number): Promise<void> {
     const outcomes = await Promise.allSettled(
       Array.from({ length: n }, () =>
-        request(`${t.router.dataUrl}/${endpoint}/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(300) }).then((r) => r.body.text()),
+        request(`${t.router.dataUrl}/${endpoint}/score`, {
+          method: 'POST',
+          body: '{}',
+          headers: { authorization: `Bearer ${key}` },
+          signal: AbortSignal.timeout(300),
+        }).then((r) => r.body.text()),
       ),
     );
     expect(outcomes.filter((o) => o.status === 'rejected').length).toBeGreaterThan(0);
@@ -243,7 +253,12 @@ describe('client hang-ups', () => {
     const key = await endpointWith('leave-late', { blue: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { blue: 100 });
     try {
       const abort = new AbortController();
-      const answer = await request(`${t.router.dataUrl}/leave-late/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+      const answer = await request(`${t.router.dataUrl}/leave-late/score`, {
+        method: 'POST',
+        body: '{}',
+        headers: { authorization: `Bearer ${key}` },
+        signal: abort.signal,
+      });
       expect(answer.statusCode).toBe(201);
       abort.abort(); // the client has the headers and leaves before the body ends
       await answer.body.text().catch(() => undefined);

@@ -78,7 +78,11 @@ async function startRouter(stateDir: string, args: string[], env: Record<string,
   if (args.length === 0) return track(await spawnRouter(stateDir, env));
   // spawnRouter takes no extra flags: the same, with them.
   const p = spawnCli(['router', '--port', '0', '--admin-port', '0', '--state-dir', stateDir, ...args], env);
-  const line = await waitFor(() => /data plane (\S+)\s+admin API (\S+)/.exec(p.output()) ?? (p.child.exitCode !== null ? Promise.reject(new Error(p.output())) : null), 20_000, 'router started');
+  const line = await waitFor(
+    () => /data plane (\S+)\s+admin API (\S+)/.exec(p.output()) ?? (p.child.exitCode !== null ? Promise.reject(new Error(p.output())) : null),
+    20_000,
+    'router started',
+  );
   return track({ ...p, dataUrl: line[1] as string, adminUrl: line[2] as string });
 }
 
@@ -92,8 +96,8 @@ function track<T extends { child: ChildProcess; exited: Promise<unknown> }>(rout
   return router;
 }
 
-describe('process instances and the router\'s secrets', () => {
-  it('by default, an instance reads neither the router\'s environment nor its state dir, and cannot uncover it', async () => {
+describe("process instances and the router's secrets", () => {
+  it("by default, an instance reads neither the router's environment nor its state dir, and cannot uncover it", async () => {
     const { secrets, report, answer, files, logs } = await snoopOn([]);
     for (const secret of secrets) expect(answer).not.toContain(secret);
     expect(report.read[files.environ]).not.toMatch(/^ok:/);

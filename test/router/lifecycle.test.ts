@@ -94,11 +94,35 @@ describe('router lifecycle', () => {
 
   it('refuses to start on a parseable but invalid state file, in one line naming the file and the field', async () => {
     const at = '2026-01-01T00:00:00.000Z';
-    const blue = { endpoint: 'scoring', name: 'blue', instanceCount: 1, source: { upstreams: ['http://127.0.0.1:9'] }, provisioningState: 'Succeeded', instances: [], createdAt: at, updatedAt: at };
-    const scoring = { name: 'scoring', authMode: 'key', tags: {}, keys: { primary: 'p', secondary: 's' }, traffic: { blue: 100, ghost: 100, spare: 50 }, mirrorTraffic: {}, createdAt: at, updatedAt: at };
+    const blue = {
+      endpoint: 'scoring',
+      name: 'blue',
+      instanceCount: 1,
+      source: { upstreams: ['http://127.0.0.1:9'] },
+      provisioningState: 'Succeeded',
+      instances: [],
+      createdAt: at,
+      updatedAt: at,
+    };
+    const scoring = {
+      name: 'scoring',
+      authMode: 'key',
+      tags: {},
+      keys: { primary: 'p', secondary: 's' },
+      traffic: { blue: 100, ghost: 100, spare: 50 },
+      mirrorTraffic: {},
+      createdAt: at,
+      updatedAt: at,
+    };
     const files = [
-      { state: { version: 1, endpoints: { scoring }, deployments: { 'scoring/blue': blue } }, says: 'endpoints.scoring.traffic.ghost: deployment "ghost" does not exist' },
-      { state: { version: 1, endpoints: { scoring: { ...scoring, traffic: { blue: 100 }, keys: undefined } }, deployments: { 'scoring/blue': blue } }, says: 'endpoints.scoring.keys: required' },
+      {
+        state: { version: 1, endpoints: { scoring }, deployments: { 'scoring/blue': blue } },
+        says: 'endpoints.scoring.traffic.ghost: deployment "ghost" does not exist',
+      },
+      {
+        state: { version: 1, endpoints: { scoring: { ...scoring, traffic: { blue: 100 }, keys: undefined } }, deployments: { 'scoring/blue': blue } },
+        says: 'endpoints.scoring.keys: required',
+      },
     ];
     for (const { state, says } of files) {
       const stateDir = await freshDir();
@@ -153,7 +177,7 @@ describe('router lifecycle', () => {
     expect(await admin.listEndpoints()).toEqual([]);
   });
 
-  it('refuses a second router on the same state dir, naming the first one\'s pid, and the first keeps serving', async () => {
+  it("refuses a second router on the same state dir, naming the first one's pid, and the first keeps serving", async () => {
     const stateDir = await freshDir();
     const first = await started(stateDir);
     await first.admin.putEndpoint('solo', { authMode: 'key' });
@@ -163,15 +187,19 @@ describe('router lifecycle', () => {
     expect((await first.admin.getEndpoint('solo')).name).toBe('solo');
   });
 
-  it('two routers on copies of one state dir leave each other\'s instances and logs alone', async () => {
+  it("two routers on copies of one state dir leave each other's instances and logs alone", async () => {
     const stateDir = await freshDir();
     const first = await started(stateDir);
     await first.admin.putEndpoint('copied', { authMode: 'key' });
     await first.admin.putDeployment('copied', 'blue', { instanceCount: 1, process: modelServer() });
-    const original = await waitFor(async () => {
-      const d = await first.admin.getDeployment('copied', 'blue');
-      return d.provisioningState === 'Succeeded' ? d.instances[0] : undefined;
-    }, 20_000, 'blue ready on the first router');
+    const original = await waitFor(
+      async () => {
+        const d = await first.admin.getDeployment('copied', 'blue');
+        return d.provisioningState === 'Succeeded' ? d.instances[0] : undefined;
+      },
+      20_000,
+      'blue ready on the first router',
+    );
     await first.admin.setTraffic('copied', { blue: 100 });
     const firstLog = path.join(stateDir, 'logs', 'copied_blue-0.log');
     const logged = await readFile(firstLog, 'utf8');
@@ -181,10 +209,14 @@ describe('router lifecycle', () => {
     const copy = `${stateDir}-copy`;
     await cp(stateDir, copy, { recursive: true });
     const second = await started(copy);
-    const own = await waitFor(async () => {
-      const d = await second.admin.getDeployment('copied', 'blue');
-      return d.instances[0]?.healthy ? d.instances[0] : undefined;
-    }, 20_000, 'blue ready on the second router');
+    const own = await waitFor(
+      async () => {
+        const d = await second.admin.getDeployment('copied', 'blue');
+        return d.instances[0]?.healthy ? d.instances[0] : undefined;
+      },
+      20_000,
+      'blue ready on the second router',
+    );
     expect(own.pid).not.toBe(original?.pid);
     expect(second.router.output()).toMatch(/copied\/blue instance 0: not adopting the recorded process: .*no matching SAFEROLL_INSTANCE_ID/);
 
@@ -225,7 +257,9 @@ describe('router lifecycle', () => {
     const fresh = await waitFor(async () => (await second.admin.getDeployment('legacy', 'blue')).instances.find((i) => i.healthy), 20_000, 'a fresh blue');
     expect(fresh.pid).not.toBe(strayPid);
     expect(isAlive(strayPid)).toBe(true);
-    expect(second.router.output()).toContain(`legacy/blue instance 0: not adopting the recorded process: its record has no start time (written by an older saferoll), so pid ${strayPid} cannot be proven ours`);
+    expect(second.router.output()).toContain(
+      `legacy/blue instance 0: not adopting the recorded process: its record has no start time (written by an older saferoll), so pid ${strayPid} cannot be proven ours`,
+    );
   });
 });
 

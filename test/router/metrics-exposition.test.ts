@@ -162,7 +162,8 @@ describe('the metrics exposition', () => {
       for (const deployment of ['blue', 'green']) {
         for (const traffic of KINDS) {
           if (endpoint === 'ep-b' && traffic === 'direct') continue; // a series never booked
-          for (let i = 0; i < 40; i++, n++) twin.record(endpoint, deployment, traffic, CODES[n % CODES.length] ?? 200, LATENCIES[(n * 5) % LATENCIES.length] ?? 0);
+          for (let i = 0; i < 40; i++, n++)
+            twin.record(endpoint, deployment, traffic, CODES[n % CODES.length] ?? 200, LATENCIES[(n * 5) % LATENCIES.length] ?? 0);
         }
       }
     }

@@ -117,8 +117,14 @@ describe('process deployments', () => {
     ];
     for (const [envFiles, field, message] of cases) {
       const err = await t.admin
-        .putDeployment('models', 'refused', { instanceCount: 1, process: { command: 'node', args: [MODEL_SERVER], env: {}, envFiles, readinessPath: '/healthz' } })
-        .then(() => undefined, (e: unknown) => e as { code?: string; field?: string; message: string });
+        .putDeployment('models', 'refused', {
+          instanceCount: 1,
+          process: { command: 'node', args: [MODEL_SERVER], env: {}, envFiles, readinessPath: '/healthz' },
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as { code?: string; field?: string; message: string },
+        );
       // SAFEROLL_E_VALIDATION is the admin API's 400.
       expect(err).toMatchObject({ code: 'SAFEROLL_E_VALIDATION', field });
       expect(err?.message).toMatch(message);

@@ -40,7 +40,13 @@ beforeAll(async () => {
   upstream = await startUpstream('blue');
   hopServer = createServer((req, res) => {
     req.resume();
-    res.writeHead(200, { connection: 'x-hop-secret, X-Hop-Other', 'x-hop-secret': 'internal', 'x-hop-other': 'internal', 'x-kept': 'yes', 'content-type': 'text/plain' });
+    res.writeHead(200, {
+      connection: 'x-hop-secret, X-Hop-Other',
+      'x-hop-secret': 'internal',
+      'x-hop-other': 'internal',
+      'x-kept': 'yes',
+      'content-type': 'text/plain',
+    });
     res.end('ok');
   });
   await new Promise<void>((resolve) => hopServer.listen(0, '127.0.0.1', resolve));
@@ -52,7 +58,9 @@ beforeAll(async () => {
     await t.admin.putEndpoint(endpoint, { authMode: 'key' });
     await t.admin.putDeployment(endpoint, 'blue', { instanceCount: 1, upstreams: [url] });
   }
-  await waitFor(async () => (await Promise.all(['hygiene', 'other', 'hops'].map((e) => t.admin.getDeployment(e, 'blue')))).every((d) => d.provisioningState === 'Succeeded'));
+  await waitFor(async () =>
+    (await Promise.all(['hygiene', 'other', 'hops'].map((e) => t.admin.getDeployment(e, 'blue')))).every((d) => d.provisioningState === 'Succeeded'),
+  );
   for (const endpoint of ['hygiene', 'other', 'hops']) await t.admin.setTraffic(endpoint, { blue: 100 });
   key = (await t.admin.getKeys('hygiene')).primaryKey;
   otherKey = (await t.admin.getKeys('other')).primaryKey;
@@ -82,7 +90,7 @@ describe('the key is checked before the endpoint is looked up', () => {
     expect(JSON.parse(known.body).error.code).toBe('SAFEROLL_E_UNAUTHORIZED');
   });
 
-  it("a valid key of one endpoint opens no other, and names none: an unknown endpoint answers 401 as a known one does", async () => {
+  it('a valid key of one endpoint opens no other, and names none: an unknown endpoint answers 401 as a known one does', async () => {
     const unknown = await rawCall('/no-such-endpoint/score', { authorization: `Bearer ${key}` });
     const known = await rawCall('/other/score', { authorization: `Bearer ${key}` });
     expect(unknown.status).toBe(401);

@@ -100,11 +100,29 @@ describe('reserved names', () => {
   });
 
   const refusedBodies: { what: string; method: 'PATCH' | 'PUT'; path: string; body: string; field: string }[] = [
-    { what: 'a __proto__ traffic key (it used to empty the split)', method: 'PATCH', path: '/v1/endpoints/shop', body: '{"traffic":{"__proto__":100}}', field: 'traffic.__proto__' },
+    {
+      what: 'a __proto__ traffic key (it used to empty the split)',
+      method: 'PATCH',
+      path: '/v1/endpoints/shop',
+      body: '{"traffic":{"__proto__":100}}',
+      field: 'traffic.__proto__',
+    },
     { what: 'a constructor traffic key', method: 'PATCH', path: '/v1/endpoints/shop', body: '{"traffic":{"constructor":100}}', field: 'traffic.constructor' },
-    { what: 'a __proto__ mirror key', method: 'PATCH', path: '/v1/endpoints/shop', body: '{"mirrorTraffic":{"__proto__":10}}', field: 'mirrorTraffic.__proto__' },
+    {
+      what: 'a __proto__ mirror key',
+      method: 'PATCH',
+      path: '/v1/endpoints/shop',
+      body: '{"mirrorTraffic":{"__proto__":10}}',
+      field: 'mirrorTraffic.__proto__',
+    },
     { what: 'a __proto__ tag', method: 'PATCH', path: '/v1/endpoints/shop', body: '{"tags":{"__proto__":"x"}}', field: 'tags.__proto__' },
-    { what: 'a hasOwnProperty tag', method: 'PUT', path: '/v1/endpoints/tagged', body: '{"authMode":"key","tags":{"hasOwnProperty":"x"}}', field: 'tags.hasOwnProperty' },
+    {
+      what: 'a hasOwnProperty tag',
+      method: 'PUT',
+      path: '/v1/endpoints/tagged',
+      body: '{"authMode":"key","tags":{"hasOwnProperty":"x"}}',
+      field: 'tags.hasOwnProperty',
+    },
     {
       what: 'a __proto__ environment variable',
       method: 'PUT',

@@ -77,16 +77,31 @@ const cases: { what: string; change: (s: Json) => void; field: string; message: 
     message: /deployment "ghost" does not exist/,
   },
   { what: 'a missing field (keys)', change: (s) => delete s.endpoints.scoring.keys, field: 'endpoints.scoring.keys', message: /required/ },
-  { what: 'a deployment without a source', change: (s) => delete s.deployments['scoring/blue'].source, field: 'deployments.scoring/blue.source', message: /required/ },
+  {
+    what: 'a deployment without a source',
+    change: (s) => delete s.deployments['scoring/blue'].source,
+    field: 'deployments.scoring/blue.source',
+    message: /required/,
+  },
   { what: 'no endpoints at all', change: (s) => delete s.endpoints, field: 'endpoints', message: /required/ },
-  { what: 'a percent of the wrong type', change: (s) => (s.endpoints.scoring.traffic = { blue: '100' }), field: 'endpoints.scoring.traffic.blue', message: /expected number/ },
+  {
+    what: 'a percent of the wrong type',
+    change: (s) => (s.endpoints.scoring.traffic = { blue: '100' }),
+    field: 'endpoints.scoring.traffic.blue',
+    message: /expected number/,
+  },
   {
     what: 'mirror to a deployment with live traffic',
     change: (s) => (s.endpoints.scoring.mirrorTraffic = { blue: 10 }),
     field: 'endpoints.scoring.mirrorTraffic.blue',
     message: /has live traffic/,
   },
-  { what: 'mirror above 50%', change: (s) => (s.endpoints.scoring.mirrorTraffic = { green: 60 }), field: 'endpoints.scoring.mirrorTraffic.green', message: /at most 50%/ },
+  {
+    what: 'mirror above 50%',
+    change: (s) => (s.endpoints.scoring.mirrorTraffic = { green: 60 }),
+    field: 'endpoints.scoring.mirrorTraffic.green',
+    message: /at most 50%/,
+  },
   {
     what: 'mirror to two deployments',
     change: (s) => {
@@ -102,7 +117,12 @@ const cases: { what: string; change: (s: Json) => void; field: string; message: 
     field: 'deployments.scoring/green',
     message: /its key must be "scoring\/blue"/,
   },
-  { what: 'an endpoint filed under another name', change: (s) => (s.endpoints.scoring.name = 'other'), field: 'endpoints.scoring.name', message: /must be the endpoint's key/ },
+  {
+    what: 'an endpoint filed under another name',
+    change: (s) => (s.endpoints.scoring.name = 'other'),
+    field: 'endpoints.scoring.name',
+    message: /must be the endpoint's key/,
+  },
   {
     what: 'a deployment of an endpoint that does not exist',
     change: (s) => (s.deployments['ghost/blue'] = deployment('ghost', 'blue')),
@@ -115,8 +135,18 @@ const cases: { what: string; change: (s: Json) => void; field: string; message: 
     field: 'endpoints.constructor',
     message: /reserved name/,
   },
-  { what: 'an invalid deployment name', change: (s) => (s.deployments['scoring/Blue!'] = deployment('scoring', 'Blue!')), field: 'deployments.scoring/Blue!.name', message: /must match/ },
-  { what: 'more instances than upstreams', change: (s) => (s.deployments['scoring/green'].instanceCount = 3), field: 'deployments.scoring/green.instanceCount', message: /at most the number of upstreams/ },
+  {
+    what: 'an invalid deployment name',
+    change: (s) => (s.deployments['scoring/Blue!'] = deployment('scoring', 'Blue!')),
+    field: 'deployments.scoring/Blue!.name',
+    message: /must match/,
+  },
+  {
+    what: 'more instances than upstreams',
+    change: (s) => (s.deployments['scoring/green'].instanceCount = 3),
+    field: 'deployments.scoring/green.instanceCount',
+    message: /at most the number of upstreams/,
+  },
   { what: 'an unknown state version', change: (s) => (s.version = 2), field: 'version', message: /reads state version 1, got 2/ },
   { what: 'an unknown field', change: (s) => (s.endpoints.scoring.colour = 'red'), field: 'endpoints.scoring.colour', message: /unknown field/ },
 ];

@@ -155,11 +155,20 @@ describe('client disconnects', () => {
       };
       const answeredBefore = await answered();
       const abort = new AbortController();
-      const call = request(`${t.router.dataUrl}/scoring/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+      const call = request(`${t.router.dataUrl}/scoring/score`, {
+        method: 'POST',
+        body: '{}',
+        headers: { authorization: `Bearer ${key}` },
+        signal: abort.signal,
+      });
       await waitFor(() => blue.hits > before, 10_000, 'request reached blue');
       abort.abort();
       await call.catch(() => undefined);
-      await waitFor(async () => /saferoll_client_aborts_total\{endpoint="scoring",deployment="blue",traffic="live"\} 1/.test(await t.admin.metricsText()), 10_000, 'client hang-up counted');
+      await waitFor(
+        async () => /saferoll_client_aborts_total\{endpoint="scoring",deployment="blue",traffic="live"\} 1/.test(await t.admin.metricsText()),
+        10_000,
+        'client hang-up counted',
+      );
       expect(await answered()).toBe(answeredBefore);
     } finally {
       release();

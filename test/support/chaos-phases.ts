@@ -53,7 +53,12 @@ export async function rolloutsInEveryPhase(router: RouterProcess, client: Client
   const rollouts = { creating, mirroring, traffic, deletingBlue, rollingBack };
   const findDeployment = (r: ChaosRollout, name: string) => router.admin.findDeployment(r.endpoint, name);
 
-  await traffic.start(client, taskQueue, modelServer('green'), chaosPolicy(steps(trafficPercent === 10 ? { mirror: 1_500, ten: HOLD_MS } : { mirror: 1_500, hundred: HOLD_MS })));
+  await traffic.start(
+    client,
+    taskQueue,
+    modelServer('green'),
+    chaosPolicy(steps(trafficPercent === 10 ? { mirror: 1_500, ten: HOLD_MS } : { mirror: 1_500, hundred: HOLD_MS })),
+  );
   await deletingBlue.start(client, taskQueue, modelServer('green'), chaosPolicy(steps({ mirror: 1_500, hundred: HOLD_MS })));
   await mirroring.start(client, taskQueue, modelServer('green'), chaosPolicy(steps({ mirror: HOLD_MS })));
   await traffic.reach(`${trafficPercent}% bake`, (s) => s.phase === 'Traffic' && s.traffic.green === trafficPercent);
@@ -62,9 +67,15 @@ export async function rolloutsInEveryPhase(router: RouterProcess, client: Client
   await creating.reach('green provisioning', async (s) => s.phase === 'Creating' && (await findDeployment(creating, 'green'))?.instances.length === 1);
   // Answers 500: the mirror gate fails; its deletion lasts the router's 5 s stop grace.
   await rollingBack.start(client, taskQueue, stubbornServer('green', 500), chaosPolicy(steps({ mirror: HOLD_MS })));
-  await rollingBack.reach('rollback deleting green', async (s) => s.phase === 'RollingBack' && (await findDeployment(rollingBack, 'green'))?.provisioningState === 'Deleting');
+  await rollingBack.reach(
+    'rollback deleting green',
+    async (s) => s.phase === 'RollingBack' && (await findDeployment(rollingBack, 'green'))?.provisioningState === 'Deleting',
+  );
   await deletingBlue.promote();
-  await deletingBlue.reach('blue being deleted', async (s) => s.phase === 'DeletingBlue' && (await findDeployment(deletingBlue, 'blue'))?.provisioningState === 'Deleting');
+  await deletingBlue.reach(
+    'blue being deleted',
+    async (s) => s.phase === 'DeletingBlue' && (await findDeployment(deletingBlue, 'blue'))?.provisioningState === 'Deleting',
+  );
 
   const now = await Promise.all([creating, mirroring, traffic].map((r) => r.status()));
   expect(now.map((s) => [s.phase, s.traffic.green, s.mirrorPercent])).toEqual([
@@ -82,7 +93,10 @@ export async function rolloutsInEveryPhase(router: RouterProcess, client: Client
  */
 export async function steerAfterFault(rollouts: PhaseRollouts, router: RouterProcess, sinceMs: number): Promise<void> {
   await degrade(router.admin, rollouts.mirroring.endpoint, 'green', 0.5);
-  await rollouts.traffic.reach('live gate passing after the fault', (s) => s.phase === 'Traffic' && s.lastGate?.phase === 'Successful' && s.lastGate.atMs > sinceMs);
+  await rollouts.traffic.reach(
+    'live gate passing after the fault',
+    (s) => s.phase === 'Traffic' && s.lastGate?.phase === 'Successful' && s.lastGate.atMs > sinceMs,
+  );
   await rollouts.traffic.promote();
 }
 

@@ -117,6 +117,10 @@ export class ChaosRollout {
     const winner = outcome === 'promoted' ? this.sides.green : this.sides.blue;
     const serving = new Set((await instancePids(this.router.admin, this.endpoint)).get(winner) ?? []);
     const leftovers = [...this.pids].flatMap(([deployment, pids]) => [...pids].filter((pid) => !serving.has(pid)).map((pid) => `${deployment}:${pid}`));
-    await waitFor(() => leftovers.every((entry) => !isAlive(Number(entry.split(':')[1]))), 10_000, `${this.endpoint}: no instance left running (${leftovers.join(', ')})`);
+    await waitFor(
+      () => leftovers.every((entry) => !isAlive(Number(entry.split(':')[1]))),
+      10_000,
+      `${this.endpoint}: no instance left running (${leftovers.join(', ')})`,
+    );
   }
 }

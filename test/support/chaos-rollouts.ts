@@ -41,11 +41,19 @@ export function stubbornServer(name: string, status = 200): GreenSpec {
     '  });',
     "}).listen(Number(process.env.PORT), '127.0.0.1');",
   ].join('\n');
-  return { name, instanceCount: 1, source: { process: { command: process.execPath, args: ['-e', script], env: { MODEL_VERSION: name, STATUS: String(status) }, readinessPath: '/healthz' } } };
+  return {
+    name,
+    instanceCount: 1,
+    source: { process: { command: process.execPath, args: ['-e', script], env: { MODEL_VERSION: name, STATUS: String(status) }, readinessPath: '/healthz' } },
+  };
 }
 
 /** Creates `endpoint` with `blue` Succeeded at 100% and returns its keys. */
-export async function endpointWithBlue(admin: AdminClient, endpoint: string, blue: GreenSpec = modelServer('blue', { LATENCY_MS: '2' })): Promise<EndpointKeys> {
+export async function endpointWithBlue(
+  admin: AdminClient,
+  endpoint: string,
+  blue: GreenSpec = modelServer('blue', { LATENCY_MS: '2' }),
+): Promise<EndpointKeys> {
   if (!('process' in blue.source)) throw new Error('blue must be a process deployment');
   await admin.putEndpoint(endpoint, { authMode: 'key', description: `chaos ${endpoint}`, tags: { suite: 'chaos' } });
   await admin.putDeployment(endpoint, blue.name, { instanceCount: blue.instanceCount, process: blue.source.process });

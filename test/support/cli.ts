@@ -19,7 +19,9 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, output: () => out, exited };
 }
 
@@ -33,6 +35,10 @@ export async function runCli(args: string[], env: Record<string, string | undefi
 /** Starts `saferoll router` on free ports and waits for its URLs. */
 export async function spawnRouter(stateDir: string, env: Record<string, string | undefined> = {}) {
   const p = spawnCli(['router', '--port', '0', '--admin-port', '0', '--state-dir', stateDir], env);
-  const line = await waitFor(() => /data plane (\S+)\s+admin API (\S+)/.exec(p.output()) ?? (p.child.exitCode !== null ? Promise.reject(new Error(p.output())) : null), 20_000, 'router started');
+  const line = await waitFor(
+    () => /data plane (\S+)\s+admin API (\S+)/.exec(p.output()) ?? (p.child.exitCode !== null ? Promise.reject(new Error(p.output())) : null),
+    20_000,
+    'router started',
+  );
   return { ...p, dataUrl: line[1] as string, adminUrl: line[2] as string };
 }

@@ -31,7 +31,16 @@ const WINDOWS: Record<GreenHealth, WindowStats> = {
 };
 
 function stats(requests: number, errors: number, p95Ms: number): WindowStats {
-  return { requests, errors, errorRate: requests ? errors / requests : null, p95Ms: requests ? p95Ms : null, p99Ms: requests ? p95Ms : null, buckets: [], overflow: 0, seconds: 1 };
+  return {
+    requests,
+    errors,
+    errorRate: requests ? errors / requests : null,
+    p95Ms: requests ? p95Ms : null,
+    p99Ms: requests ? p95Ms : null,
+    buckets: [],
+    overflow: 0,
+    seconds: 1,
+  };
 }
 
 export class FakeRouter {

@@ -34,7 +34,11 @@ export async function finalStateOf(router: RouterUnderTest, sides: RolloutSides)
   const deployments = (await router.admin.listDeployments(endpoint)).map((d) => `${d.name}:${d.provisioningState}`).sort();
   const found = `traffic ${JSON.stringify(view.traffic)}, mirror ${JSON.stringify(view.mirrorTraffic)}, deployments [${deployments.join(', ')}]`;
   const state: FinalState | undefined =
-    isOnly(view.traffic, blue) && deployments.join() === `${blue}:Succeeded` ? 'rolled-back' : isOnly(view.traffic, green) && deployments.join() === `${green}:Succeeded` ? 'promoted' : undefined;
+    isOnly(view.traffic, blue) && deployments.join() === `${blue}:Succeeded`
+      ? 'rolled-back'
+      : isOnly(view.traffic, green) && deployments.join() === `${green}:Succeeded`
+        ? 'promoted'
+        : undefined;
   if (state === undefined || Object.keys(view.mirrorTraffic).length > 0) throw new Error(`${endpoint} is in between: ${found}`);
 
   const keys = await router.admin.getKeys(endpoint);
@@ -43,7 +47,9 @@ export async function finalStateOf(router: RouterUnderTest, sides: RolloutSides)
   for (const key of [keys.primaryKey, keys.secondaryKey]) {
     const answer = await router.call(endpoint, { key });
     if (answer.status !== 200 || answer.deployment !== winner) {
-      throw new Error(`${endpoint} (${state}) answered ${answer.status} from "${answer.deployment ?? '?'}", expected 200 from "${winner}": ${answer.body.slice(0, 200)}`);
+      throw new Error(
+        `${endpoint} (${state}) answered ${answer.status} from "${answer.deployment ?? '?'}", expected 200 from "${winner}": ${answer.body.slice(0, 200)}`,
+      );
     }
   }
   return state;
@@ -73,7 +79,10 @@ export async function fingerprint(admin: AdminClient, endpoint: string): Promise
 export async function instancePids(admin: AdminClient, endpoint: string): Promise<Map<string, number[]>> {
   const pids = new Map<string, number[]>();
   for (const d of await admin.listDeployments(endpoint)) {
-    pids.set(d.name, d.instances.map((i) => i.pid).filter((pid): pid is number => typeof pid === 'number'));
+    pids.set(
+      d.name,
+      d.instances.map((i) => i.pid).filter((pid): pid is number => typeof pid === 'number'),
+    );
   }
   return pids;
 }

@@ -62,7 +62,8 @@ export class RouterProcess {
     });
     this.runs.push(run);
     await waitFor(
-      () => (run.output().includes('data plane http') ? true : run.child.exitCode !== null ? Promise.reject(new Error(`router exited: ${run.output()}`)) : false),
+      () =>
+        run.output().includes('data plane http') ? true : run.child.exitCode !== null ? Promise.reject(new Error(`router exited: ${run.output()}`)) : false,
       30_000,
       `router on :${this.port} started`,
     );

@@ -33,7 +33,15 @@ export interface CallResult {
 
 export async function startTestRouter(options: Partial<RouterOptions> = {}): Promise<TestRouter> {
   const stateDir = options.stateDir ?? (await mkdtemp(path.join(tmpdir(), 'saferoll-router-')));
-  const router = await startRouter({ port: 0, adminPort: 0, stateDir, adminToken: TEST_ADMIN_TOKEN, readinessTimeoutMs: 15_000, stopGraceMs: 2_000, ...options });
+  const router = await startRouter({
+    port: 0,
+    adminPort: 0,
+    stateDir,
+    adminToken: TEST_ADMIN_TOKEN,
+    readinessTimeoutMs: 15_000,
+    stopGraceMs: 2_000,
+    ...options,
+  });
   const admin = new AdminClient({ adminUrl: router.adminUrl, token: TEST_ADMIN_TOKEN });
   const agent = new Agent({ connections: 64 });
   return {

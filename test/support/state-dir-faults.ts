@@ -54,7 +54,12 @@ export async function stateSnapshot(router: RouterProcess): Promise<{ endpoints:
 }
 
 /** `count` requests with `key`: how many each deployment answered, and any that failed. */
-export async function routeSample(router: RouterProcess, endpoint: string, key: string, count = 40): Promise<{ byDeployment: Record<string, number>; failures: string[] }> {
+export async function routeSample(
+  router: RouterProcess,
+  endpoint: string,
+  key: string,
+  count = 40,
+): Promise<{ byDeployment: Record<string, number>; failures: string[] }> {
   const byDeployment: Record<string, number> = {};
   const failures: string[] = [];
   for (let i = 0; i < count; i++) {

@@ -23,7 +23,8 @@ export class WorkerProcesses {
     });
     this.runs.push(run);
     await waitFor(
-      () => (run.output().includes('polling task queue') ? true : run.child.exitCode !== null ? Promise.reject(new Error(`worker exited: ${run.output()}`)) : false),
+      () =>
+        run.output().includes('polling task queue') ? true : run.child.exitCode !== null ? Promise.reject(new Error(`worker exited: ${run.output()}`)) : false,
       60_000,
       'worker polling',
     );

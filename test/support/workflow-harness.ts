@@ -77,7 +77,12 @@ export class WorkflowHarness {
 
   private static async on(env: TestWorkflowEnvironment, name: string): Promise<WorkflowHarness> {
     const harness = new WorkflowHarness(env, `${name}-${process.pid}`);
-    harness.worker = await Worker.create({ connection: harness.env.nativeConnection, taskQueue: harness.taskQueue, workflowBundle: await workflowBundle(), activities: harness.fleet.activities() });
+    harness.worker = await Worker.create({
+      connection: harness.env.nativeConnection,
+      taskQueue: harness.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: harness.fleet.activities(),
+    });
     harness.running = harness.worker.run();
     return harness;
   }
@@ -97,12 +102,16 @@ export class WorkflowHarness {
    * that lies behind timers, without overshooting it by more than a step.
    */
   skipUntil<T>(check: () => T | Promise<T>, what: string, stepMs = INTERVAL_MS): Promise<NonNullable<T>> {
-    return waitFor(async () => {
-      const value = await check();
-      if (value) return value;
-      await this.env.sleep(stepMs);
-      return undefined;
-    }, 30_000, what);
+    return waitFor(
+      async () => {
+        const value = await check();
+        if (value) return value;
+        await this.env.sleep(stepMs);
+        return undefined;
+      },
+      30_000,
+      what,
+    );
   }
 
   /** Lets workflow time pass until the rollout's status satisfies `check`, and returns that status. */
@@ -146,10 +155,14 @@ export function status(handle: RolloutHandle): Promise<RolloutStatus> {
 
 /** Waits until the rollout's status satisfies `check`, and returns that status. */
 export function statusWhen(handle: RolloutHandle, check: (s: RolloutStatus) => boolean, what: string, timeoutMs = 20_000): Promise<RolloutStatus> {
-  return waitFor(async () => {
-    const s = await status(handle);
-    return check(s) ? s : undefined;
-  }, timeoutMs, what);
+  return waitFor(
+    async () => {
+      const s = await status(handle);
+      return check(s) ? s : undefined;
+    },
+    timeoutMs,
+    what,
+  );
 }
 
 /** The rollout's result, promoted or rolled back (a rollback fails the workflow with the result in its details). */

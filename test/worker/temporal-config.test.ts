@@ -72,7 +72,7 @@ describe('where the settings come from', () => {
     });
   });
 
-  it('reads the Temporal CLI\'s own file ($XDG_CONFIG_HOME/temporalio/temporal.toml) when none is named', async () => {
+  it("reads the Temporal CLI's own file ($XDG_CONFIG_HOME/temporalio/temporal.toml) when none is named", async () => {
     const home = await mkdtemp(path.join(dir, 'xdg-'));
     const file = path.join(home, 'temporalio', 'temporal.toml');
     await mkdir(path.dirname(file));
@@ -102,15 +102,21 @@ describe('where the settings come from', () => {
   });
 
   it('lets the flags win over the variables', () => {
-    const settings = resolve({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_ADDRESS: 'env.example:7233', TEMPORAL_NAMESPACE: 'env-ns' }, { address: 'flag.example:7233', namespace: 'flag-ns' });
+    const settings = resolve(
+      { TEMPORAL_CONFIG_FILE: config, TEMPORAL_ADDRESS: 'env.example:7233', TEMPORAL_NAMESPACE: 'env-ns' },
+      { address: 'flag.example:7233', namespace: 'flag-ns' },
+    );
     expect(settings).toMatchObject({ temporalAddress: 'flag.example:7233', addressSource: '--address', namespace: 'flag-ns' });
   });
 
   it('counts an empty variable as unset, as saferoll always did', () => {
-    expect(resolve({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '' })).toMatchObject({ temporalAddress: 'default.example:7233', namespace: 'default-ns' });
+    expect(resolve({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '' })).toMatchObject({
+      temporalAddress: 'default.example:7233',
+      namespace: 'default-ns',
+    });
   });
 
-  it('reads the mTLS files named by TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY (the names saferoll documented) and by envconfig\'s names', () => {
+  it("reads the mTLS files named by TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY (the names saferoll documented) and by envconfig's names", () => {
     for (const env of <Record<string, string>[]>[
       { TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key },
       { TEMPORAL_TLS_CLIENT_CERT_PATH: cert, TEMPORAL_TLS_CLIENT_KEY_PATH: key, TEMPORAL_TLS_SERVER_NAME: 'tls.example' },
@@ -135,27 +141,117 @@ describe('where the settings come from', () => {
   it('gives the worker the same Temporal settings, plus the routing core and task queue from flags or variables', () => {
     const config = resolveWorkerConfig(
       { address: 'flag.example:7233', 'router-url': 'http://flag-router' },
-      { HOME: dir, TEMPORAL_ADDRESS: 'env.example:1', SAFEROLL_ROUTER_URL: 'http://env-router', SAFEROLL_DATA_URL: 'http://env-data', SAFEROLL_TASK_QUEUE: 'q', SAFEROLL_ADMIN_TOKEN: 't' },
+      {
+        HOME: dir,
+        TEMPORAL_ADDRESS: 'env.example:1',
+        SAFEROLL_ROUTER_URL: 'http://env-router',
+        SAFEROLL_DATA_URL: 'http://env-data',
+        SAFEROLL_TASK_QUEUE: 'q',
+        SAFEROLL_ADMIN_TOKEN: 't',
+      },
     );
-    expect(config).toMatchObject({ temporalAddress: 'flag.example:7233', routerAdminUrl: 'http://flag-router', routerDataUrl: 'http://env-data', taskQueue: 'q', adminToken: 't' });
+    expect(config).toMatchObject({
+      temporalAddress: 'flag.example:7233',
+      routerAdminUrl: 'http://flag-router',
+      routerDataUrl: 'http://env-data',
+      taskQueue: 'q',
+      adminToken: 't',
+    });
   });
 });
 
 describe('bad settings are refused, naming where they came from', () => {
-  const cases: { name: string; env: () => Promise<Record<string, string>> | Record<string, string>; flags?: TemporalFlags; field: string | RegExp; message: RegExp }[] = [
-    { name: 'a TEMPORAL_TLS that is not a boolean', env: () => ({ TEMPORAL_TLS: 'yes' }), field: 'TEMPORAL_TLS', message: /TEMPORAL_TLS must be true, false, 1 or 0, got "yes"/ },
-    { name: 'a TEMPORAL_CONFIG_FILE that does not exist', env: () => ({ TEMPORAL_CONFIG_FILE: path.join(dir, 'missing.toml') }), field: 'TEMPORAL_CONFIG_FILE', message: /^TEMPORAL_CONFIG_FILE \S+missing\.toml: cannot read it: ENOENT/ },
-    { name: 'a --config-file that does not exist', env: () => ({}), flags: { 'config-file': '/nonexistent/t.toml' }, field: '--config-file', message: /^--config-file \/nonexistent\/t\.toml: cannot read it/ },
-    { name: 'a file that is not TOML, at line and column', env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = "unterminated\n') }), field: 'TEMPORAL_CONFIG_FILE', message: /temporal\.toml:2:\d+: control characters are not allowed in strings$/ },
-    { name: 'a profile value of the wrong type', env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = 7233\n') }), field: /temporal\.toml: profile\.default\.address$/, message: /temporal\.toml: profile\.default\.address: must be a string, got 7233$/ },
-    { name: 'a TEMPORAL_PROFILE the file does not have', env: () => ({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'prod' }), field: 'TEMPORAL_PROFILE', message: /^TEMPORAL_PROFILE: no profile "prod": \S+ has profiles "default", "cloud"$/ },
-    { name: 'a --profile with no config file at all', env: () => ({}), flags: { profile: 'prod' }, field: '--profile', message: /^--profile: no profile "prod": no Temporal config file \(looked for \S+temporalio\/temporal\.toml; name one with --config-file or TEMPORAL_CONFIG_FILE\)$/ },
-    { name: 'an address that is a URL', env: () => ({ TEMPORAL_ADDRESS: 'http://temporal.example:7233' }), field: 'TEMPORAL_ADDRESS', message: /^TEMPORAL_ADDRESS: a Temporal address is host:port \(e\.g\. localhost:7233\), got "http:\/\/temporal\.example:7233"$/ },
-    { name: 'an --address with a port out of range', env: () => ({}), flags: { address: 'h:70000' }, field: '--address', message: /^--address: a Temporal address is host:port/ },
-    { name: 'a bad address in a profile', env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = "a b:1"\n') }), field: /profile\.default\.address$/, message: /temporal\.toml: profile\.default\.address: a Temporal address is host:port/ },
-    { name: 'a client certificate that cannot be read (named as the user spelled it)', env: () => ({ TEMPORAL_TLS_CERT: path.join(dir, 'nope.pem'), TEMPORAL_TLS_KEY: key }), field: 'TEMPORAL_TLS_CERT', message: /^TEMPORAL_TLS_CERT: cannot read \S+nope\.pem: ENOENT$/ },
-    { name: 'a client certificate without its key', env: () => ({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert }), field: 'TEMPORAL_TLS_CLIENT_CERT_PATH', message: /TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH \(tls\.client_key_path in a profile\) is not/ },
-    { name: 'a profile\'s key file that cannot be read', env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig(`[profile.default.tls]\nclient_cert_path = "${cert}"\nclient_key_path = "/nonexistent/k"\n`) }), field: /profile\.default\.tls\.client_key_path$/, message: /profile\.default\.tls\.client_key_path: cannot read \/nonexistent\/k: ENOENT$/ },
+  const cases: {
+    name: string;
+    env: () => Promise<Record<string, string>> | Record<string, string>;
+    flags?: TemporalFlags;
+    field: string | RegExp;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'a TEMPORAL_TLS that is not a boolean',
+      env: () => ({ TEMPORAL_TLS: 'yes' }),
+      field: 'TEMPORAL_TLS',
+      message: /TEMPORAL_TLS must be true, false, 1 or 0, got "yes"/,
+    },
+    {
+      name: 'a TEMPORAL_CONFIG_FILE that does not exist',
+      env: () => ({ TEMPORAL_CONFIG_FILE: path.join(dir, 'missing.toml') }),
+      field: 'TEMPORAL_CONFIG_FILE',
+      message: /^TEMPORAL_CONFIG_FILE \S+missing\.toml: cannot read it: ENOENT/,
+    },
+    {
+      name: 'a --config-file that does not exist',
+      env: () => ({}),
+      flags: { 'config-file': '/nonexistent/t.toml' },
+      field: '--config-file',
+      message: /^--config-file \/nonexistent\/t\.toml: cannot read it/,
+    },
+    {
+      name: 'a file that is not TOML, at line and column',
+      env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = "unterminated\n') }),
+      field: 'TEMPORAL_CONFIG_FILE',
+      message: /temporal\.toml:2:\d+: control characters are not allowed in strings$/,
+    },
+    {
+      name: 'a profile value of the wrong type',
+      env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = 7233\n') }),
+      field: /temporal\.toml: profile\.default\.address$/,
+      message: /temporal\.toml: profile\.default\.address: must be a string, got 7233$/,
+    },
+    {
+      name: 'a TEMPORAL_PROFILE the file does not have',
+      env: () => ({ TEMPORAL_CONFIG_FILE: config, TEMPORAL_PROFILE: 'prod' }),
+      field: 'TEMPORAL_PROFILE',
+      message: /^TEMPORAL_PROFILE: no profile "prod": \S+ has profiles "default", "cloud"$/,
+    },
+    {
+      name: 'a --profile with no config file at all',
+      env: () => ({}),
+      flags: { profile: 'prod' },
+      field: '--profile',
+      message:
+        /^--profile: no profile "prod": no Temporal config file \(looked for \S+temporalio\/temporal\.toml; name one with --config-file or TEMPORAL_CONFIG_FILE\)$/,
+    },
+    {
+      name: 'an address that is a URL',
+      env: () => ({ TEMPORAL_ADDRESS: 'http://temporal.example:7233' }),
+      field: 'TEMPORAL_ADDRESS',
+      message: /^TEMPORAL_ADDRESS: a Temporal address is host:port \(e\.g\. localhost:7233\), got "http:\/\/temporal\.example:7233"$/,
+    },
+    {
+      name: 'an --address with a port out of range',
+      env: () => ({}),
+      flags: { address: 'h:70000' },
+      field: '--address',
+      message: /^--address: a Temporal address is host:port/,
+    },
+    {
+      name: 'a bad address in a profile',
+      env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = "a b:1"\n') }),
+      field: /profile\.default\.address$/,
+      message: /temporal\.toml: profile\.default\.address: a Temporal address is host:port/,
+    },
+    {
+      name: 'a client certificate that cannot be read (named as the user spelled it)',
+      env: () => ({ TEMPORAL_TLS_CERT: path.join(dir, 'nope.pem'), TEMPORAL_TLS_KEY: key }),
+      field: 'TEMPORAL_TLS_CERT',
+      message: /^TEMPORAL_TLS_CERT: cannot read \S+nope\.pem: ENOENT$/,
+    },
+    {
+      name: 'a client certificate without its key',
+      env: () => ({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert }),
+      field: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      message: /TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH \(tls\.client_key_path in a profile\) is not/,
+    },
+    {
+      name: "a profile's key file that cannot be read",
+      env: async () => ({
+        TEMPORAL_CONFIG_FILE: await tempConfig(`[profile.default.tls]\nclient_cert_path = "${cert}"\nclient_key_path = "/nonexistent/k"\n`),
+      }),
+      field: /profile\.default\.tls\.client_key_path$/,
+      message: /profile\.default\.tls\.client_key_path: cannot read \/nonexistent\/k: ENOENT$/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {

@@ -20,7 +20,12 @@ describe('long bakes', () => {
     const load = startLoad(bed.router.router.dataUrl, 'long-bake', key);
     const policy = testPolicy({
       analysis: { intervalMs: 200 },
-      steps: [{ kind: 'create' }, { kind: 'mirror', percent: 50, forMs: 3_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }],
+      steps: [
+        { kind: 'create' },
+        { kind: 'mirror', percent: 50, forMs: 3_000 },
+        { kind: 'traffic', percent: 100, forMs: 1_000 },
+        { kind: 'deleteBlue', afterMs: 0 },
+      ],
     });
     // A tiny limit forces several continue-as-new during the 3 s bake.
     const handle = await bed.start('long-bake', modelServer('green'), policy, { maxHistoryEvents: 30 });

@@ -22,7 +22,12 @@ describe('controller loss', () => {
     const first = bed.spawnWorkerProcess();
     const policy = testPolicy({
       analysis: { intervalMs: 500, controllerLossTimeoutMs: 2_000 },
-      steps: [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }],
+      steps: [
+        { kind: 'create' },
+        { kind: 'traffic', percent: 10, forMs: 600_000 },
+        { kind: 'traffic', percent: 100, forMs: 1_000 },
+        { kind: 'deleteBlue', afterMs: 0 },
+      ],
     });
     const handle = await bed.start('lost-ctl', modelServer('green'), policy);
     await waitFor(async () => (await handle.query(statusQuery).catch(() => undefined))?.traffic.green === 10, 60_000, 'green at 10% live');
@@ -31,10 +36,14 @@ describe('controller loss', () => {
     first.child.kill('SIGKILL');
     await first.exited;
     // No controller now: the routing core acts on its own within the TTL (plus scheduling margin).
-    const fired = await waitFor(async () => {
-      const view = await bed.router.admin.getEndpoint('lost-ctl');
-      return view.guard?.state === 'fired' ? view : undefined;
-    }, 15_000, 'the router fires the lease');
+    const fired = await waitFor(
+      async () => {
+        const view = await bed.router.admin.getEndpoint('lost-ctl');
+        return view.guard?.state === 'fired' ? view : undefined;
+      },
+      15_000,
+      'the router fires the lease',
+    );
     expect(fired.traffic).toEqual({ blue: 100 });
     expect(fired.mirrorTraffic).toEqual({});
     const firedAt = (fired.guard as { firedAt: string }).firedAt;

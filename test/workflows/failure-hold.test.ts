@@ -46,7 +46,9 @@ describe('a failed gate with onFailure: pause', () => {
     await readings(router, handle, 3, 'gate readings while held');
     expect(router.routes()).toEqual([[{ blue: 90, green: 10 }, {}]]);
 
-    expect(await refusal(harness.update(handle, promoteUpdate, {}))).toMatch(/^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/);
+    expect(await refusal(harness.update(handle, promoteUpdate, {}))).toMatch(
+      /^held on a failed gate .*: promote --force goes on past it, rollback rolls back$/,
+    );
     expect(await refusal(harness.update(handle, approveUpdate, ''))).toMatch(/^nothing to approve/);
     router.green = 'healthy';
     expect(await harness.update(handle, promoteUpdate, { force: true, reason: 'known noisy metric' })).toMatch(/^forced on past the failed gate/);
@@ -58,7 +60,10 @@ describe('a failed gate with onFailure: pause', () => {
       [{ green: 100 }, {}],
     ]);
     expect(result.decisions.map((d) => d.message)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^held \(onFailure: pause\): gate failed/), expect.stringMatching(/^promote --force: past the failed gate of step 2 .*: known noisy metric$/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^held \(onFailure: pause\): gate failed/),
+        expect.stringMatching(/^promote --force: past the failed gate of step 2 .*: known noisy metric$/),
+      ]),
     );
   });
 
@@ -98,7 +103,7 @@ describe('a failed gate with onFailure: pause', () => {
     const handle = await heldInCanary(router, holding(canary, 3_600_000, { analysis: { intervalMs: INTERVAL_MS, controllerLossTimeoutMs: 60_000 } }));
     const renewals = router.named('renewGuard').length;
     await harness.skipUntil(() => router.named('renewGuard').length >= renewals + 2, 'renewals while held');
-      router.green = 'failing-and-slow';
+    router.green = 'failing-and-slow';
     const worse = await harness.skipToStatus(handle, (s) => s.decisions.some((d) => d.message.startsWith('worse while held')), 'the worse breach recorded');
     expect(worse.decisions.find((d) => d.message.startsWith('worse while held'))?.message).toMatch(/^worse while held: p95, latencyRatio failing too/);
     expect(worse.phase).toBe('HeldOnFailure');
@@ -108,7 +113,10 @@ describe('a failed gate with onFailure: pause', () => {
 
   it('a breach while waiting for approval holds; forced on, the approval still waits for approve', async () => {
     const router = harness.endpoint('hold-approval');
-    const handle = await harness.start(router, holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]));
+    const handle = await harness.start(
+      router,
+      holding([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300_000 }]),
+    );
     await harness.skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
     router.green = 'failing';
     await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held during the approval wait');
@@ -131,7 +139,7 @@ describe('a failed gate with onFailure: pause', () => {
     const first = await status(handle);
     const runs = new Set(router.calls.map((c) => c.runId)).size;
     await harness.skipUntil(() => new Set(router.calls.map((c) => c.runId)).size > runs + 1, 'continues-as-new while held');
-      const later = await status(handle);
+    const later = await status(handle);
     expect(later.phase).toBe('HeldOnFailure');
     expect(later.heldOnFailure?.endsAtMs).toBe(first.heldOnFailure?.endsAtMs);
     router.green = 'healthy';

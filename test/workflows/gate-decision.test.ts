@@ -9,7 +9,16 @@ import { testPolicy } from '../support/rollout-fixture.js';
 function window(requests: number, errors: number, ms: number): WindowStats {
   const le = [5, 10, 25, 50, 100, 250, 500, 1000];
   const buckets = le.map((leMs, i) => ({ leMs, count: ms <= leMs && (i === 0 || ms > (le[i - 1] as number)) ? requests : 0 }));
-  return { requests, errors, errorRate: requests ? errors / requests : null, p95Ms: requests ? ms : null, p99Ms: requests ? ms : null, buckets, overflow: 0, seconds: 1 };
+  return {
+    requests,
+    errors,
+    errorRate: requests ? errors / requests : null,
+    p95Ms: requests ? ms : null,
+    p99Ms: requests ? ms : null,
+    buckets,
+    overflow: 0,
+    seconds: 1,
+  };
 }
 
 const rules = gateRules(testPolicy()); // p95 250 ms, errors 1%, min 20 requests, ratio 1.5
@@ -18,7 +27,13 @@ describe('judgeTick', () => {
   it.each<{ name: string; step: WindowStats; interval: WindowStats; phase: string; window: 'step' | 'interval' }>([
     { name: 'a healthy bake passes on the whole step', step: window(100, 0, 20), interval: window(10, 0, 20), phase: 'Successful', window: 'step' },
     { name: 'too few answers yet is inconclusive', step: window(10, 0, 20), interval: window(5, 0, 20), phase: 'Inconclusive', window: 'step' },
-    { name: 'a late breach fails on the interval even though the step looks fine', step: window(1000, 10, 20), interval: window(10, 10, 20), phase: 'Failed', window: 'interval' },
+    {
+      name: 'a late breach fails on the interval even though the step looks fine',
+      step: window(1000, 10, 20),
+      interval: window(10, 10, 20),
+      phase: 'Failed',
+      window: 'interval',
+    },
     { name: 'a breach over the whole step fails on the step', step: window(100, 50, 20), interval: window(10, 5, 20), phase: 'Failed', window: 'step' },
   ])('$name', ({ step, interval, phase, window: deciding }) => {
     const { report } = judgeTick(rules, { greenStep: step, greenInterval: interval, blueStep: window(1000, 0, 20), blueInterval: window(100, 0, 20) }, 0);
@@ -37,11 +52,15 @@ describe('judgeTick: a green so slow that its clients hang up', () => {
     expect(report.phase).toBe('Failed');
     expect(tickVerdict(report, false)).toBe('fail');
     expect(report.window).toBe('step');
-    expect(report.checks.find((c) => c.metric === 'abortRate')).toMatchObject({ phase: 'Failed', value: 1, note: expect.stringMatching(/^8\/8 vs blue 0\/400, /) });
+    expect(report.checks.find((c) => c.metric === 'abortRate')).toMatchObject({
+      phase: 'Failed',
+      value: 1,
+      note: expect.stringMatching(/^8\/8 vs blue 0\/400, /),
+    });
     expect(report.summary).toMatch(/client aborts 100\.0% > 5% FAILED \(8\/8 vs blue 0\/400/);
   });
 
-  it('windows from before hang-ups were counted (a running rollout\'s history) judge as they did', () => {
+  it("windows from before hang-ups were counted (a running rollout's history) judge as they did", () => {
     const { aborts: _a, ...old } = hungUp(8);
     const { report } = judgeTick(rules, { greenStep: old, greenInterval: old, blueStep: window(400, 0, 20), blueInterval: window(40, 0, 20) }, 0);
     expect(report.phase).toBe('Inconclusive');

@@ -81,8 +81,18 @@ describe('newlyFailing', () => {
   const check = (metric: GateCheck['metric'], phase: GateCheck['phase']): GateCheck => ({ metric, value: 1, limit: 1, phase });
   it.each<{ name: string; before: GateCheck[] | undefined; now: GateCheck[]; worse: string[] }>([
     { name: 'the same breach again is nothing new', before: [check('errorRate', 'Failed')], now: [check('errorRate', 'Failed')], worse: [] },
-    { name: 'a further check failing is worse', before: [check('errorRate', 'Failed'), check('p95', 'Successful')], now: [check('errorRate', 'Failed'), check('p95', 'Failed')], worse: ['p95'] },
-    { name: 'a breach without a previous reading is all new', before: undefined, now: [check('p95', 'Failed'), check('requests', 'Successful')], worse: ['p95'] },
+    {
+      name: 'a further check failing is worse',
+      before: [check('errorRate', 'Failed'), check('p95', 'Successful')],
+      now: [check('errorRate', 'Failed'), check('p95', 'Failed')],
+      worse: ['p95'],
+    },
+    {
+      name: 'a breach without a previous reading is all new',
+      before: undefined,
+      now: [check('p95', 'Failed'), check('requests', 'Successful')],
+      worse: ['p95'],
+    },
     { name: 'a check that recovered is not worse', before: [check('p95', 'Failed')], now: [check('p95', 'Successful')], worse: [] },
   ])('$name', ({ before, now, worse }) => {
     expect(newlyFailing(before ? { checks: before } : undefined, { checks: now })).toEqual(worse);

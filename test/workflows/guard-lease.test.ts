@@ -141,7 +141,11 @@ async function activitySummaries(handle: WorkflowHandle): Promise<{ type: string
 
 let runs = 0;
 function start(p: Policy, maxHistoryEvents?: number) {
-  return env.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId: `guard-lease-${process.pid}-${++runs}`, args: [{ endpoint: 'guarded', policy: p, green, maxHistoryEvents }] });
+  return env.client.workflow.start(rolloutWorkflow, {
+    taskQueue,
+    workflowId: `guard-lease-${process.pid}-${++runs}`,
+    args: [{ endpoint: 'guarded', policy: p, green, maxHistoryEvents }],
+  });
 }
 
 describe('guard lease in the rollout workflow', () => {
@@ -150,7 +154,13 @@ describe('guard lease in the rollout workflow', () => {
     let summaries: { type: string; summary: string | undefined }[] = [];
     const result = await withWorker(router, async () => {
       const handle = await start(
-        policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]),
+        policy([
+          { kind: 'create' },
+          { kind: 'traffic', percent: 10, forMs: 300 },
+          { kind: 'approval' },
+          { kind: 'traffic', percent: 100, forMs: 300 },
+          { kind: 'deleteBlue', afterMs: 0 },
+        ]),
       );
       await waitFor(async () => (await handle.query(statusQuery)).waitingForApproval, 20_000, 'waiting for approval');
       // Nothing but the renewal loop runs during the wait: three more renewals prove it renews there.
@@ -203,7 +213,14 @@ describe('guard lease in the rollout workflow', () => {
     const router = new FakeRouter();
     router.failRelease = true;
     const result = await withWorker(router, async () => {
-      const handle = await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]));
+      const handle = await start(
+        policy([
+          { kind: 'create' },
+          { kind: 'traffic', percent: 10, forMs: 300 },
+          { kind: 'traffic', percent: 100, forMs: 300 },
+          { kind: 'deleteBlue', afterMs: 0 },
+        ]),
+      );
       const done = await rolloutResult(handle);
       await recordHistory('guard-release-refused', handle);
       return done;
@@ -220,7 +237,16 @@ describe('guard lease in the rollout workflow', () => {
     const router = new FakeRouter();
     router.failRoutes = (traffic) => traffic.green === 100;
     const result = await withWorker(router, async () =>
-      rolloutResult(await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]))),
+      rolloutResult(
+        await start(
+          policy([
+            { kind: 'create' },
+            { kind: 'traffic', percent: 10, forMs: 300 },
+            { kind: 'traffic', percent: 100, forMs: 300 },
+            { kind: 'deleteBlue', afterMs: 0 },
+          ]),
+        ),
+      ),
     );
     expect(result.outcome).toBe('rolled-back');
     expect(result.reason).toBe(LOST);
@@ -232,7 +258,17 @@ describe('guard lease in the rollout workflow', () => {
   it('keeps renewing in the runs a long bake continues as new into', async () => {
     const router = new FakeRouter();
     const result = await withWorker(router, async () =>
-      rolloutResult(await start(policy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_000 }, { kind: 'traffic', percent: 100, forMs: 300 }, { kind: 'deleteBlue', afterMs: 0 }]), 40)),
+      rolloutResult(
+        await start(
+          policy([
+            { kind: 'create' },
+            { kind: 'traffic', percent: 10, forMs: 3_000 },
+            { kind: 'traffic', percent: 100, forMs: 300 },
+            { kind: 'deleteBlue', afterMs: 0 },
+          ]),
+          40,
+        ),
+      ),
     );
     expect(result.outcome, result.reason).toBe('promoted');
     const runsThatRenewed = new Set(router.named('renewGuard').map((c) => c.runId));

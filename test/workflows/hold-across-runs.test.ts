@@ -27,7 +27,11 @@ describe('a hold carried into a new run', () => {
     const held = await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held in the watch window');
     const watchEndsAtMs = held.watchEndsAtMs ?? 0;
     // Runs continue as new while held, and at least one of them starts after the watch window ended.
-    await harness.skipUntil(async () => (await harness.env.currentTimeMs()) > watchEndsAtMs + INTERVAL_MS, 'held past the end of the watch window', 10 * INTERVAL_MS);
+    await harness.skipUntil(
+      async () => (await harness.env.currentTimeMs()) > watchEndsAtMs + INTERVAL_MS,
+      'held past the end of the watch window',
+      10 * INTERVAL_MS,
+    );
     const runsBefore = new Set(router.calls.map((c) => c.runId)).size;
     await harness.skipUntil(() => new Set(router.calls.map((c) => c.runId)).size > runsBefore, 'a new run after the window ended');
     const later = await status(handle);

@@ -57,8 +57,26 @@ describe('notifications from a real rollout', () => {
 
     const events = [...new Map(requests.map((r) => JSON.parse(r.body) as RolloutEvent).map((e) => [e.id, e])).values()].sort((a, b) => a.seq - b.seq);
     expect(requests).toHaveLength(events.length + 1);
-    expect(events.map((e) => e.event)).toEqual(['started', 'stepStarted', 'stepStarted', 'stepStarted', 'stepStarted', 'stepStarted', 'stepStarted', 'promoted']);
-    expect(events.map((e) => e.step.description)).toEqual(['create', 'create', 'smoke ×3', 'mirror 50% 3s', 'traffic 10% 3s', 'traffic 100% 2s', 'deleteBlue', 'deleteBlue']);
+    expect(events.map((e) => e.event)).toEqual([
+      'started',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'promoted',
+    ]);
+    expect(events.map((e) => e.step.description)).toEqual([
+      'create',
+      'create',
+      'smoke ×3',
+      'mirror 50% 3s',
+      'traffic 10% 3s',
+      'traffic 100% 2s',
+      'deleteBlue',
+      'deleteBlue',
+    ]);
     expect(events.at(-1)).toMatchObject({
       seq: 8,
       endpoint: 'notify-ok',

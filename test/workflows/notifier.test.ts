@@ -76,7 +76,11 @@ async function runRollout(activities: RolloutActivities, policy: Policy, extra: 
   const workflowId = `rollout-notify-${counter}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(rolloutWorkflow, { taskQueue, workflowId, args: [{ endpoint: 'ep', policy, green: modelServer('green'), ...extra }] });
+    const handle = await env.client.workflow.start(rolloutWorkflow, {
+      taskQueue,
+      workflowId,
+      args: [{ endpoint: 'ep', policy, green: modelServer('green'), ...extra }],
+    });
     if (during) await during(workflowId);
     return { result: await rolloutResult(handle), handle };
   });
@@ -100,17 +104,50 @@ describe('rollout notifications', () => {
     expect(result.outcome, result.reason).toBe('promoted');
 
     const events = bySeq(webhook);
-    expect(events.map((e) => e.event)).toEqual(['started', 'stepStarted', 'stepStarted', 'stepStarted', 'stepStarted', 'stepStarted', 'stepStarted', 'promoted']);
+    expect(events.map((e) => e.event)).toEqual([
+      'started',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'stepStarted',
+      'promoted',
+    ]);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(webhook).toHaveLength(8);
-    expect(events.map((e) => e.step.description)).toEqual(['create', 'create', 'smoke ×3', 'mirror 50% 2s', 'traffic 10% 2s', 'traffic 100% 1s', 'deleteBlue', 'deleteBlue']);
+    expect(events.map((e) => e.step.description)).toEqual([
+      'create',
+      'create',
+      'smoke ×3',
+      'mirror 50% 2s',
+      'traffic 10% 2s',
+      'traffic 100% 1s',
+      'deleteBlue',
+      'deleteBlue',
+    ]);
 
     const runId = handle.firstExecutionRunId;
     expect(events.every((e) => e.id === `${runId}-${e.seq}` && e.runId === runId && e.workflowId === handle.workflowId)).toBe(true);
-    expect(events[4]).toMatchObject({ endpoint: 'ep', green: 'green', blue: 'blue', policy: 'test', phase: 'Traffic', step: { index: 4, total: 6 }, greenTrafficPercent: 0, mirrorPercent: 50 });
+    expect(events[4]).toMatchObject({
+      endpoint: 'ep',
+      green: 'green',
+      blue: 'blue',
+      policy: 'test',
+      phase: 'Traffic',
+      step: { index: 4, total: 6 },
+      greenTrafficPercent: 0,
+      mirrorPercent: 50,
+    });
     expect(events[4]?.gate).toBeUndefined(); // a reading belongs to its step: none yet
     const promoted = events[7];
-    expect(promoted).toMatchObject({ phase: 'Promoted', greenTrafficPercent: 100, mirrorPercent: 0, step: { index: 6, total: 6 }, reason: 'promoted: "green" serves 100% of ep' });
+    expect(promoted).toMatchObject({
+      phase: 'Promoted',
+      greenTrafficPercent: 100,
+      mirrorPercent: 0,
+      step: { index: 6, total: 6 },
+      reason: 'promoted: "green" serves 100% of ep',
+    });
     expect(Date.parse(promoted?.at ?? '')).toBeGreaterThanOrEqual(Date.parse(events[0]?.at ?? 'x'));
 
     expect(slack.map((e) => [e.event, e.seq])).toEqual([['promoted', 8]]);
@@ -119,10 +156,7 @@ describe('rollout notifications', () => {
   it('announces a failed gate with its reading, then the rollback with its reason', async () => {
     const webhook: RolloutEvent[] = [];
     const onlyRollbacks: RolloutEvent[] = [];
-    const activities = mockActivities(
-      { notifyWebhook: async (target, event) => void ("events" in target ? onlyRollbacks : webhook).push(event) },
-      true,
-    );
+    const activities = mockActivities({ notifyWebhook: async (target, event) => void ('events' in target ? onlyRollbacks : webhook).push(event) }, true);
     const { result } = await runRollout(activities, policyWith([WEBHOOK, { ...WEBHOOK, events: ['rolledBack'] }]));
     expect(result.outcome).toBe('rolled-back');
 
@@ -155,7 +189,17 @@ describe('rollout notifications', () => {
     });
     expect(result.outcome, result.reason).toBe('promoted');
     const events = bySeq(webhook);
-    expect(events.map((e) => e.event)).toEqual(['started', 'stepStarted', 'stepStarted', 'waitingForApproval', 'paused', 'resumed', 'stepStarted', 'stepStarted', 'promoted']);
+    expect(events.map((e) => e.event)).toEqual([
+      'started',
+      'stepStarted',
+      'stepStarted',
+      'waitingForApproval',
+      'paused',
+      'resumed',
+      'stepStarted',
+      'stepStarted',
+      'promoted',
+    ]);
     expect(events[3]).toMatchObject({ phase: 'Approval', step: { index: 2, description: 'approval' }, reason: 'waiting for approval' });
     expect(events[4]?.reason).toMatch(/^paused: /);
     expect(events[5]?.reason).toBe('resumed');
@@ -245,7 +289,12 @@ describe('rollout notifications', () => {
     });
     const policy = policyWith([WEBHOOK], {
       analysis: { intervalMs: 200 },
-      steps: [{ kind: 'create' }, { kind: 'mirror', percent: 50, forMs: 3_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }],
+      steps: [
+        { kind: 'create' },
+        { kind: 'mirror', percent: 50, forMs: 3_000 },
+        { kind: 'traffic', percent: 100, forMs: 1_000 },
+        { kind: 'deleteBlue', afterMs: 0 },
+      ],
     });
     const { result, handle } = await runRollout(activities, policy, { maxHistoryEvents: 40 });
     expect(result.outcome, result.reason).toBe('promoted');

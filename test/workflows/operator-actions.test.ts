@@ -22,7 +22,11 @@ async function readings(router: FakeRouter, n: number, what: string): Promise<vo
   await harness.skipUntil(() => router.named('measureWindows').length >= before + n, what);
 }
 
-const longMirror = realisticPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 20, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]);
+const longMirror = realisticPolicy([
+  { kind: 'create' },
+  { kind: 'mirror', percent: 20, forMs: 600_000 },
+  { kind: 'traffic', percent: 100, forMs: INTERVAL_MS },
+]);
 const withWatch = realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }, { kind: 'deleteBlue', afterMs: 600_000 }]);
 
 describe('abort', () => {
@@ -61,7 +65,10 @@ describe('abort', () => {
 describe('pause and resume', () => {
   it('pause in a bake stops its clock while the gates keep reading; resume lets it finish', async () => {
     const router = harness.endpoint('pause-bake');
-    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]));
+    const handle = await harness.start(
+      router,
+      realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]),
+    );
     await statusWhen(handle, (s) => s.phase === 'Traffic', 'in the 10% bake');
     await harness.signal(handle, pauseSignal);
     await statusWhen(handle, (s) => s.paused, 'paused');
@@ -81,7 +88,15 @@ describe('promote', () => {
   it('is refused outside a bake and while the gates have not passed; once they pass it ends the bake early', async () => {
     const router = harness.endpoint('promote');
     router.green = 'quiet';
-    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'approval' }, { kind: 'mirror', percent: 20, forMs: 600_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]));
+    const handle = await harness.start(
+      router,
+      realisticPolicy([
+        { kind: 'create' },
+        { kind: 'approval' },
+        { kind: 'mirror', percent: 20, forMs: 600_000 },
+        { kind: 'traffic', percent: 100, forMs: INTERVAL_MS },
+      ]),
+    );
     await harness.skipToStatus(handle, (s) => s.waitingForApproval, 'waiting for approval');
     expect(await refusal(harness.update(handle, promoteUpdate, {}))).toBe('nothing to promote: step 2 (approval) is not baking');
     await harness.update(handle, approveUpdate, '');
@@ -99,7 +114,9 @@ describe('promote', () => {
     const router = harness.endpoint('force-refused');
     const handle = await harness.start(router, longMirror);
     await statusWhen(handle, (s) => s.phase === 'Mirror', 'baking');
-    expect(await refusal(harness.update(handle, promoteUpdate, { force: true }))).toMatch(/^nothing to force: promote --force applies to a rollout held on a failed gate/);
+    expect(await refusal(harness.update(handle, promoteUpdate, { force: true }))).toMatch(
+      /^nothing to force: promote --force applies to a rollout held on a failed gate/,
+    );
     await harness.update(handle, rollbackUpdate, '');
     await outcome(handle);
   });
@@ -109,7 +126,10 @@ describe('approve', () => {
   it('is refused while nothing waits for approval, and taken when the approval step waits', async () => {
     const router = harness.endpoint('approve');
     const release = router.block('ensureDeployment');
-    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]));
+    const handle = await harness.start(
+      router,
+      realisticPolicy([{ kind: 'create' }, { kind: 'approval' }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]),
+    );
     await statusWhen(handle, (s) => s.phase === 'Creating', 'creating');
     expect(await refusal(harness.update(handle, approveUpdate, 'too early'))).toBe('nothing to approve: step 1 (create) is not an approval');
     release();
@@ -163,10 +183,15 @@ describe('rollback', () => {
   it('is refused once blue is being deleted, and the rollout promotes', async () => {
     const router = harness.endpoint('rollback-late');
     const release = router.block('deleteDeployment', (args) => args[1] === 'blue');
-    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }, { kind: 'deleteBlue', afterMs: INTERVAL_MS }]));
+    const handle = await harness.start(
+      router,
+      realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }, { kind: 'deleteBlue', afterMs: INTERVAL_MS }]),
+    );
     // Small steps: once the delete is blocked, time stops skipping, and a step under way runs at wall-clock pace.
     await harness.skipUntil(() => router.named('deleteDeployment').length > 0, 'blue being deleted', 1_000);
-    expect(await refusal(harness.update(handle, rollbackUpdate, 'too late'))).toBe('nothing to roll back to: blue "blue" is being deleted (the watch window is over)');
+    expect(await refusal(harness.update(handle, rollbackUpdate, 'too late'))).toBe(
+      'nothing to roll back to: blue "blue" is being deleted (the watch window is over)',
+    );
     release();
     const result = await outcome(handle);
     expect(result.outcome).toBe('promoted');

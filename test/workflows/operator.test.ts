@@ -16,7 +16,6 @@ beforeAll(async () => {
 });
 afterAll(() => bed?.close());
 
-
 async function expectRolledBackToBlue(endpoint: string): Promise<void> {
   const view = await bed.router.admin.getEndpoint(endpoint);
   expect(view.traffic).toEqual({ blue: 100 });
@@ -81,7 +80,14 @@ describe('operating a rollout', () => {
   it('pause stops the bake clock while gates keep running; resume continues', async () => {
     const key = await createEndpointWithBlue(bed.router, 'op-pause');
     const load = startLoad(bed.router.router.dataUrl, 'op-pause', key);
-    const policy = testPolicy({ steps: [{ kind: 'create' }, { kind: 'mirror', percent: 50, forMs: 1_500 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }] });
+    const policy = testPolicy({
+      steps: [
+        { kind: 'create' },
+        { kind: 'mirror', percent: 50, forMs: 1_500 },
+        { kind: 'traffic', percent: 100, forMs: 1_000 },
+        { kind: 'deleteBlue', afterMs: 0 },
+      ],
+    });
     const handle = await bed.start('op-pause', modelServer('green'), policy);
     await waitFor(async () => (await handle.query(statusQuery)).phase === 'Mirror', 30_000, 'mirror phase');
     await handle.signal(pauseSignal);
@@ -90,10 +96,14 @@ describe('operating a rollout', () => {
       return s.paused && s.lastGate ? s : undefined;
     }, 10_000);
     // Several bake lengths of gate readings later, still in the mirror step.
-    const later = await waitFor(async () => {
-      const s = await handle.query(statusQuery);
-      return s.lastGate && paused.lastGate && s.lastGate.atMs >= paused.lastGate.atMs + 3_000 ? s : undefined;
-    }, 30_000, 'gates keep running while paused');
+    const later = await waitFor(
+      async () => {
+        const s = await handle.query(statusQuery);
+        return s.lastGate && paused.lastGate && s.lastGate.atMs >= paused.lastGate.atMs + 3_000 ? s : undefined;
+      },
+      30_000,
+      'gates keep running while paused',
+    );
     expect(later.phase).toBe('Mirror');
     expect(later.paused).toBe(true);
     await handle.signal(resumeSignal);
@@ -122,7 +132,14 @@ describe('operating a rollout', () => {
   it('an approval that times out rolls back', async () => {
     const key = await createEndpointWithBlue(bed.router, 'op-timeout');
     const load = startLoad(bed.router.router.dataUrl, 'op-timeout', key);
-    const policy = testPolicy({ steps: [{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 1_000 }, { kind: 'approval', timeoutMs: 1_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }] });
+    const policy = testPolicy({
+      steps: [
+        { kind: 'create' },
+        { kind: 'traffic', percent: 10, forMs: 1_000 },
+        { kind: 'approval', timeoutMs: 1_000 },
+        { kind: 'traffic', percent: 100, forMs: 1_000 },
+      ],
+    });
     const result = await rolloutResult(await bed.start('op-timeout', modelServer('green'), policy));
     await load.stop();
     expect(result.outcome).toBe('rolled-back');

@@ -40,7 +40,17 @@ describe('each step kind', () => {
     expect(result.blueDeleted).toBe(true);
     expect(router.named('ensureDeployment').map((c) => c.args[1])).toEqual([GREEN]);
     expect(router.named('smokeTest').map((c) => c.args[0])).toEqual([
-      { endpoint: router.endpoint, deployment: 'green', requests: 2, path: '/score', method: 'POST', body: undefined, headers: {}, expectStatus: 200, timeoutMs: 1_000 },
+      {
+        endpoint: router.endpoint,
+        deployment: 'green',
+        requests: 2,
+        path: '/score',
+        method: 'POST',
+        body: undefined,
+        headers: {},
+        expectStatus: 200,
+        timeoutMs: 1_000,
+      },
     ]);
     expect(router.routes()).toEqual([
       [{ blue: 100 }, { green: 20 }],
@@ -56,7 +66,12 @@ describe('each step kind', () => {
 
   it('measures mirrored copies during a mirror bake and live answers during a traffic bake', async () => {
     const router = harness.endpoint('kinds');
-    const result = await outcome(await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 10, forMs: 120_000 }, { kind: 'traffic', percent: 50, forMs: 300_000 }])));
+    const result = await outcome(
+      await harness.start(
+        router,
+        realisticPolicy([{ kind: 'create' }, { kind: 'mirror', percent: 10, forMs: 120_000 }, { kind: 'traffic', percent: 50, forMs: 300_000 }]),
+      ),
+    );
     expect(result.outcome, result.reason).toBe('promoted');
     const kinds = router.named('measureWindows').map((c) => (c.args[0] as { greenTraffic: string }).greenTraffic);
     expect(kinds[0]).toBe('mirror');
@@ -81,7 +96,11 @@ describe('each step kind', () => {
 describe('continue-as-new in a bake', () => {
   it('an hour-long bake continues as new, keeps its progress and ends as one run would', async () => {
     const router = harness.endpoint('bake-can');
-    const handle = await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_600_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]), { maxHistoryEvents: 60 });
+    const handle = await harness.start(
+      router,
+      realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 3_600_000 }, { kind: 'traffic', percent: 100, forMs: INTERVAL_MS }]),
+      { maxHistoryEvents: 60 },
+    );
     const result = await outcome(handle);
     expect(result.outcome, result.reason).toBe('promoted');
     const runs = new Set(router.calls.map((c) => c.runId)).size;
@@ -89,7 +108,14 @@ describe('continue-as-new in a bake', () => {
     expect(result.decisions.filter((d) => d.message === 'continued as new at step 2')).toHaveLength(runs - 1);
     // Green is created once; each run re-applies the bake's absolute split (harmless), then 100%.
     expect(router.named('ensureDeployment')).toHaveLength(1);
-    expect(new Set(router.routes().slice(0, -1).map((r) => JSON.stringify(r)))).toEqual(new Set([JSON.stringify([{ blue: 90, green: 10 }, {}])]));
+    expect(
+      new Set(
+        router
+          .routes()
+          .slice(0, -1)
+          .map((r) => JSON.stringify(r)),
+      ),
+    ).toEqual(new Set([JSON.stringify([{ blue: 90, green: 10 }, {}])]));
     expect(router.routes().at(-1)).toEqual([{ green: 100 }, {}]);
     // The bake's hour is counted across runs, not restarted: 120 readings of 30 s, give or take the window starts.
     const tenPercentReadings = router.named('measureWindows').filter((c) => (c.args[0] as { greenTraffic: string }).greenTraffic === 'live').length;
@@ -121,7 +147,12 @@ describe('an activity that fails in the middle of a step', () => {
   it('a route change the router refuses at 100% puts blue back to 100% and deletes green', async () => {
     const router = harness.endpoint('routes-fail');
     router.fail('setRoutes', (args) => ((args[1] as Record<string, number>).green === 100 ? 'deployment "green" is Updating' : undefined));
-    const result = await outcome(await harness.start(router, realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'traffic', percent: 100, forMs: 300_000 }])));
+    const result = await outcome(
+      await harness.start(
+        router,
+        realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 10, forMs: 300_000 }, { kind: 'traffic', percent: 100, forMs: 300_000 }]),
+      ),
+    );
     expect(result.outcome).toBe('rolled-back');
     expect(result.failedStep).toEqual({ index: 2, description: 'traffic 100% 5m' });
     expect(router.routes()).toEqual([

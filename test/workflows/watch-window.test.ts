@@ -29,10 +29,14 @@ describe('the watch window after promotion', () => {
       steps: [{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 1_500 }, { kind: 'deleteBlue', afterMs: 600_000 }],
     });
     const handle = await bed.start(endpoint, modelServer('green'), policy);
-    const watching = await waitFor(async () => {
-      const s = await handle.query(statusQuery);
-      return s.phase === 'DeletingBlue' && s.lastGate?.phase === 'Successful' ? s : undefined;
-    }, 60_000, 'green watched alone in the watch window');
+    const watching = await waitFor(
+      async () => {
+        const s = await handle.query(statusQuery);
+        return s.phase === 'DeletingBlue' && s.lastGate?.phase === 'Successful' ? s : undefined;
+      },
+      60_000,
+      'green watched alone in the watch window',
+    );
     expect(watching.traffic).toEqual({ blue: 0, green: 100 });
     expect(watching.lastGate?.checks.map((c) => c.metric)).toEqual(['p95', 'errorRate', 'abortRate', 'requests']);
     expect((await bed.router.admin.getEndpoint(endpoint)).traffic).toEqual({ green: 100 });

@@ -18,7 +18,15 @@ describe('worker crash', () => {
     const key = await createEndpointWithBlue(bed.router, 'crash-test');
     const load = startLoad(bed.router.router.dataUrl, 'crash-test', key);
     const first = bed.spawnWorkerProcess();
-    const policy = testPolicy({ steps: [{ kind: 'create' }, { kind: 'mirror', percent: 50, forMs: 2_000 }, { kind: 'traffic', percent: 10, forMs: 6_000 }, { kind: 'traffic', percent: 100, forMs: 1_000 }, { kind: 'deleteBlue', afterMs: 0 }] });
+    const policy = testPolicy({
+      steps: [
+        { kind: 'create' },
+        { kind: 'mirror', percent: 50, forMs: 2_000 },
+        { kind: 'traffic', percent: 10, forMs: 6_000 },
+        { kind: 'traffic', percent: 100, forMs: 1_000 },
+        { kind: 'deleteBlue', afterMs: 0 },
+      ],
+    });
     const handle = await bed.start('crash-test', modelServer('green'), policy);
     await waitFor(async () => (await handle.query(statusQuery).catch(() => undefined))?.phase === 'Traffic', 60_000, 'traffic bake running');
     first.child.kill('SIGKILL');

@@ -36,37 +36,49 @@ function readingsOf(history: History): { eventId: number; bake: number }[] {
 const withoutTime = (gate: GateReport | undefined) => (gate ? { ...gate, atMs: 0 } : undefined);
 
 describe('evidence from committed rollout histories', () => {
-  it.each(['promoted', 'rolled-back-in-mirror', 'pause-resume', 'promote-early'])('%s: every reading is read back, in the step whose bake took it', async (name) => {
-    const history = await committed(name);
-    const evidence = buildEvidence({ workflowId: `rollout-${name}`, runs: [readRun(history)], generatedAtMs: 0 });
-    const readings = readingsOf(history);
-    const placed = evidence.steps.flatMap((s) => s.ticks.map((t) => ({ eventId: t.eventId, step: s.index, kind: s.kind, traffic: t.greenTraffic })));
+  it.each(['promoted', 'rolled-back-in-mirror', 'pause-resume', 'promote-early'])(
+    '%s: every reading is read back, in the step whose bake took it',
+    async (name) => {
+      const history = await committed(name);
+      const evidence = buildEvidence({ workflowId: `rollout-${name}`, runs: [readRun(history)], generatedAtMs: 0 });
+      const readings = readingsOf(history);
+      const placed = evidence.steps.flatMap((s) => s.ticks.map((t) => ({ eventId: t.eventId, step: s.index, kind: s.kind, traffic: t.greenTraffic })));
 
-    expect(readings.length).toBeGreaterThan(0);
-    expect(evidence.unplacedTicks).toEqual([]);
-    expect(placed.map((p) => p.eventId).sort((a, b) => a - b)).toEqual(readings.map((r) => r.eventId));
-    // One bake is one step, and no two bakes share a step.
-    const stepOfBake = new Map<number, number>();
-    for (const r of readings) {
-      const step = placed.find((p) => p.eventId === r.eventId)?.step;
-      expect(step).toBeDefined();
-      if (!stepOfBake.has(r.bake)) stepOfBake.set(r.bake, step ?? -1);
-      expect(stepOfBake.get(r.bake)).toBe(step);
-    }
-    expect(new Set(stepOfBake.values()).size).toBe(stepOfBake.size);
-    for (const p of placed) expect(p.traffic).toBe(p.kind === 'mirror' ? 'mirror' : 'live');
-  });
+      expect(readings.length).toBeGreaterThan(0);
+      expect(evidence.unplacedTicks).toEqual([]);
+      expect(placed.map((p) => p.eventId).sort((a, b) => a - b)).toEqual(readings.map((r) => r.eventId));
+      // One bake is one step, and no two bakes share a step.
+      const stepOfBake = new Map<number, number>();
+      for (const r of readings) {
+        const step = placed.find((p) => p.eventId === r.eventId)?.step;
+        expect(step).toBeDefined();
+        if (!stepOfBake.has(r.bake)) stepOfBake.set(r.bake, step ?? -1);
+        expect(stepOfBake.get(r.bake)).toBe(step);
+      }
+      expect(new Set(stepOfBake.values()).size).toBe(stepOfBake.size);
+      for (const p of placed) expect(p.traffic).toBe(p.kind === 'mirror' ? 'mirror' : 'live');
+    },
+  );
 
-  it('a rolled-back rollout: the failing reading is the workflow\'s own last gate, later steps not reached', async () => {
+  it("a rolled-back rollout: the failing reading is the workflow's own last gate, later steps not reached", async () => {
     const run = readRun(await committed('rolled-back-in-mirror'));
     const evidence = buildEvidence({ workflowId: 'rollout-mirror-5xx', runs: [run], generatedAtMs: 0 });
     const result = (run.closure as { result: RolloutResult }).result;
 
-    expect(evidence).toMatchObject({ state: 'rolled-back', execution: 'COMPLETED', endpoint: 'mirror-5xx', blue: 'blue', green: 'green', reason: result.reason });
+    expect(evidence).toMatchObject({
+      state: 'rolled-back',
+      execution: 'COMPLETED',
+      endpoint: 'mirror-5xx',
+      blue: 'blue',
+      green: 'green',
+      reason: result.reason,
+    });
     const failed = evidence.steps[result.failedStep?.index ?? -1];
     expect(failed?.state).toBe('rolled back');
     expect(withoutTime(failed?.ticks.at(-1)?.gate)).toEqual(withoutTime(result.lastGate));
-    expect(evidence.steps.slice((result.failedStep?.index ?? 0) + 1).map((s) => s.state)).toEqual(evidence.steps.slice((result.failedStep?.index ?? 0) + 1).map(() => 'not reached'));
+    expect(evidence.steps.slice((result.failedStep?.index ?? 0) + 1).map((s) => s.state)).toEqual(
+      evidence.steps.slice((result.failedStep?.index ?? 0) + 1).map(() => 'not reached'),
+    );
     expect(evidence.rollbackAtMs).toBeDefined();
     expect(evidence.notes).toEqual([]);
   });
@@ -96,7 +108,17 @@ describe('evidence of the fixed rollout', () => {
     expect(e.steps[1]?.ticks.map((t) => t.gate.phase)).toEqual(['Successful', 'Successful', 'Successful']);
     expect(withoutTime(e.steps[2]?.ticks.at(-1)?.gate)).toEqual(withoutTime(LAST_GATE));
     expect(e.lastGate).toEqual(LAST_GATE);
-    expect(e.limits).toEqual({ p95Ms: 250, p99Ms: 1000, errorRate: 0.01, minRequests: 20, latencyRatio: 1.25, errorRateDelta: 0.005, abortRate: 0.05, abortRateDelta: 0.05, intervalMs: 1000 });
+    expect(e.limits).toEqual({
+      p95Ms: 250,
+      p99Ms: 1000,
+      errorRate: 0.01,
+      minRequests: 20,
+      latencyRatio: 1.25,
+      errorRateDelta: 0.005,
+      abortRate: 0.05,
+      abortRateDelta: 0.05,
+      intervalMs: 1000,
+    });
     expect(e.rollbackAtMs).toBe(T0 + 6600);
     expect(e.notes).toEqual([]);
   });
@@ -104,7 +126,11 @@ describe('evidence of the fixed rollout', () => {
   it('says so when the workflow judged its last reading otherwise than this saferoll would', () => {
     const differing = { ...LAST_GATE, phase: 'Successful' } as GateReport;
     const result = (RUN.closure as { result: RolloutResult }).result;
-    const e = buildEvidence({ workflowId: 'rollout-scoring', runs: [{ ...RUN, closure: { kind: 'completed', result: { ...result, lastGate: differing } } }], generatedAtMs: 0 });
+    const e = buildEvidence({
+      workflowId: 'rollout-scoring',
+      runs: [{ ...RUN, closure: { kind: 'completed', result: { ...result, lastGate: differing } } }],
+      generatedAtMs: 0,
+    });
     expect(e.notes.join(' ')).toMatch(/differs from the one recomputed here/);
   });
 });
@@ -127,10 +153,15 @@ describe('evidence across runs and states', () => {
     startedAtMs: T0,
   });
 
-  it('a rollout that continued as new: both runs\' readings and the decisions each run carried', () => {
+  it("a rollout that continued as new: both runs' readings and the decisions each run carried", () => {
     const early = DECISIONS.slice(0, 3);
     const late = DECISIONS.slice(5);
-    const first: RunRecord = { ...RUN, closedAtMs: T0 + 4200, ticks: RUN.ticks.slice(0, 3), closure: { kind: 'continued', nextRunId: 'run-2', carried: { status: carriedStatus(early, 1), undo: [] } } };
+    const first: RunRecord = {
+      ...RUN,
+      closedAtMs: T0 + 4200,
+      ticks: RUN.ticks.slice(0, 3),
+      closure: { kind: 'continued', nextRunId: 'run-2', carried: { status: carriedStatus(early, 1), undo: [] } },
+    };
     const secondResult = { ...(RUN.closure as { result: RolloutResult }).result, decisions: late };
     const second: RunRecord = {
       ...RUN,
@@ -182,7 +213,12 @@ describe('evidence across runs and states', () => {
   });
 
   it('a running rollout whose worker does not answer: the history only, and a note', () => {
-    const e = buildEvidence({ workflowId: 'rollout-scoring', runs: [{ ...RUN, closure: { kind: 'running' } }], statusError: 'no worker answered within 5s', generatedAtMs: 0 });
+    const e = buildEvidence({
+      workflowId: 'rollout-scoring',
+      runs: [{ ...RUN, closure: { kind: 'running' } }],
+      statusError: 'no worker answered within 5s',
+      generatedAtMs: 0,
+    });
     expect(e.decisions).toEqual([]);
     expect(e.unplacedTicks).toHaveLength(RUN.ticks.length);
     expect(e.notes.join(' ')).toMatch(/status query was not answered \(no worker answered within 5s\)/);

@@ -39,7 +39,14 @@ export function win(requests: number, errors: number, p95Ms: number | null, p99M
   return { requests, errors, errorRate: requests > 0 ? errors / requests : null, p95Ms, p99Ms, buckets: [], overflow: 0, seconds: 1 };
 }
 
-export function tick(eventId: number, atOffsetMs: number, greenTraffic: 'live' | 'mirror', green: [WindowStats, WindowStats], blue: [WindowStats, WindowStats], runId = 'run-1'): MeasuredTick {
+export function tick(
+  eventId: number,
+  atOffsetMs: number,
+  greenTraffic: 'live' | 'mirror',
+  green: [WindowStats, WindowStats],
+  blue: [WindowStats, WindowStats],
+  runId = 'run-1',
+): MeasuredTick {
   return {
     runId,
     eventId,

@@ -41,15 +41,21 @@ describe('markdown', () => {
 
   it('opens with the verdict, the reason and the failed step', () => {
     expect(lines[0]).toBe('## ❌ saferoll: ROLLED BACK `rollout-scoring`');
-    expect(md).toContain('Green **`v2`** replacing blue **`v1`** on endpoint **`scoring`**, policy **`fixture`** (fixture.yaml): 7s, 2026-01-15 10:00:00Z → 2026-01-15 10:00:06Z.');
+    expect(md).toContain(
+      'Green **`v2`** replacing blue **`v1`** on endpoint **`scoring`**, policy **`fixture`** (fixture.yaml): 7s, 2026-01-15 10:00:00Z → 2026-01-15 10:00:06Z.',
+    );
     expect(md).toContain('**Reason:** gate failed: failed: p95 312ms > 250ms FAILED');
     expect(md).toContain('**Failed step:** 3 traffic 10% 3s');
     expect(md).toContain("**The workflow's last gate reading:** Failed (step window, green n=50, blue n=460): p95 312ms > 250ms FAILED;");
   });
 
   it('lists every limit of the policy with the series it is computed from', () => {
-    expect(lines).toContain('| green p95 latency | ≤ 250 ms | histogram_quantile(0.95) of green\'s `saferoll_request_duration_seconds` buckets over the window |');
-    expect(lines).toContain('| green p99 latency | ≤ 1000 ms | histogram_quantile(0.99) of green\'s `saferoll_request_duration_seconds` buckets over the window |');
+    expect(lines).toContain(
+      "| green p95 latency | ≤ 250 ms | histogram_quantile(0.95) of green's `saferoll_request_duration_seconds` buckets over the window |",
+    );
+    expect(lines).toContain(
+      "| green p99 latency | ≤ 1000 ms | histogram_quantile(0.99) of green's `saferoll_request_duration_seconds` buckets over the window |",
+    );
     expect(md).toMatch(/^\| green error rate \| ≤ 1% \| green's `saferoll_requests_total` answered 5xx/m);
     expect(md).toMatch(/^\| green p95 ÷ blue p95 \| ≤ 1\.25× \|/m);
     expect(md).toMatch(/^\| green − blue error rate \| ≤ 0\.5% \|/m);
@@ -60,7 +66,9 @@ describe('markdown', () => {
   it('gives each step its deciding reading against the limits', () => {
     expect(lines).toContain('| 1 create | passed | +0:00 | – | | | | | | | | | |');
     expect(lines).toContain('| 2 mirror 10% 3s | passed | +0:01 | 3 | step | 90 | 42 ms | 88 ms | 0.0% | 900 | 41 ms | 0.1% | Successful |');
-    expect(lines).toContain('| 3 traffic 10% 3s | rolled back | +0:04 | 2 | step | 50 | 312 ms | 480 ms | 0.0% | 460 | 45 ms | 0.0% | Failed: p95 312ms > 250ms FAILED; p95/blue 6.93x > 1.25x FAILED |');
+    expect(lines).toContain(
+      '| 3 traffic 10% 3s | rolled back | +0:04 | 2 | step | 50 | 312 ms | 480 ms | 0.0% | 460 | 45 ms | 0.0% | Failed: p95 312ms > 250ms FAILED; p95/blue 6.93x > 1.25x FAILED |',
+    );
     expect(lines).toContain('| 4 approval | not reached | – | – | | | | | | | | | |');
     // Every row has as many cells as the header.
     const header = lines.find((l) => l.startsWith('| step |'));
@@ -71,7 +79,9 @@ describe('markdown', () => {
   it('lists every reading with the history event it came from, folded per step', () => {
     expect(md).toContain('<details><summary>Step 2 mirror 10% 3s: 3 readings</summary>');
     expect(lines).toContain('| +0:02 | #40 | step | 30 | 40 ms | 80 ms | 0.0% | 300 | 38 ms | 0.0% | Successful |');
-    expect(lines).toContain('| +0:06 | #91 | step | 50 | 312 ms | 480 ms | 0.0% | 460 | 45 ms | 0.0% | Failed: p95 312ms > 250ms FAILED; p95/blue 6.93x > 1.25x FAILED |');
+    expect(lines).toContain(
+      '| +0:06 | #91 | step | 50 | 312 ms | 480 ms | 0.0% | 460 | 45 ms | 0.0% | Failed: p95 312ms > 250ms FAILED; p95/blue 6.93x > 1.25x FAILED |',
+    );
   });
 
   it('shows the decision trail as written: no HTML rendered, no row broken', () => {
@@ -85,7 +95,7 @@ describe('markdown', () => {
     expect(md).toMatch(/<sub>Every figure comes from the `measureWindows` activity results in the workflow history/);
   });
 
-  it('keeps a long bake\'s latest readings, and says how to get all of them', () => {
+  it("keeps a long bake's latest readings, and says how to get all of them", () => {
     const e = fixtureEvidence();
     const mirror = e.steps[1];
     if (!mirror) throw new Error('fixture has a mirror step');
@@ -126,7 +136,10 @@ describe('svg chart', () => {
         labels: [...doc.querySelectorAll('text.step-label')].map((el) => el.textContent),
         limits: attr('line.limit', 'data-limit'),
         p95LimitY: Number(doc.querySelector('line.limit[data-limit="p95"]')?.getAttribute('y1')),
-        greenP95: [...doc.querySelectorAll('g[data-series="green-p95"] circle')].map((c) => ({ x: Number(c.getAttribute('cx')), y: Number(c.getAttribute('cy')) })),
+        greenP95: [...doc.querySelectorAll('g[data-series="green-p95"] circle')].map((c) => ({
+          x: Number(c.getAttribute('cx')),
+          y: Number(c.getAttribute('cy')),
+        })),
         blueP95: doc.querySelectorAll('g[data-series="blue-p95"] circle').length,
         errorSeries: doc.querySelectorAll('g[data-series="green-error-rate"] circle').length,
         rollback: doc.querySelectorAll('line.rollback').length,
@@ -135,7 +148,7 @@ describe('svg chart', () => {
     }, text);
   }
 
-  it('is well-formed SVG with both panels\' axes and units', async () => {
+  it("is well-formed SVG with both panels' axes and units", async () => {
     const chart = await parse(svg);
     expect(chart.errors).toEqual([]);
     expect(chart.root).toBe('svg');
@@ -202,7 +215,9 @@ describe('html', () => {
       title: document.title,
       chartLines: document.querySelectorAll('figure svg line.step-boundary').length,
       readingTables: document.querySelectorAll('details table').length,
-      readingRows: [...document.querySelectorAll('details table tr')].filter((tr) => tr.querySelector('td')).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+      readingRows: [...document.querySelectorAll('details table tr')]
+        .filter((tr) => tr.querySelector('td'))
+        .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
       bold: [...document.querySelectorAll('b')].map((b) => b.textContent),
       text: document.body.textContent ?? '',
       scripts: document.querySelectorAll('script').length,
@@ -211,7 +226,28 @@ describe('html', () => {
     expect(page.chartLines).toBe(3);
     expect(page.readingTables).toBe(2);
     // at, event, traffic, step window green (4) and blue (4), interval window green (4) and blue (4), verdict.
-    expect(page.readingRows.at(-1)).toEqual(['+0:06', '#91', 'live', '50', '312 ms', '480 ms', '0.0%', '460', '45 ms', '82 ms', '0.0%', '25', '330 ms', '500 ms', '0.0%', '230', '46 ms', '84 ms', '0.0%', 'Failed: p95 312ms > 250ms FAILED; p95/blue 6.93x > 1.25x FAILED (step)']);
+    expect(page.readingRows.at(-1)).toEqual([
+      '+0:06',
+      '#91',
+      'live',
+      '50',
+      '312 ms',
+      '480 ms',
+      '0.0%',
+      '460',
+      '45 ms',
+      '82 ms',
+      '0.0%',
+      '25',
+      '330 ms',
+      '500 ms',
+      '0.0%',
+      '230',
+      '46 ms',
+      '84 ms',
+      '0.0%',
+      'Failed: p95 312ms > 250ms FAILED; p95/blue 6.93x > 1.25x FAILED (step)',
+    ]);
     expect(page.text).toContain('paused | by <b>ops</b> & co');
     expect(page.bold).not.toContain('ops');
     expect(page.scripts).toBe(0);

@@ -85,7 +85,10 @@ function servedBy(reported: number, pid: number | undefined): boolean {
 function innerPids(pid: number): Set<number> {
   const found = new Set<number>();
   const walk = (p: number): void => {
-    const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+    const nspid = /^NSpid:\s+(.*)$/m
+      .exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]
+      ?.trim()
+      .split(/\s+/);
     if (nspid !== undefined) found.add(Number(nspid.at(-1)));
     for (const child of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ').filter(Boolean)) walk(Number(child));
   };
@@ -140,7 +143,10 @@ async function startAnsweringStray(port: number, env: Record<string, string> = {
 }
 
 async function provisioningError(promise: Promise<unknown>): Promise<SaferollError> {
-  const err: unknown = await promise.then(() => undefined, (e: unknown) => e);
+  const err: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(SaferollError);
   const saferoll = err as SaferollError;
   expect(saferoll.code).toBe('SAFEROLL_E_PROVISIONING');
@@ -215,10 +221,14 @@ describe.each(MODES)('ProcessProvider (isolation %s)', (isolationMode) => {
     if (before?.pid === undefined) throw new Error('no pid');
 
     expect((await score(before.url)).status).toBe(200);
-    const after = await waitFor(() => {
-      const inst = provider.instances()[0];
-      return inst?.state === 'ready' && inst.pid !== before.pid ? inst : undefined;
-    }, 15_000, 'a restarted instance');
+    const after = await waitFor(
+      () => {
+        const inst = provider.instances()[0];
+        return inst?.state === 'ready' && inst.pid !== before.pid ? inst : undefined;
+      },
+      15_000,
+      'a restarted instance',
+    );
 
     expect(after.id).toBe('0');
     expect(after.restarts).toBe(1);
@@ -302,10 +312,14 @@ describe.each(MODES)('ProcessProvider (isolation %s)', (isolationMode) => {
   it('stop() during a scale() that waits for readiness ends both and leaves no process', async () => {
     const provider = modelServers({ READY_DELAY_MS: '60000' }, { readinessTimeoutMs: 60_000 });
     const scaling = provider.scale(2);
-    const started = await waitFor(() => {
-      const all = pids(provider);
-      return all.length === 2 && all.every((pid) => pid > 0) ? all : undefined;
-    }, 10_000, 'two children spawned');
+    const started = await waitFor(
+      () => {
+        const all = pids(provider);
+        return all.length === 2 && all.every((pid) => pid > 0) ? all : undefined;
+      },
+      10_000,
+      'two children spawned',
+    );
     await provider.stop();
 
     const err = await provisioningError(scaling);
@@ -356,10 +370,14 @@ describe.each(MODES)('ProcessProvider re-adoption (isolation %s)', (isolationMod
     // An adopted child gives no 'exit' event: its death is found by polling.
     const dead = records[0]?.pid ?? -1;
     signal(-dead, 'SIGKILL');
-    const restarted = await waitFor(() => {
-      const inst = second.instances()[0];
-      return inst?.state === 'ready' && inst.pid !== dead ? inst : undefined;
-    }, 15_000, 'a restarted instance');
+    const restarted = await waitFor(
+      () => {
+        const inst = second.instances()[0];
+        return inst?.state === 'ready' && inst.pid !== dead ? inst : undefined;
+      },
+      15_000,
+      'a restarted instance',
+    );
     expect(servedBy((await score(restarted.url)).body.pid, restarted.pid)).toBe(true);
 
     const adopted = pids(second);
@@ -412,7 +430,9 @@ describe('ProcessProvider adopts only what it proves its own', () => {
     ]);
     expect(alive(answering)).toBe(true);
     expect(alive(silent)).toBe(true);
-    expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`ep/green instance 0: not adopting .*no start time \\(written by an older saferoll\\).*pid ${answering}.*left alone`)));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(new RegExp(`ep/green instance 0: not adopting .*no start time \\(written by an older saferoll\\).*pid ${answering}.*left alone`)),
+    );
     expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`instance 1: .*pid ${silent}`)));
   });
 
@@ -438,12 +458,12 @@ describe('ProcessProvider adopts only what it proves its own', () => {
     expect(warnings.filter((line) => line.includes(`no matching ${OWNER_MARKER_ENV}`))).toHaveLength(2);
   });
 
-  it('writes a fresh instance\'s output to its own log, never to the file a record names', async () => {
+  it("writes a fresh instance's output to its own log, never to the file a record names", async () => {
     const foreignLog = join(stateDir, 'another-router-instance.log');
-    writeFileSync(foreignLog, 'output of another router\'s instance\n');
+    writeFileSync(foreignLog, "output of another router's instance\n");
     const unrelated = startStray('sleep', ['60']);
     await restoreFresh([{ id: '0', port: await unusedPort(), pid: unrelated, startTime: startTimeOf(unrelated), logFile: foreignLog }]);
-    expect(readFileSync(foreignLog, 'utf8')).toBe('output of another router\'s instance\n');
+    expect(readFileSync(foreignLog, 'utf8')).toBe("output of another router's instance\n");
     expect(readdirSync(logDir)).toContain('ep_green-0.log');
     expect(alive(unrelated)).toBe(true);
   });
@@ -471,16 +491,19 @@ describe.each(MODES)('what an instance can read (isolation %s)', (isolationMode)
     mode = isolationMode;
   });
 
-  it('namespaces: not the state dir, not the router\'s environment, and it cannot unmount the cover; none: both', async () => {
+  it("namespaces: not the state dir, not the router's environment, and it cannot unmount the cover; none: both", async () => {
     const environ = `/proc/${process.pid}/environ`;
-    const snoop = modelServers({}, {
-      spec: {
-        command: process.execPath,
-        args: [SNOOP],
-        env: { SNOOP_UNMOUNT: stateDir, SNOOP_LIST: JSON.stringify([stateDir]), SNOOP_READ: JSON.stringify([join(stateDir, 'state.json'), environ]) },
-        readinessPath: '/healthz',
+    const snoop = modelServers(
+      {},
+      {
+        spec: {
+          command: process.execPath,
+          args: [SNOOP],
+          env: { SNOOP_UNMOUNT: stateDir, SNOOP_LIST: JSON.stringify([stateDir]), SNOOP_READ: JSON.stringify([join(stateDir, 'state.json'), environ]) },
+          readinessPath: '/healthz',
+        },
       },
-    });
+    );
     await snoop.scale(1);
     const res = await request(`${snoop.readyUrls()[0] ?? ''}/report`);
     const report = (await res.body.json()) as { unmount: { status: number }; listed: Record<string, string>; read: Record<string, string> };
@@ -519,7 +542,9 @@ describe('ProcessProvider where isolation is not available', () => {
     process.env.PATH = '/nonexistent'; // no unshare to be found
     try {
       const err = await provisioningError(modelServers().scale(1));
-      expect(err.message).toMatch(/cannot start: process instances run in their own user, mount and pid namespaces .*cannot run unshare.*--instance-isolation none/);
+      expect(err.message).toMatch(
+        /cannot start: process instances run in their own user, mount and pid namespaces .*cannot run unshare.*--instance-isolation none/,
+      );
     } finally {
       process.env.PATH = path;
     }
@@ -538,17 +563,24 @@ describe('ProcessProvider env files', () => {
     writeFileSync(first, '# comment\nMODEL_VERSION=from-a\nCRASH_AFTER_REQUESTS=1\nLATENCY_MS=5\n');
     writeFileSync(second, 'MODEL_VERSION=from-b\n\n');
     try {
-      const provider = modelServers({}, {
-        spec: { command: process.execPath, args: [MODEL_SERVER], env: { LATENCY_MS: '0' }, envFiles: [first, second], readinessPath: '/healthz' },
-      });
+      const provider = modelServers(
+        {},
+        {
+          spec: { command: process.execPath, args: [MODEL_SERVER], env: { LATENCY_MS: '0' }, envFiles: [first, second], readinessPath: '/healthz' },
+        },
+      );
       await provider.scale(1);
       const before = provider.instances()[0];
       expect((await score(before?.url ?? '')).body.version).toBe('from-b');
       writeFileSync(second, 'MODEL_VERSION=changed\n');
-      const after = await waitFor(() => {
-        const inst = provider.instances()[0];
-        return inst?.state === 'ready' && inst.pid !== before?.pid ? inst : undefined;
-      }, 15_000, 'restarted after the crash');
+      const after = await waitFor(
+        () => {
+          const inst = provider.instances()[0];
+          return inst?.state === 'ready' && inst.pid !== before?.pid ? inst : undefined;
+        },
+        15_000,
+        'restarted after the crash',
+      );
       expect((await score(after.url)).body.version).toBe('changed');
     } finally {
       rmSync(base, { recursive: true, force: true });
