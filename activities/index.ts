@@ -86,10 +86,8 @@ export function createActivities(deps: ActivityDeps) {
     /** Creates the deployment unless it exists with the same spec, then waits (heartbeating) until Succeeded. */
     async ensureDeployment(endpoint: string, spec: DeploymentSpec): Promise<{ instances: number }> {
       return classified(async () => {
-        const body =
-          'upstreams' in spec.source
-            ? { instanceCount: spec.instanceCount, upstreams: spec.source.upstreams }
-            : { instanceCount: spec.instanceCount, process: spec.source.process };
+        const fields = { instanceCount: spec.instanceCount, ...(spec.metricsPath === undefined ? {} : { metricsPath: spec.metricsPath }) };
+        const body = 'upstreams' in spec.source ? { ...fields, upstreams: spec.source.upstreams } : { ...fields, process: spec.source.process };
         // PUT of the same spec is a no-op on the router, so a retry never creates a second green.
         await admin.putDeployment(endpoint, spec.name, body);
         const view = await waitSucceeded(admin, endpoint, spec.name, { pollMs, sleep, onView: (v) => heartbeat(v.provisioningState) });

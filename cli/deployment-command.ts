@@ -38,23 +38,25 @@ const WAIT_HELP =
 
 const create: Subcommand = {
   name: 'create',
-  synopsis: 'create <endpoint> <deployment> (--upstream <url>... | --command "<cmd>" [--env K=V]... [--env-from-file PATH]...) [--instance-count n] [--wait]',
+  synopsis:
+    'create <endpoint> <deployment> (--upstream <url>... | --command "<cmd>" [--env K=V]... [--env-from-file PATH]...) [--instance-count n] [--metrics-path /metrics] [--wait]',
   summary: 'create (or update) a deployment; it takes no traffic until given some',
   flags: { ...SOURCE_FLAGS, ...WAIT_FLAGS },
   flagsHelp: `${SOURCE_HELP}\n${WAIT_HELP}`,
   args: [2, 2],
   async run({ values, positionals, session, json }) {
     const [endpoint, deployment] = names(positionals);
-    const { instanceCount, source } = parseSource({
+    const { instanceCount, source, metricsPath } = parseSource({
       upstream: listFlag(values, 'upstream'),
       command: stringFlag(values, 'command'),
       env: listFlag(values, 'env'),
       'env-from-file': listFlag(values, 'env-from-file'),
       'readiness-path': stringFlag(values, 'readiness-path'),
       'instance-count': stringFlag(values, 'instance-count'),
+      'metrics-path': stringFlag(values, 'metrics-path'),
     });
     const admin = session.admin();
-    const view = await admin.putDeployment(endpoint, deployment, { instanceCount, ...source });
+    const view = await admin.putDeployment(endpoint, deployment, { instanceCount, ...source, ...(metricsPath === undefined ? {} : { metricsPath }) });
     return finish(admin, view, values, json, 'created');
   },
 };
@@ -133,6 +135,9 @@ const show: Subcommand = {
         );
       if (p.envFiles !== undefined && p.envFiles.length > 0) console.log(`  env files: ${p.envFiles.join(' ')}`);
       console.log(`  readiness: ${p.readinessPath}`);
+    }
+    if (view.metricsPath !== undefined) {
+      console.log(`  metrics: ${view.metricsPath}`);
     }
     if (view.instances.length > 0) {
       const rows = view.instances.map((i) => [

@@ -13,6 +13,7 @@ export const SOURCE_FLAGS = {
   'env-from-file': { type: 'string', multiple: true },
   'readiness-path': { type: 'string' },
   'instance-count': { type: 'string' },
+  'metrics-path': { type: 'string' },
 } as const;
 
 export const SOURCE_HELP = `  --upstream <url>        an instance that already runs (repeat for more; http(s) origin, no path)
@@ -23,7 +24,9 @@ export const SOURCE_HELP = `  --upstream <url>        an instance that already r
   --env-from-file <path>  NAME=value lines the router reads at each start of an instance
                           (repeatable; only the path is stored and shown): for secrets
   --readiness-path <p>    path that answers 2xx once an instance is ready (default /healthz)
-  --instance-count <n>    instances, 1-64 (default 1; with --upstream, the number of URLs)`;
+  --instance-count <n>    instances, 1-64 (default 1; with --upstream, the number of URLs)
+  --metrics-path <p>      where each instance serves Prometheus metrics, e.g. /metrics: listed by
+                          the admin API's Prometheus service discovery (GET /v1/prometheus/targets)`;
 
 export interface SourceFlags {
   upstream?: string[] | undefined;
@@ -32,6 +35,7 @@ export interface SourceFlags {
   'env-from-file'?: string[] | undefined;
   'readiness-path'?: string | undefined;
   'instance-count'?: string | undefined;
+  'metrics-path'?: string | undefined;
 }
 
 /** Fails with a usage error unless `name` is a valid endpoint or deployment name. */
@@ -43,7 +47,22 @@ export function checkName(name: string | undefined, what: string): string {
   return name;
 }
 
-export function parseSource(flags: SourceFlags): { instanceCount: number; source: DeploymentSource } {
+/** Where a deployment's instances come from, how many, and where they serve metrics (when they do). */
+export interface ParsedSource {
+  instanceCount: number;
+  source: DeploymentSource;
+  metricsPath?: string;
+}
+
+export function parseSource(flags: SourceFlags): ParsedSource {
+  const parsed = parseInstances(flags);
+  const path = flags['metrics-path'];
+  if (path === undefined) return parsed;
+  if (!/^\/[^\s?#]*$/.test(path)) throw new UsageError(`--metrics-path must be a path starting with / (no query or spaces), got "${path}"`);
+  return { ...parsed, metricsPath: path };
+}
+
+function parseInstances(flags: SourceFlags): { instanceCount: number; source: DeploymentSource } {
   const upstreams = flags.upstream ?? [];
   if (upstreams.length > 0 && flags.command !== undefined) throw new UsageError('give either --upstream or --command, not both');
   if (upstreams.length === 0 && flags.command === undefined) throw new UsageError('give the instances: --upstream <url>... or --command "<cmd>"');

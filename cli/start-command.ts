@@ -76,11 +76,11 @@ export const startCommand: Command = {
     const greenName = checkName(values.green, '--green');
     const blueName = values.blue === undefined ? undefined : checkName(values.blue, '--blue');
     if (blueName === greenName) throw new UsageError(`--green and --blue are both "${greenName}": give the new version a new name`);
-    const { instanceCount, source } = parseSource(values);
+    const { instanceCount, source, metricsPath } = parseSource(values);
     const reconnectTimeoutMs = reconnectTimeoutFlag(values['reconnect-timeout']);
     const policy = await loadPolicy(values.policy);
     if (policy === undefined) return EXIT.badInput;
-    const green: GreenSpec = { name: greenName, instanceCount, source };
+    const green: GreenSpec = { name: greenName, instanceCount, source, ...(metricsPath === undefined ? {} : { metricsPath }) };
     const config = resolveConfig(values);
     const workflowId = rolloutWorkflowId(endpoint);
 

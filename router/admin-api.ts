@@ -2,9 +2,11 @@
 // endpoints, deployments, traffic, keys, logs, and /metrics. Inputs are
 // validated with zod; every error is `{ error: { code, message, field? } }`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SaferollError, isSaferollError } from '../shared/errors.js';
 import { readJsonBody, sendError, sendJson } from './http-util.js';
 import type { RouterMetrics } from './metrics.js';
+import { prometheusTargets } from './prometheus-targets.js';
 import type { Registry } from './registry.js';
 import {
   deploymentPatchBody,
@@ -23,6 +25,8 @@ export interface AdminApiOptions {
   registry: Registry;
   metrics: RouterMetrics;
   adminToken: string;
+  /** Where the admin API listens, once it does: the router's own scrape target in Prometheus service discovery. */
+  listenAddress?: () => AddressInfo | string | null;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], query: URLSearchParams) => Promise<void>;
@@ -50,6 +54,11 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     const text = endpoint === null ? await metrics.render() : registry.endpointMetrics(endpointName(endpoint));
     res.writeHead(200, { 'content-type': metrics.contentType() });
     res.end(text);
+  });
+  // Prometheus HTTP service discovery (http_sd_configs), behind the admin token like the rest.
+  on('GET', '/v1/prometheus/targets', async (req, res) => {
+    const routerAddress = scrapeAddress(options.listenAddress?.() ?? null, req.headers.host);
+    sendJson(res, 200, prometheusTargets({ routerAddress, endpoints: registry.listEndpoints(), deployments: (name) => registry.listDeployments(name) }));
   });
   on('GET', '/v1/endpoints', async (_req, res) => sendJson(res, 200, { endpoints: registry.listEndpoints() }));
   on('GET', '/v1/endpoints/:p', async (_req, res, [name]) => sendJson(res, 200, registry.getEndpoint(endpointName(name))));
@@ -138,6 +147,17 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     }
     throw new SaferollError('SAFEROLL_E_NOT_FOUND', `no such admin route: ${req.method} ${url.pathname}`, { field: 'path' });
   }
+}
+
+/**
+ * host:port of the admin API for Prometheus: the address it listens on, or,
+ * when that is every interface (0.0.0.0, ::), the Host the discovery request
+ * came in on, which is how this Prometheus reaches it.
+ */
+function scrapeAddress(address: AddressInfo | string | null, host: string | undefined): string {
+  if (address === null || typeof address === 'string') return host ?? 'localhost';
+  if (address.address === '0.0.0.0' || address.address === '::') return host ?? `127.0.0.1:${address.port}`;
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }
 
 function decodeSegment(segment: string): string {

@@ -2,6 +2,7 @@
 // activities and the CLI use it; API errors come back as SaferollError with
 // the server's code and field, connection problems as SAFEROLL_E_UNREACHABLE.
 import { Agent, request, type Dispatcher } from 'undici';
+import type { TargetGroup } from './prometheus-targets.js';
 import type { MirrorMap, TrafficMap } from '../shared/contracts.js';
 import { SaferollError, type ErrorCode } from '../shared/errors.js';
 import type { DeploymentPutBody, EndpointPatchBody, EndpointPutBody } from './schemas.js';
@@ -78,6 +79,10 @@ export class AdminClient {
   }
   deploymentLogs(endpoint: string, name: string, lines = 100): Promise<string[]> {
     return this.call<{ lines: string[] }>('GET', `/v1/endpoints/${enc(endpoint)}/deployments/${enc(name)}/logs?lines=${lines}`).then((r) => r.lines);
+  }
+  /** Prometheus HTTP service discovery: the router and every instance of a deployment with a metricsPath. */
+  prometheusTargets(): Promise<TargetGroup[]> {
+    return this.call('GET', '/v1/prometheus/targets');
   }
   /** The router's Prometheus exposition text. */
   async metricsText(): Promise<string> {

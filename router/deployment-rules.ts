@@ -22,10 +22,16 @@ export function instanceCountViolation(source: DeploymentSource, count: number):
  * A PUT of deployment `name` that already exists: refused while it is being
  * deleted or when the spec differs. True when it must provision again.
  */
-export function checkRedeploy(existing: DeploymentRecord, name: string, source: DeploymentSource, instanceCount: number): boolean {
+export function checkRedeploy(
+  existing: DeploymentRecord,
+  name: string,
+  source: DeploymentSource,
+  instanceCount: number,
+  metricsPath: string | undefined,
+): boolean {
   if (existing.provisioningState === 'Deleting')
     throw new SaferollError('SAFEROLL_E_CONFLICT', `deployment "${name}" is being deleted; try again when it is gone`);
-  if (JSON.stringify(existing.source) !== JSON.stringify(source)) {
+  if (JSON.stringify(existing.source) !== JSON.stringify(source) || existing.metricsPath !== metricsPath) {
     throw new SaferollError(
       'SAFEROLL_E_CONFLICT',
       `deployment "${name}" already exists with a different spec; a new version is a new deployment (or DELETE this one first)`,

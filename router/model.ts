@@ -13,6 +13,8 @@ export interface DeploymentRecord {
   name: string;
   instanceCount: number;
   source: DeploymentSource;
+  /** Where Prometheus scrapes each instance (service discovery), when the deployment serves metrics. */
+  metricsPath?: string | undefined;
   provisioningState: ProvisioningState;
   /** Why the last provisioning failed, when it did. */
   reason?: string | undefined;

@@ -165,7 +165,7 @@ export class Registry {
     const key = deploymentKey(endpoint, name);
     const existing = this.state.deployments.get(key);
     if (existing) {
-      if (checkRedeploy(existing, name, source, body.instanceCount)) {
+      if (checkRedeploy(existing, name, source, body.instanceCount, body.metricsPath)) {
         return { created: false, deployment: await this.scaleDeployment(endpoint, name, body.instanceCount) };
       }
       return { created: false, deployment: this.getDeployment(endpoint, name) };
@@ -182,6 +182,7 @@ export class Registry {
           name,
           instanceCount: body.instanceCount,
           source,
+          metricsPath: body.metricsPath,
           provisioningState: 'Creating',
           instances: [],
           createdAt: now,

@@ -80,7 +80,9 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
   late.plane = plane;
 
   const dataServer = createServer({ keepAliveTimeout: 65_000 }, plane.handle);
-  const adminServer = createServer(createAdminHandler({ registry, metrics, adminToken: options.adminToken }));
+  const adminServer: Server = createServer(
+    createAdminHandler({ registry, metrics, adminToken: options.adminToken, listenAddress: () => adminServer.address() }),
+  );
   try {
     await listen(dataServer, options.port, options.host ?? '127.0.0.1', 'data plane');
     await listen(adminServer, options.adminPort, options.adminHost ?? '127.0.0.1', 'admin API');

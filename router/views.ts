@@ -29,6 +29,7 @@ export interface DeploymentView {
   provisioningState: ProvisioningState;
   reason?: string | undefined;
   source: DeploymentRecord['source'];
+  metricsPath?: string | undefined;
   instances: InstanceView[];
   createdAt: string;
   updatedAt: string;
@@ -62,6 +63,7 @@ export function deploymentView(record: DeploymentRecord, provider: DeploymentPro
     provisioningState: record.provisioningState,
     reason: record.reason,
     source: record.source,
+    metricsPath: record.metricsPath,
     instances: provider ? [...provider.instances()] : [],
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,

@@ -45,6 +45,8 @@ export interface DeploymentSpec {
   name: string;
   instanceCount: number;
   source: DeploymentSource;
+  /** Where each instance serves Prometheus metrics, e.g. "/metrics": listed by the admin API's Prometheus service discovery. */
+  metricsPath?: string | undefined;
 }
 
 /** deployment -> percent of an endpoint's live traffic; the percents sum to 0 or 100. */
