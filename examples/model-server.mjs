@@ -8,6 +8,9 @@
 //   ERROR_RATE            fraction 0..1 of scoring answers that are 500s (default 0)
 //   READY_DELAY_MS        /healthz answers 503 until this long after start (default 0)
 //   CRASH_AFTER_REQUESTS  exit(1) after answering that many scoring requests (default off)
+//   MODEL_ACCURACY        the model-quality gauge GET /metrics exports as model_accuracy,
+//                         0..1 (default 0.95); lower it to play a model that answers
+//                         fast and without errors but wrongly
 import { createServer } from 'node:http';
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
@@ -17,7 +20,7 @@ const env = process.env;
 const version = env.MODEL_VERSION || 'v1';
 const readyAt = Date.now() + numberFrom(env.READY_DELAY_MS, 0);
 const crashAfter = numberFrom(env.CRASH_AFTER_REQUESTS, 0);
-const settings = { latencyMs: numberFrom(env.LATENCY_MS, 0), errorRate: numberFrom(env.ERROR_RATE, 0) };
+const settings = { latencyMs: numberFrom(env.LATENCY_MS, 0), errorRate: numberFrom(env.ERROR_RATE, 0), accuracy: numberFrom(env.MODEL_ACCURACY, 0.95) };
 
 let scored = 0;
 // Errors come from an accumulator, not from Math.random: ERROR_RATE=0.1 fails
@@ -43,16 +46,34 @@ function control(req, res, body) {
     } catch {
       return send(res, 400, { error: 'body must be JSON' });
     }
-    for (const key of ['latencyMs', 'errorRate']) {
+    for (const key of ['latencyMs', 'errorRate', 'accuracy']) {
       if (update[key] === undefined) continue;
-      if (typeof update[key] !== 'number' || update[key] < 0 || (key === 'errorRate' && update[key] > 1)) {
-        return send(res, 400, { error: `${key} must be a number${key === 'errorRate' ? ' in 0..1' : ' >= 0'}` });
+      const share = key === 'errorRate' || key === 'accuracy';
+      if (typeof update[key] !== 'number' || update[key] < 0 || (share && update[key] > 1)) {
+        return send(res, 400, { error: `${key} must be a number${share ? ' in 0..1' : ' >= 0'}` });
       }
       settings[key] = update[key];
     }
     errorCredit = 0;
   }
   send(res, 200, settings);
+}
+
+// Prometheus text format. No endpoint or deployment labels: Prometheus adds
+// them from the routing core's service discovery (GET /v1/prometheus/targets).
+function metrics(res) {
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  res.end(
+    [
+      '# HELP model_accuracy Share of labelled requests this model answers correctly (MODEL_ACCURACY, or accuracy through /_control).',
+      '# TYPE model_accuracy gauge',
+      `model_accuracy ${settings.accuracy}`,
+      '# HELP model_scored_total Scoring requests answered.',
+      '# TYPE model_scored_total counter',
+      `model_scored_total ${scored}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 function score(res, body) {
@@ -82,6 +103,7 @@ const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return Date.now() >= readyAt ? send(res, 200, 'ok') : send(res, 503, 'starting');
     if (path === '/_control') return control(req, res, body);
+    if (path === '/metrics' && req.method === 'GET') return metrics(res);
     score(res, body);
   });
 });

@@ -609,9 +609,28 @@ describe('examples/model-server.mjs, run by the provider', () => {
     expect(statuses).toEqual([200, 200, 200, 500, 200, 200, 200, 500]);
 
     const res = await request(`${url}/_control`, { method: 'POST', body: JSON.stringify({ errorRate: 0, latencyMs: 1 }) });
-    expect(await res.body.json()).toEqual({ errorRate: 0, latencyMs: 1 });
+    expect(await res.body.json()).toEqual({ errorRate: 0, latencyMs: 1, accuracy: 0.95 });
     for (let i = 0; i < 4; i += 1) expect((await score(url)).status).toBe(200);
     const shown = await request(`${url}/_control`);
-    expect(await shown.body.json()).toEqual({ errorRate: 0, latencyMs: 1 });
+    expect(await shown.body.json()).toEqual({ errorRate: 0, latencyMs: 1, accuracy: 0.95 });
+  });
+
+  it('exports its model-quality gauge on /metrics, set by MODEL_ACCURACY and at runtime', async () => {
+    const provider = modelServers({ MODEL_ACCURACY: '0.8' });
+    await provider.scale(1);
+    const url = provider.readyUrls()[0] ?? '';
+    const gauge = async (): Promise<string | undefined> => {
+      const answer = await request(`${url}/metrics`);
+      expect(answer.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      return /^model_accuracy (\S+)$/m.exec(await answer.body.text())?.[1];
+    };
+    expect(await gauge()).toBe('0.8');
+    const refused = await request(`${url}/_control`, { method: 'POST', body: JSON.stringify({ accuracy: 1.5 }) });
+    expect(refused.statusCode).toBe(400);
+    await refused.body.dump();
+    expect(await gauge()).toBe('0.8');
+    const degraded = await request(`${url}/_control`, { method: 'POST', body: JSON.stringify({ accuracy: 0.6 }) });
+    expect(((await degraded.body.json()) as { accuracy: number }).accuracy).toBe(0.6);
+    expect(await gauge()).toBe('0.6');
   });
 });
