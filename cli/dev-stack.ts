@@ -14,6 +14,7 @@ import { SaferollError } from '../shared/errors.js';
 import { resolveTemporalSettings, type TemporalSettings } from '../worker/temporal-config.js';
 import { ChildSupervisor, type RunningChild } from './child-supervisor.js';
 import { intFlag } from './command.js';
+import { PROMETHEUS_BIN, checkPrometheusInstalled, prometheusArgs, writePrometheusFiles } from './prometheus-config.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
 /** The flags of every command that starts the stack (`dev`, `demo`). */
@@ -69,6 +70,8 @@ export interface DevStackOptions {
   temporalPort: number;
   uiPort: number;
   stateDir: string;
+  /** Run a Prometheus too (`saferoll dev --prometheus`), discovering its targets from the router. */
+  prometheus?: { port: number } | undefined;
   /** Temporal as configured: an address set anywhere (TEMPORAL_ADDRESS, a profile) is a server to use instead of starting one. */
   temporal: TemporalSettings;
   /** Where children's output goes, one prefixed line at a time. */
@@ -84,8 +87,10 @@ export interface DevStack {
   /** How clients reach the stack's Temporal. */
   temporal: TemporalSettings;
   uiUrl: string | undefined;
+  /** With `prometheus`: its web UI and HTTP API. */
+  prometheusUrl: string | undefined;
   adminToken: string;
-  /** `{ dev, temporal, router, worker }` pids, rewritten at each (re)start, removed at stop. */
+  /** `{ dev, temporal, router, worker, prometheus }` pids, rewritten at each (re)start, removed at stop. */
   pidFile: string;
   stop(): Promise<void>;
 }
@@ -101,6 +106,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   ];
   const remote = options.temporal.addressSource !== undefined;
   if (!remote) wanted.push(['--temporal-port', options.temporalPort], ['--ui-port', options.uiPort]);
+  if (options.prometheus) {
+    await checkPrometheusInstalled();
+    wanted.push(['--prometheus-port', options.prometheus.port]);
+  }
   for (const [flag, port] of wanted) await assertPortFree(port, flag);
 
   const token = await resolveAdminToken(stateDir, process.env.SAFEROLL_ADMIN_TOKEN);
@@ -143,6 +152,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     }
     const adminUrl = `http://127.0.0.1:${options.adminPort}`;
     const dataUrl = `http://127.0.0.1:${options.port}`;
+    const prometheusUrl = options.prometheus ? `http://127.0.0.1:${options.prometheus.port}` : undefined;
     const workerEnv = {
       // A remote Temporal's settings (variables, profile) go to the worker as they are; for the
       // local dev server none do: credentials or a profile's TLS would fail against it.
@@ -152,6 +162,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       TEMPORAL_NAMESPACE: namespace,
       SAFEROLL_ROUTER_URL: adminUrl,
       SAFEROLL_DATA_URL: dataUrl,
+      // Where a policy's prometheus checks read by default.
+      ...(prometheusUrl ? { SAFEROLL_PROMETHEUS_URL: prometheusUrl } : {}),
     };
     const launch = (name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
       // Own process group: Ctrl-C reaches only `saferoll dev`, which stops the parts in order.
@@ -163,6 +175,22 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     await supervise('router', 'the router', (signal) =>
       startChild(launch('router', routerArgs, routerEnv(process.env)), signal, (child) => waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child)),
     );
+    if (options.prometheus && prometheusUrl) {
+      const { port } = options.prometheus;
+      // Config, token file and database in the state dir: the series survive a restart of the stack.
+      const files = await writePrometheusFiles(path.join(stateDir, 'prometheus'), adminUrl, token.token);
+      options.log(`[dev] starting Prometheus (data in ${files.storageDir})...`);
+      await supervise('prometheus', 'Prometheus', (signal) => {
+        const child = spawn(PROMETHEUS_BIN, [...prometheusArgs(files, port), '--log.level=warn'], {
+          // It reads the admin token from its 0600 file, nothing from the environment.
+          env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('SAFEROLL_'))),
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
+        });
+        prefixLines(child, 'prometheus', options.log);
+        return startChild(child, signal, (c) => waitForHttp(`${prometheusUrl}/-/ready`, 60_000, 'Prometheus', c));
+      });
+    }
     await supervise('worker', 'the worker', (signal) =>
       startChild(launch('worker', ['worker'], workerEnv), signal, (child) => waitForOutput(child, /polling task queue/, 120_000, 'the worker')),
     );
@@ -174,6 +202,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       namespace,
       temporal,
       uiUrl,
+      prometheusUrl,
       adminToken: token.token,
       pidFile: pids.file,
       stop,

@@ -1,12 +1,12 @@
 // `saferoll dev` as a developer leaves it running: each part that dies (kill -9)
 // comes back on its own, and the data plane keeps answering while Temporal or
 // the worker is down. The child pids come from the stack's own pid file.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
 import { freePort } from '../../shared/free-port.js';
@@ -22,13 +22,14 @@ interface Pids {
   temporal?: number;
   router?: number;
   worker?: number;
+  prometheus?: number;
 }
 
 let dir: string;
 let dev: CliProcess;
 let upstream: TestUpstream;
 let admin: AdminClient;
-let ports: { data: number; admin: number; temporal: number; ui: number };
+let ports: { data: number; admin: number; temporal: number; ui: number; prometheus: number };
 let key: string;
 const dataUrl = (): string => `http://127.0.0.1:${ports.data}`;
 const temporalAddress = (): string => `127.0.0.1:${ports.temporal}`;
@@ -48,7 +49,7 @@ function alive(pid: number): boolean {
 }
 
 /** kill -9 of one part; resolves with the pid that replaced it. */
-async function killPart(part: 'temporal' | 'router' | 'worker'): Promise<number> {
+async function killPart(part: 'temporal' | 'router' | 'worker' | 'prometheus'): Promise<number> {
   const old = (await pids())[part];
   if (old === undefined) throw new Error(`no ${part} pid`);
   process.kill(old, 'SIGKILL');
@@ -75,8 +76,8 @@ async function workerPolls(): Promise<boolean> {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'saferoll-dev-'));
-  const [data, adminPort, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  ports = { data, admin: adminPort, temporal, ui };
+  const [data, adminPort, temporal, ui, prometheus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  ports = { data, admin: adminPort, temporal, ui, prometheus };
   dev = spawnCli(
     [
       'dev',
@@ -90,6 +91,9 @@ beforeAll(async () => {
       String(ports.ui),
       '--state-dir',
       dir,
+      '--prometheus',
+      '--prometheus-port',
+      String(ports.prometheus),
     ],
     // Credentials for some remote Temporal, as a developer's shell may hold: the router must not get them.
     { CI: 'true', SAFEROLL_ADMIN_TOKEN: undefined, TEMPORAL_ADDRESS: undefined, TEMPORAL_API_KEY: SECRET, TEMPORAL_TLS_KEY: '/canary/tls.key' },
@@ -122,6 +126,38 @@ afterAll(async () => {
   await admin?.close();
   await upstream?.close();
   await rm(dir, { recursive: true, force: true });
+});
+
+/** The targets Prometheus scrapes, by scrape pool, with their health. */
+async function prometheusTargets(): Promise<{ scrapePool: string; scrapeUrl: string; health: string }[]> {
+  const answer = await request(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
+  return ((await answer.body.json()) as { data: { activeTargets: { scrapePool: string; scrapeUrl: string; health: string }[] } }).data.activeTargets;
+}
+
+describe('saferoll dev --prometheus', () => {
+  it('prints its URL, and Prometheus scrapes the router found through discovery, with the token from a 0600 file', async () => {
+    expect(dev.output()).toContain(`Prometheus   http://127.0.0.1:${ports.prometheus}`);
+    expect((await stat(path.join(dir, 'prometheus', 'admin-token'))).mode & 0o777).toBe(0o600);
+    const router = await waitFor(
+      async () => (await prometheusTargets()).find((t) => t.scrapePool === 'saferoll-router' && t.health === 'up'),
+      30_000,
+      'the router scraped',
+    );
+    expect(router.scrapeUrl).toBe(`http://127.0.0.1:${ports.admin}/metrics`);
+    // blue has no metricsPath: nothing of it to scrape.
+    expect((await prometheusTargets()).map((t) => t.scrapePool)).toEqual(['saferoll-router']);
+  });
+
+  it('tells the worker where Prometheus is (SAFEROLL_PROMETHEUS_URL)', async () => {
+    const { worker } = await pids();
+    const environ = (await readFile(`/proc/${worker}/environ`, 'utf8')).split('\0');
+    expect(environ).toContain(`SAFEROLL_PROMETHEUS_URL=http://127.0.0.1:${ports.prometheus}`);
+  });
+
+  it('restarts a Prometheus killed with -9', async () => {
+    await killPart('prometheus');
+    await waitFor(async () => (await prometheusTargets()).some((t) => t.scrapePool === 'saferoll-router' && t.health === 'up'), 60_000, 'scraping again');
+  }, 120_000);
 });
 
 describe('saferoll dev keeps serving', () => {
@@ -183,7 +219,7 @@ describe('saferoll dev keeps serving', () => {
     const { code } = await dev.exited;
     expect(code, dev.output()).toBe(0);
     expect(dev.output()).toContain('[dev] stopped');
-    for (const part of ['temporal', 'router', 'worker'] as const) expect(alive(before[part] as number), part).toBe(false);
+    for (const part of ['temporal', 'router', 'worker', 'prometheus'] as const) expect(alive(before[part] as number), part).toBe(false);
     expect(existsSync(path.join(dir, 'dev-pids.json'))).toBe(false);
   }, 60_000);
 });
