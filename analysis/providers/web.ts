@@ -3,7 +3,7 @@
 // value that is not a number -> an error. Header values may name the
 // worker's environment (`${API_TOKEN}`) so secrets stay out of policies.
 import { callJson } from './http-get.js';
-import { parseJsonPath, readJsonPath } from './json-path.js';
+import { parseJsonPath, readJsonPath } from '../../shared/json-path.js';
 import { renderFor, toNumber, type MetricProvider, type QueryScope } from '../metric-provider.js';
 
 export interface WebCheck {

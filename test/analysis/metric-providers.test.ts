@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueryScope } from '../../analysis/metric-provider.js';
-import { parseJsonPath, readJsonPath } from '../../analysis/providers/json-path.js';
+import { parseJsonPath, readJsonPath } from '../../shared/json-path.js';
 import { prometheusProvider, readQueryResult } from '../../analysis/providers/prometheus.js';
 import { webProvider } from '../../analysis/providers/web.js';
 import { promDuration, renderPlaceholders, unknownPlaceholders } from '../../shared/metric-placeholders.js';

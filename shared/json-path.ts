@@ -1,4 +1,4 @@
-// A tiny JSON path reader for the `web` provider: `$`, `.key`, `['key']`,
+// A tiny JSON path reader for custom checks (the `web` provider reads, the policy schema validates): `$`, `.key`, `['key']`,
 // `["key"]`, `[0]`. No wildcards or filters: a check reads one number.
 
 export type JsonPath = (string | number)[];
