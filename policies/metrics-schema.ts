@@ -6,11 +6,10 @@ import { z } from 'zod';
 import { parseJsonPath } from '../shared/json-path.js';
 import { METRIC_PLACEHOLDERS, unknownPlaceholders } from '../shared/metric-placeholders.js';
 import { isReservedKey, reservedKeyMessage } from '../shared/reserved-keys.js';
+import { MAX_CUSTOM_METRICS } from './custom-metric-limits.js';
 import { describeValue } from './schema-messages.js';
 import type { CustomMetric } from './types.js';
 
-export const DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4;
-export const MAX_CUSTOM_METRICS = 20;
 const PROVIDERS = ['prometheus', 'web'] as const;
 const CHECK_KEYS = ['name', 'min', 'max', 'baseline', ...PROVIDERS];
 

@@ -55,7 +55,8 @@ import {
   MIN_CONTROLLER_LOSS_TIMEOUT_MS,
   defaultControllerLossTimeoutMs,
 } from './controller-loss.js';
-import { DEFAULT_CONSECUTIVE_ERROR_LIMIT, consecutiveErrorLimitSchema, metricsSchema } from './metrics-schema.js';
+import { DEFAULT_CONSECUTIVE_ERROR_LIMIT } from './custom-metric-limits.js';
+import { consecutiveErrorLimitSchema, metricsSchema } from './metrics-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './on-failure.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
