@@ -7,7 +7,8 @@ import { firstBytes } from '../metric-provider.js';
 /** A JSON answer larger than this is not a metric (it is a dump); refused rather than buffered. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
-export type HttpAnswer = { ok: true; status: number; json: unknown } | { ok: false; message: string };
+/** A failure keeps the status and body of a non-2xx answer, for providers whose errors are JSON (Prometheus). */
+export type HttpAnswer = { ok: true; status: number; json: unknown } | { ok: false; message: string; status?: number; body?: string };
 
 export interface HttpCall {
   url: string;
@@ -29,7 +30,7 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
     if (signal.aborted) return { ok: false, message: `no answer from ${origin(call.url)} within ${call.timeoutMs}ms` };
     return { ok: false, message: `cannot reach ${origin(call.url)}: ${err instanceof Error ? err.message : String(err)}` };
   }
-  if (status < 200 || status >= 300) return { ok: false, message: `HTTP ${status} from ${origin(call.url)}: ${firstBytes(text)}` };
+  if (status < 200 || status >= 300) return { ok: false, message: `HTTP ${status} from ${origin(call.url)}: ${firstBytes(text)}`, status, body: text };
   try {
     return { ok: true, status, json: JSON.parse(text) as unknown };
   } catch {

@@ -54,10 +54,24 @@ export function prometheusProvider(options: PrometheusProviderOptions = {}): Met
       }
       url.searchParams.set('query', resolved);
       const answer = await callJson({ url: url.href, method: 'GET', headers: authHeaders(env), timeoutMs });
-      if (!answer.ok) return { resolved, reading: { kind: 'error', message: `Prometheus: ${answer.message}` } };
+      if (!answer.ok) return { resolved, reading: { kind: 'error', message: prometheusFailure(answer) } };
       return { resolved, reading: readQueryResult(answer.json) };
     },
   };
+}
+
+/** Prometheus answers a bad query with HTTP 400 and its own JSON error: say that text, not the raw body. */
+function prometheusFailure(answer: { message: string; status?: number; body?: string }): string {
+  if (answer.status !== undefined && answer.body !== undefined) {
+    try {
+      const reading = readQueryResult(JSON.parse(answer.body) as unknown);
+      if (reading.kind === 'error' && reading.message.startsWith('Prometheus: '))
+        return `Prometheus: HTTP ${answer.status}: ${reading.message.slice('Prometheus: '.length)}`;
+    } catch {
+      // Not JSON: the status and first bytes below.
+    }
+  }
+  return `Prometheus: ${answer.message}`;
 }
 
 function authHeaders(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

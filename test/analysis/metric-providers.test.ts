@@ -114,7 +114,7 @@ describe('prometheus provider', () => {
     });
     const provider = prometheusProvider({ env: {}, timeoutMs: 300 });
     const run = async (query: string) => (await provider.run({ query, address }, scope)).reading;
-    expect(await run('bad')).toMatchObject({ kind: 'error', message: expect.stringMatching(/HTTP 400.*parse error/) });
+    expect(await run('bad')).toEqual({ kind: 'error', message: 'Prometheus: HTTP 400: bad_data: invalid parameter "query": 1:4: parse error' });
     expect(await run('html')).toMatchObject({ kind: 'error', message: expect.stringMatching(/not JSON: <html>proxy login/) });
     expect(await run('down')).toMatchObject({ kind: 'error', message: expect.stringMatching(/HTTP 503.*service unavailable/) });
     expect(await run('slow')).toMatchObject({ kind: 'error', message: expect.stringMatching(/within 300ms/) });
