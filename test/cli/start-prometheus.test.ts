@@ -79,3 +79,25 @@ describe('saferoll start checks the Prometheus of custom checks first', () => {
     expect(await prometheusOffline(closedUrl)).toMatch(/cannot reach/);
   });
 });
+
+describe('saferoll validate refuses a bad custom check', () => {
+  test('an unknown placeholder: exit 2, at file:line:col', async () => {
+    const file = path.join(dir, 'bad-placeholder.yaml');
+    await writeFile(
+      file,
+      [
+        'name: p',
+        'slo: { errorRate: 1% }',
+        'analysis:',
+        '  metrics:',
+        '    - { name: a, prometheus: { query: "x{d=\\"{{side}}\\"}" }, max: 1 }',
+        'steps:',
+        '  - create: {}',
+        '',
+      ].join('\n'),
+    );
+    const result = await runCli(['validate', file]);
+    expect(result.code).toBe(2);
+    expect(result.output).toContain(`${file}:5:39: analysis.metrics.0.prometheus.query: unknown placeholder {{side}}`);
+  });
+});
