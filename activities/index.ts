@@ -13,6 +13,7 @@ import type { WindowStats } from '../analysis/window.js';
 import { DEPLOYMENT_HEADER, type DeploymentSpec, type MirrorMap, type TrafficMap } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { classified } from './failures.js';
+import { createCustomMetricActivities, type MetricProviders } from './custom-metrics.js';
 import { createGuardActivities, explainingGuardFired, type GuardRequest } from './guard.js';
 import { createNotificationActivities, type NotificationDeps } from './notifications/index.js';
 
@@ -25,6 +26,8 @@ export interface ActivityDeps {
   pollIntervalMs?: number;
   /** Where notification secrets are read (default: the worker's environment). */
   notifications?: NotificationDeps;
+  /** Custom checks' providers (default: prometheus and web, configured from the worker's environment). */
+  metricProviders?: MetricProviders;
 }
 
 export interface EndpointSummary {
@@ -71,6 +74,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createGuardActivities(admin),
     ...createNotificationActivities(deps.notifications),
+    ...createCustomMetricActivities(deps.metricProviders),
 
     async describeEndpoint(endpoint: string): Promise<EndpointSummary> {
       return classified(async () => {

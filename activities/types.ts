@@ -2,3 +2,5 @@
 export type { RolloutActivities, EndpointSummary, SmokeRequest, MeasureRequest, TickWindows } from './index.js';
 export type { GuardRequest } from './guard.js';
 export type { RolloutEvent } from './notifications/rollout-event.js';
+export type { CustomMetricsRequest } from './custom-metrics.js';
+export type { CustomReading } from '../analysis/custom-checks.js';

@@ -13,7 +13,9 @@ import { binomialUpperTail, clopperPearsonLower } from './binomial.js';
 import type { WindowStats } from './window.js';
 
 export type GatePhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
-export type GateMetric = 'p95' | 'p99' | 'errorRate' | 'latencyRatio' | 'errorRateDelta' | 'abortRate' | 'requests';
+export type GateMetric = 'p95' | 'p99' | 'errorRate' | 'latencyRatio' | 'errorRateDelta' | 'abortRate' | 'requests' | 'custom';
+/** A custom check's rule (analysis/custom-checks.ts): a limit on green, or green against blue. */
+export type CustomRule = 'min' | 'max' | 'maxRatio' | 'maxDelta' | 'maxDrop';
 
 export interface GateRules {
   /** Highest acceptable green p95 latency, in milliseconds. */
@@ -42,6 +44,10 @@ export interface GateCheck {
   limit: number;
   phase: GatePhase;
   note?: string;
+  /** Custom checks only: the policy's name for the check, which rule this is, and green's query as sent. */
+  name?: string;
+  rule?: CustomRule;
+  query?: string;
 }
 
 export interface GateResult {
@@ -287,6 +293,9 @@ function formatCheck(check: GateCheck): string {
     case 'errorRateDelta':
       text = `errors-blue ${value === null ? 'n/a' : `${value >= 0 ? '+' : ''}${formatPercent(value)}`}${cmp} ${formatLimitPercent(limit)}`;
       break;
+    case 'custom':
+      text = customCheckText(check);
+      break;
     case 'abortRate':
       // The counts (and blue's, which the limit derives from) are in the note: `client aborts 100.0% > 5% FAILED (8/8 vs blue 0/40, ...)`.
       text = `client aborts ${value === null ? 'n/a' : formatPercent(value)}${cmp} ${formatLimitPercent(limit)}`;
@@ -294,7 +303,29 @@ function formatCheck(check: GateCheck): string {
   }
   // A passing check shows its note too when it passed by an exception (the latency-ratio floor).
   const note = check.note !== undefined ? ` (${check.note})` : '';
-  return `${text} ${VERDICT[check.phase]}${note}`;
+  const query = check.query !== undefined ? ` [${check.query}]` : '';
+  return `${text} ${VERDICT[check.phase]}${note}${query}`;
+}
+
+/** `accuracy 0.87 < min 0.92`, `accuracy drop vs blue 0.03 > 0.01`; a custom rule's direction is its own (min fails below). */
+function customCheckText(check: GateCheck): string {
+  const { value, limit } = check;
+  const shown = value === null ? 'n/a' : String(Number(value.toPrecision(6)));
+  const failed = value !== null && (check.rule === 'min' ? value < limit : value > limit);
+  const cmp = value === null ? ', limit' : check.rule === 'min' ? (failed ? ' <' : ' >=') : failed ? ' >' : ' <=';
+  const name = check.name ?? 'custom';
+  switch (check.rule) {
+    case 'min':
+      return `${name} ${shown}${cmp} min ${limit}`;
+    case 'maxRatio':
+      return `${name}/blue ${shown}${cmp} ${limit}x`;
+    case 'maxDelta':
+      return `${name}-blue ${shown}${cmp} ${limit}`;
+    case 'maxDrop':
+      return `${name} drop vs blue ${shown}${cmp} ${limit}`;
+    default:
+      return `${name} ${shown}${cmp} max ${limit}`;
+  }
 }
 
 function formatMs(ms: number): string {

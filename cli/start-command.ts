@@ -8,7 +8,10 @@ import { PolicyError } from '../policies/policy-error.js';
 import type { Policy } from '../policies/types.js';
 import { describePlan } from '../policies/describe.js';
 import type { AdminClient } from '../router/client.js';
+import { PROMETHEUS_ENV } from '../analysis/providers/prometheus.js';
+import { prometheusOffline } from '../analysis/providers/prometheus-online.js';
 import { blueOf } from '../shared/contracts.js';
+import { SaferollError } from '../shared/errors.js';
 import { rolloutWorkflowId } from '../workflows/messages.js';
 import type { GreenSpec, RolloutInput } from '../workflows/types.js';
 import { EXIT, UsageError, parseFlags, type Command } from './command.js';
@@ -41,7 +44,7 @@ ${ROUTER_HELP}
   -h, --help              this help
 
 Exit codes: 0 started (or, with --wait, promoted), 1 rolled back, 2 bad input
-(nothing started), 3 Temporal or the router unreachable, or Temporal would not
+(nothing started), 3 Temporal, the router or a custom check's Prometheus unreachable, or Temporal would not
 start the workflow (namespace, permissions, search attributes), or with --wait
 the connection stayed lost past --reconnect-timeout, 4 a rollout already runs
 on that endpoint, 5 (with --wait) the rollout workflow failed, was terminated
@@ -80,6 +83,7 @@ export const startCommand: Command = {
     const reconnectTimeoutMs = reconnectTimeoutFlag(values['reconnect-timeout']);
     const policy = await loadPolicy(values.policy);
     if (policy === undefined) return EXIT.badInput;
+    await checkPrometheus(policy);
     const green: GreenSpec = { name: greenName, instanceCount, source, ...(metricsPath === undefined ? {} : { metricsPath }) };
     const config = resolveConfig(values);
     const workflowId = rolloutWorkflowId(endpoint);
@@ -131,6 +135,30 @@ async function loadPolicy(file: string): Promise<Policy | undefined> {
     console.error(err.message);
     console.error(`saferoll start: the policy has ${err.total === 1 ? 'a problem' : `${err.total} problems`}; nothing started (saferoll validate ${file})`);
     return undefined;
+  }
+}
+
+/**
+ * Every Prometheus the policy's custom checks read must answer before the
+ * rollout starts (exit 3 otherwise, nothing changed). A check without an
+ * address reads the worker's SAFEROLL_PROMETHEUS_URL: checked when this
+ * shell has it too; otherwise the worker's first tick tells (an Error).
+ */
+async function checkPrometheus(policy: Policy): Promise<void> {
+  const addresses = new Map<string, string[]>();
+  for (const check of policy.analysis.metrics ?? []) {
+    if (!('prometheus' in check)) continue;
+    const address = check.prometheus.address ?? process.env[PROMETHEUS_ENV.url];
+    if (address) addresses.set(address, [...(addresses.get(address) ?? []), check.name]);
+  }
+  for (const [address, checks] of addresses) {
+    const why = await prometheusOffline(address);
+    if (why !== undefined) {
+      throw new SaferollError(
+        'SAFEROLL_E_UNREACHABLE',
+        `Prometheus at ${address} (custom checks ${checks.join(', ')}) does not answer: ${why}; nothing started`,
+      );
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // A policy in one line, for the CLI and the workflow's details in the
 // Temporal UI: the steps in order, then the gates.
 
-import type { Policy, PolicyStep } from './types.js';
+import type { CustomMetric, Policy, PolicyStep } from './types.js';
 import { formatDuration, formatRate } from './units.js';
 
 /**
@@ -30,7 +30,7 @@ export function describeStep(step: PolicyStep): string {
   }
 }
 
-function describeGates({ slo, baseline }: Policy): string {
+function describeGates({ slo, baseline, analysis }: Policy): string {
   const limits: string[] = [];
   if (slo.latency.p95Ms !== undefined) limits.push(`p95≤${formatDuration(slo.latency.p95Ms)}`);
   if (slo.latency.p99Ms !== undefined) limits.push(`p99≤${formatDuration(slo.latency.p99Ms)}`);
@@ -43,5 +43,18 @@ function describeGates({ slo, baseline }: Policy): string {
   if (baseline.errorRateDelta !== undefined) vsBlue.push(`errors≤+${formatRate(baseline.errorRateDelta)}`);
   if (baseline.abortRateDelta !== undefined) vsBlue.push(`aborts≤+${formatRate(baseline.abortRateDelta)}`);
   if (vsBlue.length > 0) text += `, vs blue ${vsBlue.join(' ')}`;
+  const custom = (analysis.metrics ?? []).map(describeCustomMetric);
+  if (custom.length > 0) text += `, custom ${custom.join(' ')}`;
   return text;
+}
+
+/** `accuracy[prometheus]≥0.92,drop≤0.01` */
+function describeCustomMetric(check: CustomMetric): string {
+  const rules: string[] = [];
+  if (check.min !== undefined) rules.push(`≥${check.min}`);
+  if (check.max !== undefined) rules.push(`≤${check.max}`);
+  if (check.baseline?.maxRatio !== undefined) rules.push(`blue×≤${check.baseline.maxRatio}`);
+  if (check.baseline?.maxDelta !== undefined) rules.push(`blue+≤${check.baseline.maxDelta}`);
+  if (check.baseline?.maxDrop !== undefined) rules.push(`drop≤${check.baseline.maxDrop}`);
+  return `${check.name}[${'prometheus' in check ? 'prometheus' : 'web'}]${rules.join(',')}`;
 }

@@ -21,6 +21,10 @@
 //   analysis.controllerLossTimeout  [60s, or 3 x interval if longer] with no word from the
 //                             controller for this long, the routing core puts blue back itself
 //                             (a guard lease); at least 3 x interval and 1s, at most 24h; `off` = no lease
+//   analysis.metrics          [none] custom checks (metrics-schema.ts): name, one provider
+//                             (prometheus: {query, address?} or web: {url, path, method?, headers?, body?}),
+//                             min, max, baseline {maxRatio, maxDelta, maxDrop}
+//   analysis.consecutiveErrorLimit  [4] provider errors in a row that fail a custom check
 //   steps                     a list of at most 100; each item is a map with exactly one key:
 //     create: {}              green, from the start arguments; exactly once, first
 //     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
@@ -51,6 +55,8 @@ import {
   MIN_CONTROLLER_LOSS_TIMEOUT_MS,
   defaultControllerLossTimeoutMs,
 } from './controller-loss.js';
+import { DEFAULT_CONSECUTIVE_ERROR_LIMIT } from './custom-metric-limits.js';
+import { consecutiveErrorLimitSchema, metricsSchema } from './metrics-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './on-failure.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
@@ -244,7 +250,22 @@ const controllerLossTimeout = z
   });
 
 const analysisSchema = z
-  .strictObject({ interval: duration(MIN_INTERVAL_MS).default(DEFAULT_INTERVAL_MS), controllerLossTimeout: controllerLossTimeout.optional() })
+  .strictObject({
+    interval: duration(MIN_INTERVAL_MS).default(DEFAULT_INTERVAL_MS),
+    controllerLossTimeout: controllerLossTimeout.optional(),
+    metrics: metricsSchema.optional(),
+    consecutiveErrorLimit: consecutiveErrorLimitSchema.optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.consecutiveErrorLimit !== undefined && (ctx.value.metrics ?? []).length === 0) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.consecutiveErrorLimit,
+        path: ['consecutiveErrorLimit'],
+        message: 'applies only with metrics (custom checks)',
+      });
+    }
+  })
   .check((ctx) => {
     const { interval, controllerLossTimeout: timeout } = ctx.value;
     if (typeof timeout !== 'number' || timeout >= CONTROLLER_LOSS_INTERVALS * interval) return;
@@ -255,9 +276,11 @@ const analysisSchema = z
       message: `must be at least ${CONTROLLER_LOSS_INTERVALS} × analysis.interval (${formatDuration(CONTROLLER_LOSS_INTERVALS * interval)}): the controller looks at green once per interval, so a shorter timeout guards no better and puts blue back on an ordinary pause`,
     });
   })
-  .transform(({ interval, controllerLossTimeout: timeout }) => ({
+  .transform(({ interval, controllerLossTimeout: timeout, metrics, consecutiveErrorLimit }): Policy['analysis'] => ({
     intervalMs: interval,
     controllerLossTimeoutMs: timeout ?? defaultControllerLossTimeoutMs(interval),
+    // Left out without checks, so such a policy is the same data as before custom checks existed.
+    ...(metrics === undefined || metrics.length === 0 ? {} : { metrics, consecutiveErrorLimit: consecutiveErrorLimit ?? DEFAULT_CONSECUTIVE_ERROR_LIMIT }),
   }))
   .default(() => ({ intervalMs: DEFAULT_INTERVAL_MS, controllerLossTimeoutMs: DEFAULT_CONTROLLER_LOSS_TIMEOUT_MS }));
 

@@ -22,11 +22,35 @@ export interface Policy {
      * (a policy built in code): the default (controller-loss.ts).
      */
     controllerLossTimeoutMs?: number | 'off';
+    /** Custom checks judged at every gate tick beside the SLOs; absent when the policy has none. */
+    metrics?: CustomMetric[];
+    /** Provider errors in a row that fail a custom check (with metrics only; default 4). */
+    consecutiveErrorLimit?: number;
   };
   steps: PolicyStep[];
   onFailure: OnFailure;
   /** Where events of the rollout are sent; absent when the policy has none. */
   notifications?: NotificationTarget[];
+}
+
+/** A custom check: one provider query per side, judged against limits and blue. */
+export type CustomMetric = {
+  name: string;
+  /** Green's value must be >= min and <= max. */
+  min?: number;
+  max?: number;
+  /** Green against blue over the same window: green/blue <= maxRatio, green - blue <= maxDelta, blue - green <= maxDrop. */
+  baseline?: { maxRatio?: number; maxDelta?: number; maxDrop?: number };
+} & ({ prometheus: { query: string; address?: string } } | { web: WebMetricSource });
+
+export interface WebMetricSource {
+  url: string;
+  /** A JSON path such as `$.p95`. */
+  path: string;
+  method?: 'GET' | 'POST';
+  /** Values may name the worker's environment: `${API_TOKEN}`. */
+  headers?: Record<string, string>;
+  body?: unknown;
 }
 
 /** What a failed gate does. */

@@ -8,6 +8,7 @@ import { condition } from '@temporalio/workflow';
 import { formatDuration } from '../policies/units.js';
 import { act } from './activity-options.js';
 import { holdOrRollBack, resumeHold } from './failure-hold.js';
+import { withCustomMetrics } from './custom-metrics.js';
 import { judgeTick, tickVerdict } from './gate-decision.js';
 import type { RolloutContext } from './rollout-context.js';
 import { StepFailure } from './step-failure.js';
@@ -45,7 +46,8 @@ export async function bake(ctx: RolloutContext, stepIndex: number, forMs: number
       // The bake clock counts the measurement too (a slow tick must not stretch the bake), not paused time.
       if (!status.paused) progress.elapsedMs += Date.now() - tickStart;
       progress.lastTick = measured.snapshot;
-      const { report } = judgeTick(ctx.rules, measured.windows, Date.now());
+      const judged = judgeTick(ctx.rules, measured.windows, Date.now()).report;
+      const report = await withCustomMetrics(ctx, judged, progress.stepStart, measured.snapshot, `green (${greenTraffic})`);
       tracker.gate(report);
 
       if (control.promote && report.phase !== 'Successful') {

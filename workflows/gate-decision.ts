@@ -1,6 +1,15 @@
 // Pure decisions of a bake, tested with tables: what a gate tick means for
 // the step, and when a long bake should continue as new.
-import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA, combineGateResults, evaluateGate, type GateRules } from '../analysis/evaluate.js';
+import {
+  DEFAULT_ABORT_RATE,
+  DEFAULT_ABORT_RATE_DELTA,
+  combineGateResults,
+  evaluateGate,
+  formatGateResult,
+  type GateCheck,
+  type GatePhase,
+  type GateRules,
+} from '../analysis/evaluate.js';
 import type { Policy } from '../policies/types.js';
 import type { TickWindows } from '../activities/types.js';
 import type { GateReport } from './types.js';
@@ -45,6 +54,27 @@ export function judgeTick(rules: GateRules, windows: TickWindows, atMs: number):
       atMs,
     },
   };
+}
+
+const PHASE_ORDER: readonly GatePhase[] = ['Failed', 'Error', 'Inconclusive', 'Successful'];
+
+/**
+ * The tick's report with its custom checks beside the built-in ones: the
+ * worse phase wins (Failed, Error, Inconclusive, Successful), and the summary
+ * names the checks that decided it, so a rollback's reason says "no data" or
+ * the provider's error when a custom check is why.
+ */
+export function withCustomChecks(report: GateReport, custom: { checks: GateCheck[]; phase: GatePhase }): GateReport {
+  if (custom.checks.length === 0) return report;
+  const phase = PHASE_ORDER.find((p) => p === report.phase || p === custom.phase) ?? 'Inconclusive';
+  const deciding = custom.checks.filter((c) => c.phase === phase);
+  const customText = formatGateResult({ phase, checks: deciding, summary: '' });
+  let summary: string;
+  if (phase === 'Successful') summary = `${report.summary}; custom checks hold`;
+  else if (custom.phase !== phase) summary = report.summary;
+  else if (report.phase !== phase) summary = `${phase.toLowerCase()}: ${customText}`;
+  else summary = `${report.summary}; ${customText}`;
+  return { ...report, phase, summary, checks: [...report.checks, ...custom.checks] };
 }
 
 /**

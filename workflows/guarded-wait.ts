@@ -5,6 +5,7 @@
 // over everything since the wait began, so no moment goes unguarded. Only a
 // breach acts there (guard-decision.ts); long waits continue as new.
 import { condition } from '@temporalio/workflow';
+import { withCustomMetrics } from './custom-metrics.js';
 import { judgeTick } from './gate-decision.js';
 import { act } from './activity-options.js';
 import { guardRules, guardTarget, guardWindows, isBreach, nextTickMs } from './guard-decision.js';
@@ -55,7 +56,8 @@ export async function guardedWait(ctx: RolloutContext, wait: GuardedWait): Promi
       lastTick: window.lastTick,
     });
     window = { since: window.since, lastTick: measured.snapshot };
-    const { report } = judgeTick(guardRules(ctx.rules, status), guardWindows(measured.windows, status), Date.now());
+    const judged = judgeTick(guardRules(ctx.rules, status), guardWindows(measured.windows, status), Date.now()).report;
+    const report = await withCustomMetrics(ctx, judged, window.since, measured.snapshot, wait.what);
     tracker.gate(report, 'breaches');
     if (isBreach(report)) {
       await wait.onBreach(new StepFailure(`gate failed while ${wait.what}: ${report.summary}`, status.stepIndex, report), window);

@@ -17,6 +17,8 @@ export const PATCHES = {
   guardLease: 'saferoll-guard-lease',
   /** The lease is released in one call that refuses a lapsed lease, without a last renewal before it (guard-lease.ts). */
   guardReleaseOnce: 'saferoll-guard-release-once',
+  /** Custom checks (policy analysis.metrics) are read at every gate tick (custom-metrics.ts). */
+  customMetrics: 'saferoll-custom-metrics',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
@@ -28,5 +30,6 @@ export function appliedPatches(): AppliedPatches {
     rolledBackFailsWorkflow: patched(PATCHES.rolledBackFailsWorkflow),
     guardLease: patched(PATCHES.guardLease),
     guardReleaseOnce: patched(PATCHES.guardReleaseOnce),
+    customMetrics: patched(PATCHES.customMetrics),
   };
 }

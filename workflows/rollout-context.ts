@@ -1,6 +1,7 @@
 // What the parts of a rollout (the plan, bakes, guarded waits, holds) share:
 // its input, its state, what operators asked for, and the way to continue as
 // new with the progress of the step at hand.
+import type { ErrorStreaks } from '../analysis/custom-checks.js';
 import type { GateRules } from '../analysis/evaluate.js';
 import type { Policy } from '../policies/types.js';
 import type { OperatorControl } from './operator-controls.js';
@@ -22,6 +23,8 @@ export interface RolloutContext {
   readonly control: OperatorControl;
   /** Which history-changing workflow changes this run takes (patches.ts). */
   readonly patches: AppliedPatches;
+  /** Provider errors in a row per custom check (custom-metrics.ts); a new run starts counting afresh. */
+  customErrorStreaks: ErrorStreaks;
   /** Continues as new, carrying `progress`, once this run's history is long. */
   continueIfLong(progress: StepProgress): Promise<void>;
   /** The bake a previous run was in at this step, once. */

@@ -49,6 +49,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     status,
     control,
     patches,
+    customErrorStreaks: {},
     async continueIfLong(progress) {
       const info = workflowInfo();
       // Deliveries under way would be abandoned with this run: wait for them to end (a tick or two).

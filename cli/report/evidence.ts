@@ -219,7 +219,15 @@ function mergeDecisions(runs: RunRecord[], ...finals: (Decision[] | undefined)[]
 }
 
 function sameReading(a: GateReport, b: GateReport): boolean {
-  return a.phase === b.phase && a.window === b.window && a.greenRequests === b.greenRequests && JSON.stringify(a.checks) === JSON.stringify(b.checks);
+  // Custom checks' readings are not in the measured windows, so only the built-in part can be recomputed (and the phase only without them).
+  const builtIn = (r: GateReport) => r.checks.filter((c) => c.metric !== 'custom');
+  const withCustom = builtIn(a).length !== a.checks.length;
+  return (
+    (withCustom || a.phase === b.phase) &&
+    a.window === b.window &&
+    a.greenRequests === b.greenRequests &&
+    JSON.stringify(builtIn(a)) === JSON.stringify(builtIn(b))
+  );
 }
 
 function executionOf(kind: RunRecord['closure']['kind']): RolloutEvidence['execution'] {

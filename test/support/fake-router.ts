@@ -6,7 +6,7 @@
 // endpoint, so a rollout a failed test left behind cannot disturb the next.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RolloutActivities } from '../../activities/types.js';
+import type { CustomMetricsRequest, CustomReading, RolloutActivities } from '../../activities/types.js';
 import type { MetricsSnapshot } from '../../analysis/snapshot.js';
 import type { WindowStats } from '../../analysis/window.js';
 
@@ -46,6 +46,8 @@ function stats(requests: number, errors: number, p95Ms: number): WindowStats {
 export class FakeRouter {
   readonly calls: Call[] = [];
   green: GreenHealth = 'healthy';
+  /** What custom checks' providers answer (readCustomMetrics): none by default. */
+  customReadings: (req: CustomMetricsRequest) => CustomReading[] = () => [];
   private readonly failures = new Map<ActivityName, (args: unknown[]) => string | undefined>();
   private readonly blocked = new Map<ActivityName, { when: (args: unknown[]) => boolean; released: Promise<void>; release: () => void }>();
 
@@ -132,6 +134,11 @@ export class FakeFleet {
         const router = this.of(args[0].endpoint);
         await router.handle('measureWindows', args);
         return { snapshot: snapshot(args[0].endpoint), windows: router.windows() };
+      },
+      readCustomMetrics: async (...args) => {
+        const router = this.of(args[0].endpoint);
+        await router.handle('readCustomMetrics', args);
+        return router.customReadings(args[0]);
       },
       renewGuard: async (...args) => this.of(args[0]).handle('renewGuard', args),
       releaseGuard: async (...args) => this.of(args[0]).handle('releaseGuard', args),

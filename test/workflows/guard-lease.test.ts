@@ -80,6 +80,7 @@ class FakeRouter {
         record('renewGuard', args);
         if (this.failRenewal(this.named('renewGuard').length)) fired();
       },
+      readCustomMetrics: async () => [],
       releaseGuard: async (...args) => {
         record('releaseGuard', args);
         if (this.failRelease) fired();

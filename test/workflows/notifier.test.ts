@@ -42,6 +42,7 @@ function mockActivities(overrides: Partial<RolloutActivities> = {}, failingGreen
     setRoutes: async () => undefined,
     deleteDeployment: async () => undefined,
     smokeTest: async (s) => ({ passed: s.requests }),
+    readCustomMetrics: async () => [],
     snapshotMetrics: async () => snapshot,
     measureWindows: async () => ({ snapshot, windows: { greenStep: green, greenInterval: green, blueStep: stats(100, 0), blueInterval: stats(100, 0) } }),
     notifyWebhook: async () => undefined,

@@ -133,6 +133,18 @@ describe('evidence of the fixed rollout', () => {
     });
     expect(e.notes.join(' ')).toMatch(/differs from the one recomputed here/);
   });
+
+  it('does not call a reading that failed on a custom check (not in the windows) one judged otherwise', () => {
+    const accuracy = { metric: 'custom', name: 'accuracy', rule: 'min', value: 0.85, limit: 0.92, phase: 'Failed', query: 'acc' } as const;
+    const custom = { ...LAST_GATE, phase: 'Failed', checks: [...(LAST_GATE as GateReport).checks, accuracy] } as GateReport;
+    const result = (RUN.closure as { result: RolloutResult }).result;
+    const e = buildEvidence({
+      workflowId: 'rollout-scoring',
+      runs: [{ ...RUN, closure: { kind: 'completed', result: { ...result, lastGate: custom } } }],
+      generatedAtMs: 0,
+    });
+    expect(e.notes).toEqual([]);
+  });
 });
 
 describe('evidence across runs and states', () => {
