@@ -55,8 +55,10 @@ export function measureWindow(start: MetricsSnapshot | undefined, end: MetricsSn
   const requests = endSeries.count - from.count;
   const errors = endSeries.errors - from.errors;
   // From a start that did not count hang-ups, the end's count would include
-  // every hang-up before the window: unknown, which is not 0.
-  const abortsKnown = end.countsAborts === true && (fromZero || start.countsAborts === true);
+  // every hang-up before the window: unknown, which is not 0. Mirrored copies
+  // have no client to hang up: a figure of 0 there would be a check that
+  // cannot fail, so mirror windows carry none.
+  const abortsKnown = traffic !== 'mirror' && end.countsAborts === true && (fromZero || start.countsAborts === true);
   const cumulative = end.le.map((_, i) => delta(endSeries.buckets[i], from.buckets[i]));
   cumulative.push(delta(endSeries.buckets[end.le.length], from.buckets[end.le.length]));
   const leMs = end.le.map(secondsToMs);

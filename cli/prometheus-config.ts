@@ -3,7 +3,7 @@
 // the routing core (GET /v1/prometheus/targets) with the admin token read from
 // a 0600 file. Two jobs over the same discovery: the router's /metrics takes
 // the admin token, the deployments' instances must never be sent it.
-import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -54,10 +54,15 @@ export function prometheusConfig(adminUrl: string, tokenFile: string): string {
 /** Writes the token file (0600) and the configuration under `dir`. */
 export async function writePrometheusFiles(dir: string, adminUrl: string, adminToken: string): Promise<PrometheusFiles> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir leaves an existing directory's mode as it was.
+  await chmod(dir, 0o700);
   const tokenFile = path.join(dir, 'admin-token');
-  await writeFile(tokenFile, adminToken, { mode: 0o600 });
-  // An existing file keeps its mode through writeFile.
-  await chmod(tokenFile, 0o600);
+  // Written to a new file that is 0600 from its first byte, then moved into
+  // place: an existing file with a looser mode never holds the token.
+  const fresh = `${tokenFile}.${process.pid}.tmp`;
+  await rm(fresh, { force: true });
+  await writeFile(fresh, adminToken, { mode: 0o600, flag: 'wx' });
+  await rename(fresh, tokenFile);
   const configFile = path.join(dir, 'prometheus.yml');
   await writeFile(configFile, prometheusConfig(adminUrl, tokenFile));
   return { dir, configFile, storageDir: path.join(dir, 'data') };

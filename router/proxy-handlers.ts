@@ -140,10 +140,15 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     return this.unsent > 0 ? 0 : (performance.now() - this.sentAt) / 1000;
   }
 
-  /** Books a client abort, never an answer. */
+  /**
+   * Books a client abort, never an answer, and only once the deployment had
+   * the whole request: a client that leaves mid-upload (or while its request
+   * waits for a connection) left because of its own link, and counting it
+   * would fail a healthy deployment that slow uploaders abandon.
+   */
   private abandon(): void {
     this.close();
-    this.target.metrics[this.kind].recordClientAbort();
+    if (this.unsent === 0) this.target.metrics[this.kind].recordClientAbort();
   }
 
   private finish(): void {

@@ -100,6 +100,13 @@ export function resolveTemporalSettings(flags: TemporalFlags, env: NodeJS.Proces
     );
   }
   const { connectionOptions } = toClientOptions(profile);
+  // An API key over plain text would hand it to anyone on the path (saferoll turned TLS on with a key before envconfig).
+  if (connectionOptions.apiKey !== undefined && connectionOptions.tls === false) {
+    throw invalid(
+      'TLS is turned off (TEMPORAL_TLS, or tls.disabled in a profile) while an API key is set: the key would be sent in clear text',
+      'TEMPORAL_TLS',
+    );
+  }
   return {
     temporalAddress,
     namespace,
@@ -176,7 +183,9 @@ function defaultConfigFile(env: NodeJS.ProcessEnv): string | undefined {
 /** TOML values reach the profile unchecked; a number where a string belongs would fail far from here. */
 function checkProfileTypes(profile: ClientConfigProfile, inFile: (key: string) => string): void {
   const text = (value: unknown, key: string): void => {
-    if (value !== undefined && typeof value !== 'string') throw invalid(`${inFile(key)}: must be a string, got ${JSON.stringify(value)}`, inFile(key));
+    // The value's type only, never the value: it may be a credential (api_key).
+    if (value !== undefined && typeof value !== 'string')
+      throw invalid(`${inFile(key)}: must be a string, got a ${Array.isArray(value) ? 'list' : typeof value}`, inFile(key));
   };
   text(profile.address, 'address');
   text(profile.namespace, 'namespace');

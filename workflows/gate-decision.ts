@@ -16,18 +16,19 @@ import type { GateReport } from './types.js';
 
 export type TickVerdict = 'fail' | 'pass' | 'continue';
 
-export function gateRules(policy: Policy): GateRules {
-  return {
+/** The rules a tick is judged by; `abortCheck` false for runs from before hang-ups were judged (patches.ts). */
+export function gateRules(policy: Policy, { abortCheck = true }: { abortCheck?: boolean } = {}): GateRules {
+  const rules: GateRules = {
     p95Ms: policy.slo.latency.p95Ms,
     p99Ms: policy.slo.latency.p99Ms,
     errorRate: policy.slo.errorRate,
     minRequests: policy.slo.minRequests,
     latencyRatio: policy.baseline.latencyRatio,
     errorRateDelta: policy.baseline.errorRateDelta,
-    // Always on: client hang-ups are in no other check (policies from before the fields get the defaults).
-    abortRate: policy.slo.abortRate ?? DEFAULT_ABORT_RATE,
-    abortRateDelta: policy.baseline.abortRateDelta ?? DEFAULT_ABORT_RATE_DELTA,
   };
+  if (!abortCheck) return rules;
+  // Always on: client hang-ups are in no other check (policies from before the fields get the defaults).
+  return { ...rules, abortRate: policy.slo.abortRate ?? DEFAULT_ABORT_RATE, abortRateDelta: policy.baseline.abortRateDelta ?? DEFAULT_ABORT_RATE_DELTA };
 }
 
 /**

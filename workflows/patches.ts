@@ -19,6 +19,11 @@ export const PATCHES = {
   guardReleaseOnce: 'saferoll-guard-release-once',
   /** Custom checks (policy analysis.metrics) are read at every gate tick (custom-metrics.ts). */
   customMetrics: 'saferoll-custom-metrics',
+  /**
+   * Client hang-ups are judged (gate-decision.ts gateRules): without the flag a
+   * run replays as it was decided, even when a newer worker's windows carry aborts.
+   */
+  abortCheck: 'saferoll-abort-check',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
@@ -31,5 +36,6 @@ export function appliedPatches(): AppliedPatches {
     guardLease: patched(PATCHES.guardLease),
     guardReleaseOnce: patched(PATCHES.guardReleaseOnce),
     customMetrics: patched(PATCHES.customMetrics),
+    abortCheck: patched(PATCHES.abortCheck),
   };
 }

@@ -44,7 +44,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     endpoint,
     green,
     policy,
-    rules: gateRules(policy),
+    rules: gateRules(policy, { abortCheck: patches.abortCheck }),
     tracker,
     status,
     control,

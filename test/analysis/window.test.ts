@@ -102,6 +102,13 @@ describe('measureWindow', () => {
       expect(measureWindow(undefined, snapshotOf({}, counting), 'green', 'live').aborts).toBe(0);
     });
 
+    it('are absent from a mirror window: mirrored copies have no client to hang up, so 0 would be a check that cannot fail', () => {
+      const mirrored = { green: { mirror: { ...seriesOf({ latenciesMs: constant(30, 20) }), aborts: 0 } } };
+      const w = measureWindow(undefined, snapshotOf(mirrored, counting), 'green', 'mirror');
+      expect(w.requests).toBe(30);
+      expect(w).not.toHaveProperty('aborts');
+    });
+
     it("are unknown (absent), not 0, from a start snapshot taken before they were counted (a running rollout's history)", () => {
       // The old start has no hang-ups; the end's 9 include every one since the router started.
       const w = measureWindow(snapshotOf(greenWith(10, 0)), snapshotOf(greenWith(12, 9), counting), 'green', 'live');

@@ -131,7 +131,7 @@ describe('where the settings come from', () => {
 
   it('turns TLS on with TEMPORAL_TLS=true and off with TEMPORAL_TLS=false', () => {
     expect(resolve({ TEMPORAL_TLS: 'true' }).tls).toBeTruthy();
-    expect(resolve({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }).tls).toBe(false);
+    expect(resolve({ TEMPORAL_TLS: 'false' }).tls).toBeFalsy();
   });
 
   it('takes an empty file (or /dev/null) as no profiles', () => {
@@ -197,7 +197,19 @@ describe('bad settings are refused, naming where they came from', () => {
       name: 'a profile value of the wrong type',
       env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\naddress = 7233\n') }),
       field: /temporal\.toml: profile\.default\.address$/,
-      message: /temporal\.toml: profile\.default\.address: must be a string, got 7233$/,
+      message: /temporal\.toml: profile\.default\.address: must be a string, got a number$/,
+    },
+    {
+      name: 'an API key with TLS turned off (it would go out in clear text)',
+      env: () => ({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }),
+      field: 'TEMPORAL_TLS',
+      message: /^TLS is turned off .* while an API key is set: the key would be sent in clear text$/,
+    },
+    {
+      name: 'a non-string api_key in a profile is named by its type, never printed',
+      env: async () => ({ TEMPORAL_CONFIG_FILE: await tempConfig('[profile.default]\napi_key = 123456789\n') }),
+      field: /profile\.default\.api_key$/,
+      message: /profile\.default\.api_key: must be a string, got a number$/,
     },
     {
       name: 'a TEMPORAL_PROFILE the file does not have',
