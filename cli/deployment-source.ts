@@ -2,7 +2,7 @@
 // `saferoll start` (green) and `saferoll deployment create`: upstream URLs
 // that already run, or a command the router starts once per instance.
 import path from 'node:path';
-import { ENV_NAME_PATTERN, NAME_PATTERN, NAME_RULE, type DeploymentSource } from '../shared/contracts.js';
+import { ENV_NAME_PATTERN, METRICS_PATH, NAME_PATTERN, NAME_RULE, type DeploymentSource } from '../shared/contracts.js';
 import { UsageError, intFlag } from './command.js';
 import { splitShellWords } from './shell-words.js';
 
@@ -58,7 +58,8 @@ export function parseSource(flags: SourceFlags): ParsedSource {
   const parsed = parseInstances(flags);
   const path = flags['metrics-path'];
   if (path === undefined) return parsed;
-  if (!/^\/[^\s?#]*$/.test(path)) throw new UsageError(`--metrics-path must be a path starting with / (no query or spaces), got "${path}"`);
+  if (path.length > METRICS_PATH.maxLength || !METRICS_PATH.pattern.test(path))
+    throw new UsageError(`--metrics-path ${METRICS_PATH.rule}, got ${JSON.stringify(path)}`);
   return { ...parsed, metricsPath: path };
 }
 

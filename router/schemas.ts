@@ -4,7 +4,7 @@
 // as Maps (or null-prototype objects), with reserved names refused.
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { ENV_NAME_PATTERN, NAME_PATTERN, NAME_RULE, type DeploymentSource, type DeploymentSpec, type ProcessSpec } from '../shared/contracts.js';
+import { ENV_NAME_PATTERN, METRICS_PATH, NAME_PATTERN, NAME_RULE, type DeploymentSource, type DeploymentSpec, type ProcessSpec } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { isReservedKey, nullPrototypeDict, reservedKeyMessage } from '../shared/reserved-keys.js';
 import { guardTtlProblem, type GuardRelease, type GuardRequest } from './guard-lease.js';
@@ -114,10 +114,7 @@ type _ProcessSpecMatches = Holds<Same<z.output<typeof processSpec>, ProcessSpec>
 type _DeploymentSourceMatches = Holds<Same<z.output<typeof upstreamsSource> | z.output<typeof processSource>, DeploymentSource>>;
 
 /** The path Prometheus scrapes on each instance (GET /v1/prometheus/targets lists it). */
-export const metricsPath = z
-  .string()
-  .max(256)
-  .regex(/^\/[^\s?#]*$/, 'must be a path starting with / (no query, fragment or spaces), e.g. /metrics');
+export const metricsPath = z.string().max(METRICS_PATH.maxLength, METRICS_PATH.rule).regex(METRICS_PATH.pattern, METRICS_PATH.rule);
 
 const deploymentFields = { instanceCount, metricsPath: metricsPath.optional() };
 type _DeploymentFieldsMatch = Holds<Same<z.output<z.ZodObject<typeof deploymentFields>>, Pick<DeploymentSpec, 'instanceCount' | 'metricsPath'>>>;

@@ -81,3 +81,13 @@ export function blueOf(traffic: TrafficMap): string | undefined {
 
 /** `GET .../logs?lines=`: how many of the latest output lines; `saferoll deployment logs --lines` checks the same bounds. */
 export const LOG_LINES = { default: 100, max: 10_000 } as const;
+
+/**
+ * A deployment's `metricsPath` (what Prometheus scrapes on each instance):
+ * printable ASCII from a leading `/`, no space, query or fragment.
+ */
+export const METRICS_PATH = {
+  pattern: /^\/[\x21-\x22\x24-\x3e\x40-\x7e]*$/,
+  maxLength: 256,
+  rule: 'must be a path starting with / (printable ASCII, no query, fragment or spaces, at most 256 characters), e.g. /metrics',
+} as const;

@@ -84,7 +84,7 @@ describe('GET /v1/prometheus/targets', () => {
   });
 
   it('refuses a bad metricsPath with a 400 naming the field, creating nothing', async () => {
-    for (const metricsPath of ['metrics', '/metrics?x=1', '/with space', '', 7]) {
+    for (const metricsPath of ['metrics', '/metrics?x=1', '/with space', '', 7, '/esc\u001b[0m', '/nul\u0000', `/${'m'.repeat(256)}`]) {
       const refused = await put('/v1/endpoints/shop/deployments/bad-metrics', { instanceCount: 1, upstreams: [upstreams[0]!.url], metricsPath });
       expect(refused.status, JSON.stringify(metricsPath)).toBe(400);
       expect(refused.json.error?.field).toBe('metricsPath');
