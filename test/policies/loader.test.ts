@@ -65,6 +65,24 @@ describe('shipped policies', () => {
     );
   });
 
+  test('model-quality.yaml loads as the quick plan gated on model accuracy from Prometheus', async () => {
+    const policy = await loadPolicyFile(`${policiesDir}model-quality.yaml`);
+    expect(policy.name).toBe('model-quality');
+    expect(policy.analysis.metrics).toStrictEqual([
+      {
+        name: 'accuracy',
+        prometheus: { query: 'avg_over_time(model_accuracy{endpoint="{{endpoint}}",deployment="{{deployment}}"}[{{window}}])' },
+        min: 0.92,
+        baseline: { maxDrop: 0.01 },
+      },
+    ]);
+    expect(describePlan(policy)).toBe(
+      'model-quality: create → smoke ×3 → mirror 10% 10s → traffic 10% 5s → traffic 100% 5s → deleteBlue; ' +
+        'gates p95≤250ms errors≤1% (min 20 req), vs blue p95≤1.5×, custom accuracy[prometheus]≥0.92,drop≤0.01, every 1s',
+    );
+    expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);
+  });
+
   test('a loaded policy survives a JSON round trip unchanged (it travels in workflow input)', async () => {
     const policy = await loadPolicyFile(`${policiesDir}safe-rollout.yaml`);
     expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);
