@@ -71,7 +71,7 @@ describe('shipped policies', () => {
     expect(policy.analysis.metrics).toStrictEqual([
       {
         name: 'accuracy',
-        prometheus: { query: 'avg_over_time(model_accuracy{endpoint="{{endpoint}}",deployment="{{deployment}}"}[{{window}}])' },
+        prometheus: { query: 'avg(avg_over_time(model_accuracy{endpoint="{{endpoint}}",deployment="{{deployment}}"}[{{window}}]))' },
         min: 0.92,
         baseline: { maxDrop: 0.01 },
       },

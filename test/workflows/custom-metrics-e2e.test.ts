@@ -72,7 +72,7 @@ describe('custom checks on Prometheus, end to end', () => {
     const report = await load.stop();
     if (process.env.SAFEROLL_PRINT_TRAIL) console.log(`decision trail (${result.outcome}):\n${trail(result)}\nreason: ${result.reason}`);
 
-    const query = 'avg_over_time(model_accuracy{endpoint="mq-bad",deployment="green"}[';
+    const query = 'avg(avg_over_time(model_accuracy{endpoint="mq-bad",deployment="green"}[';
     expect(result.outcome, result.reason).toBe('rolled-back');
     expect(result.failedStep?.description).toMatch(/^mirror/);
     // A breach read from data, not a bake that ran out without any.
