@@ -11,27 +11,13 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  echo "install-bench-tools: missing ${missing[*]}; run as root, give this user password-less sudo, or install them yourself: apt-get install -y --no-install-recommends ${missing[*]}" >&2
-  exit 1
-fi
-command -v apt-get >/dev/null 2>&1 || {
-  echo "install-bench-tools: missing ${missing[*]} and no apt-get here (Debian/Ubuntu expected); install them with your package manager" >&2
-  exit 1
-}
-
-echo "install-bench-tools: installing ${missing[*]} with apt-get..." >&2
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq >&2
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "$0")/lib/apt-install.sh"
+apt_install install-bench-tools "${missing[@]}"
 # The Debian package may start a system nginx on port 80; the benchmark runs its
 # own instance, so stop the system one when a service manager started it.
 if [[ " ${missing[*]} " == *" nginx "* ]] && command -v service >/dev/null 2>&1; then
-  "${as_root[@]}" service nginx stop >/dev/null 2>&1 || true
+  $(as_root_prefix) service nginx stop >/dev/null 2>&1 || true
 fi
 for tool in "${missing[@]}"; do
   if ! command -v "$tool" >/dev/null 2>&1 && ! [[ -x "/usr/sbin/$tool" ]]; then
