@@ -76,7 +76,7 @@ describe('a bad Temporal setting', () => {
     const file = await writeTemp('temporal.toml', '[profile.default]\nnamespace = 7\n');
     const { code, output } = await run(['worker'], { ...cliEnv(undefined, { TEMPORAL_CONFIG_FILE: file }), TEMPORAL_ADDRESS: undefined });
     expect(code, output).toBe(2);
-    expect(output.trim()).toBe(`saferoll worker: ${file}: profile.default.namespace: must be a string, got 7`);
+    expect(output.trim()).toBe(`saferoll worker: ${file}: profile.default.namespace: must be a string, got a number`);
   });
 });
 
