@@ -86,7 +86,7 @@ export function measureWindow(start: MetricsSnapshot | undefined, end: MetricsSn
 }
 
 /** A new router process, or a new bucket layout (which only a restart brings). */
-function restartedBetween(start: MetricsSnapshot, end: MetricsSnapshot): boolean {
+export function restartedBetween(start: MetricsSnapshot, end: MetricsSnapshot): boolean {
   if (start.processStartSeconds !== null && end.processStartSeconds !== null && start.processStartSeconds !== end.processStartSeconds) {
     return true;
   }
