@@ -3,7 +3,7 @@
 // start is kept between gate ticks), so they hold only what a gate needs:
 // per deployment and kind of traffic, the request count, the error count, the
 // latency histogram's cumulative buckets and the client hang-ups.
-import { parsePrometheusText } from './prometheus-text.js';
+import { parsePrometheusText, type Sample } from './prometheus-text.js';
 
 export type TrafficKind = 'live' | 'mirror' | 'direct';
 
@@ -43,13 +43,32 @@ export interface MetricsSnapshot {
    * cannot count them (window.ts).
    */
   countsAborts?: true;
-  deployments: Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
+  deployments: DeploymentCounters;
+  /**
+   * Read through Prometheus (analysis/prometheus-metric-source.ts): each
+   * replica's counters apart, keyed by its job and instance, because a
+   * restart of one replica must be found before the replicas are summed.
+   * `deployments` is then empty and `processStartSeconds` null.
+   */
+  replicas?: Record<string, ReplicaCounters>;
+}
+
+export type DeploymentCounters = Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
+
+/** One router replica (or Envoy) as Prometheus last scraped it. */
+export interface ReplicaCounters {
+  processStartSeconds: number | null;
+  /** When Prometheus scraped these values (its sample timestamp), not when they were read. */
+  scrapedAtMs: number;
+  deployments: DeploymentCounters;
 }
 
 const REQUESTS = 'saferoll_requests_total';
 const DURATION_BUCKET = 'saferoll_request_duration_seconds_bucket';
 const ABORTS = 'saferoll_client_aborts_total';
 const PROCESS_START = 'process_start_time_seconds';
+/** The families a snapshot reads, for sources that select them by name (PromQL). */
+export const SNAPSHOT_FAMILIES = { requests: REQUESTS, durationBucket: DURATION_BUCKET, aborts: ABORTS, processStart: PROCESS_START } as const;
 const WANTED = ['saferoll_request', ABORTS, PROCESS_START];
 
 /** Histogram buckets of one series while reading, keyed by upper bound (+Inf included). */
@@ -63,11 +82,17 @@ interface Pending {
 }
 
 export function compactSnapshot(text: string, endpoint: string, takenAtMs: number): MetricsSnapshot {
+  const { processStartSeconds, le, deployments } = countersOf(parsePrometheusText(text, WANTED), endpoint);
+  return { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
+}
+
+/** One exposition's (or one replica's) samples -> the endpoint's counters and the histograms' bucket layout. */
+export function countersOf(samples: Iterable<Sample>, endpoint: string): { processStartSeconds: number | null; le: number[]; deployments: DeploymentCounters } {
   const pending = new Map<string, Map<TrafficKind, Pending>>();
   const finiteLe = new Set<number>();
   let processStartSeconds: number | null = null;
 
-  for (const sample of parsePrometheusText(text, WANTED)) {
+  for (const sample of samples) {
     if (sample.name === PROCESS_START) {
       processStartSeconds = Number.isFinite(sample.value) ? sample.value : null;
       continue;
@@ -95,7 +120,7 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
   }
 
   const le = [...finiteLe].sort((a, b) => a - b);
-  const deployments: MetricsSnapshot['deployments'] = {};
+  const deployments: DeploymentCounters = {};
   for (const [deployment, byTraffic] of pending) {
     const entry: Partial<Record<TrafficKind, TrafficSeries>> = {};
     for (const [traffic, series] of byTraffic) {
@@ -105,7 +130,7 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
     }
     deployments[deployment] = entry;
   }
-  return { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
+  return { processStartSeconds, le, deployments };
 }
 
 function pendingSeries(pending: Map<string, Map<TrafficKind, Pending>>, deployment: string, traffic: TrafficKind): Pending {
