@@ -138,6 +138,27 @@ describe('custom checks on Prometheus, end to end', () => {
     expect((await bed.router.admin.getEndpoint('src-bad')).traffic).toEqual({ blue: 100 });
   }, 120_000);
 
+  it("fails a broken query after consecutiveErrorLimit errors in a row, with Prometheus's own error text", async () => {
+    const key = await createEndpointWithScrapedBlue(bed.router, prometheus, 'mq-broken');
+    const load = startLoad(bed.router.router.dataUrl, 'mq-broken', key);
+    // Valid as a template (saferoll does not parse PromQL); Prometheus refuses it.
+    const broken: CustomMetric = { name: 'accuracy', prometheus: { query: 'avg(model_accuracy{endpoint="{{endpoint}}"}' }, min: 0.92 };
+    const policy = withMirrorFor(
+      { ...withMetrics(shipped, [broken]), analysis: { ...withMetrics(shipped, [broken]).analysis, consecutiveErrorLimit: 3 } },
+      30_000,
+    );
+    const result = await rolloutResult(await bed.start('mq-broken', scrapedModelServer('green'), policy));
+    const report = await load.stop();
+
+    expect(result.outcome, result.reason).toBe('rolled-back');
+    expect(result.failedStep?.description).toMatch(/^mirror/);
+    expect(result.reason).toMatch(
+      /^gate failed: failed: accuracy n\/a, limit min 0\.92 FAILED \(3 provider errors in a row: green: Prometheus: HTTP 400: bad_data: .*parse error/,
+    );
+    expect(report.failures).toEqual([]);
+    expect((await bed.router.admin.getEndpoint('mq-broken')).traffic).toEqual({ blue: 100 });
+  }, 120_000);
+
   it('never passes a query without data: the mirror bake ends Inconclusive and rolls back, saying "no data"', async () => {
     const key = await createEndpointWithScrapedBlue(bed.router, prometheus, 'mq-nodata');
     const load = startLoad(bed.router.router.dataUrl, 'mq-nodata', key);
