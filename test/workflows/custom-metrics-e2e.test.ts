@@ -143,10 +143,8 @@ describe('custom checks on Prometheus, end to end', () => {
     const load = startLoad(bed.router.router.dataUrl, 'mq-broken', key);
     // Valid as a template (saferoll does not parse PromQL); Prometheus refuses it.
     const broken: CustomMetric = { name: 'accuracy', prometheus: { query: 'avg(model_accuracy{endpoint="{{endpoint}}"}' }, min: 0.92 };
-    const policy = withMirrorFor(
-      { ...withMetrics(shipped, [broken]), analysis: { ...withMetrics(shipped, [broken]).analysis, consecutiveErrorLimit: 3 } },
-      30_000,
-    );
+    const withBroken = withMetrics(shipped, [broken]);
+    const policy = withMirrorFor({ ...withBroken, analysis: { ...withBroken.analysis, consecutiveErrorLimit: 3 } }, 30_000);
     const result = await rolloutResult(await bed.start('mq-broken', scrapedModelServer('green'), policy));
     const report = await load.stop();
 
