@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import type { MetricSource } from '../analysis/metric-source.js';
 import type { MetricsSnapshot, TrafficKind } from '../analysis/snapshot.js';
 import { measureWindow } from '../analysis/window.js';
-import type { PolicyStep } from '../policies/types.js';
+import type { MetricsSource as MetricsSourceSpec, PolicyStep } from '../policies/types.js';
 import type { AdminClient } from '../router/client.js';
 import { waitSucceeded } from '../router/deployment-wait.js';
 import type { WindowStats } from '../analysis/window.js';
@@ -14,6 +14,7 @@ import { DEPLOYMENT_HEADER, type DeploymentSpec, type MirrorMap, type TrafficMap
 import { SaferollError } from '../shared/errors.js';
 import { classified } from './failures.js';
 import { createCustomMetricActivities, type MetricProviders } from './custom-metrics.js';
+import { prometheusSourceFromEnv } from './metric-sources.js';
 import { createGuardActivities, explainingGuardFired, type GuardRequest } from './guard.js';
 import { createNotificationActivities, type NotificationDeps } from './notifications/index.js';
 
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   notifications?: NotificationDeps;
   /** Custom checks' providers (default: prometheus and web, configured from the worker's environment). */
   metricProviders?: MetricProviders;
+  /** The source of a policy's `analysis.source: { prometheus }` (default: metric-sources.ts, from the worker's environment). */
+  prometheusSource?: (source: MetricsSourceSpec) => MetricSource;
 }
 
 export interface EndpointSummary {
@@ -56,6 +59,8 @@ export interface MeasureRequest {
   greenTraffic: Extract<TrafficKind, 'live' | 'mirror'>;
   stepStart: MetricsSnapshot;
   lastTick: MetricsSnapshot;
+  /** The policy's analysis.source; absent: the router. */
+  source?: MetricsSourceSpec | undefined;
 }
 
 /** The windows a gate tick judges (workflows/gate-decision.ts): the whole step so far and the latest interval, for green and (when it has traffic) blue. */
@@ -67,7 +72,9 @@ export interface TickWindows {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const { admin, metrics } = deps;
+  const { admin } = deps;
+  const prometheusSource = deps.prometheusSource ?? prometheusSourceFromEnv();
+  const sourceFor = (source: MetricsSourceSpec | undefined): MetricSource => (source === undefined ? deps.metrics : prometheusSource(source));
   const pollMs = deps.pollIntervalMs ?? 250;
   const smokeAgent = new Agent({ keepAliveTimeout: 5_000 });
 
@@ -161,8 +168,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** The endpoint's counters now: the start of a gate window. */
-    async snapshotMetrics(endpoint: string): Promise<MetricsSnapshot> {
-      return classified(() => metrics.snapshot(endpoint));
+    async snapshotMetrics(endpoint: string, source?: MetricsSourceSpec): Promise<MetricsSnapshot> {
+      return classified(() => sourceFor(source).snapshot(endpoint));
     },
 
     /**
@@ -172,7 +179,7 @@ export function createActivities(deps: ActivityDeps) {
      */
     async measureWindows(m: MeasureRequest): Promise<{ windows: TickWindows; snapshot: MetricsSnapshot }> {
       return classified(async () => {
-        const now = await metrics.snapshot(m.endpoint);
+        const now = await sourceFor(m.source).snapshot(m.endpoint);
         return {
           snapshot: now,
           windows: {

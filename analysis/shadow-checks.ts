@@ -4,11 +4,59 @@
 // code. With the other gates' honesty: only compared pairs count (shed and
 // error pairs are shown, never judged), fewer than minPairs is Inconclusive,
 // and the exact binomial test fails a mismatch share early when the evidence
-// is overwhelming.
-import { SCORE_BIN_COUNT, populationStabilityIndex } from '../shared/score-distribution.js';
+// is overwhelming. Pairs are made by the routing core's built-in data plane,
+// so they are read from its /metrics?endpoint= whatever analysis.source is.
+import { SCORE_BIN_BOUNDS, SCORE_BIN_COUNT, populationStabilityIndex } from '../shared/score-distribution.js';
 import { earlyFailure, type GateCheck, type GatePhase } from './evaluate.js';
-import type { MetricsSnapshot, ShadowSeries } from './snapshot.js';
-import { restartedBetween } from './window.js';
+import { parsePrometheusText } from './prometheus-text.js';
+
+/** One mirrored deployment's shadow comparison counters (router/shadow/shadow-metrics.ts), cumulative. */
+export interface ShadowSeries {
+  match: number;
+  mismatch: number;
+  shed: number;
+  error: number;
+  /** Cumulative counts of each side's scores in the fixed bins (shared/score-distribution.ts), +Inf last; absent without scores. */
+  scores?: { blue: number[]; green: number[] };
+}
+
+/** The counters of one deployment at one instant: a window is the difference of two. JSON (it travels in workflow history). */
+export interface ShadowSnapshot {
+  takenAtMs: number;
+  /** The router process's start time; a change means its counters started again from zero. */
+  processStartSeconds: number | null;
+  series: ShadowSeries;
+}
+
+const PAIRS = 'saferoll_shadow_pairs_total';
+const SCORE_BUCKET = 'saferoll_shadow_score_bucket';
+const PROCESS_START = 'process_start_time_seconds';
+
+/** `deployment`'s shadow counters in a router exposition (its /metrics?endpoint=). */
+export function shadowSnapshot(text: string, endpoint: string, deployment: string, takenAtMs: number): ShadowSnapshot {
+  const series: ShadowSeries = { match: 0, mismatch: 0, shed: 0, error: 0 };
+  let processStartSeconds: number | null = null;
+  for (const sample of parsePrometheusText(text, [PAIRS, SCORE_BUCKET, PROCESS_START])) {
+    const { labels } = sample;
+    if (sample.name === PROCESS_START) {
+      processStartSeconds = Number.isFinite(sample.value) ? sample.value : null;
+      continue;
+    }
+    if (labels.endpoint !== endpoint || labels.deployment !== deployment || !Number.isFinite(sample.value)) continue;
+    if (sample.name === PAIRS) {
+      const result = labels.result;
+      if (result === 'match' || result === 'mismatch' || result === 'shed' || result === 'error') series[result] += sample.value;
+      continue;
+    }
+    const side = labels.side;
+    if (sample.name !== SCORE_BUCKET || (side !== 'blue' && side !== 'green')) continue;
+    const bin = labels.le === '+Inf' ? SCORE_BIN_BOUNDS.length : SCORE_BIN_BOUNDS.indexOf(Number(labels.le));
+    if (bin < 0) continue;
+    series.scores ??= { blue: new Array<number>(SCORE_BIN_COUNT).fill(0), green: new Array<number>(SCORE_BIN_COUNT).fill(0) };
+    series.scores[side][bin] = sample.value;
+  }
+  return { takenAtMs, processStartSeconds, series };
+}
 
 /** A mirror step's limits on its pairs (policies' MirrorCompare has these fields). */
 export interface ShadowLimits {
@@ -29,10 +77,12 @@ export interface ShadowWindow {
 
 const NONE: ShadowSeries = { match: 0, mismatch: 0, shed: 0, error: 0 };
 
-/** What the router compared for `deployment` between `start` and `end` (from zero across a router restart or a reset). */
-export function measureShadowWindow(start: MetricsSnapshot | undefined, end: MetricsSnapshot, deployment: string): ShadowWindow {
-  const to = end.shadow?.[deployment] ?? NONE;
-  let from = start === undefined || restartedBetween(start, end) ? NONE : (start.shadow?.[deployment] ?? NONE);
+/** What the router compared between `start` and `end` (from zero without a start, across a router restart, or after a reset). */
+export function measureShadowWindow(start: ShadowSnapshot | undefined, end: ShadowSnapshot): ShadowWindow {
+  const to = end.series;
+  const restarted =
+    start !== undefined && start.processStartSeconds !== null && end.processStartSeconds !== null && start.processStartSeconds !== end.processStartSeconds;
+  let from = start === undefined || restarted ? NONE : start.series;
   if (wasReset(from, to)) from = NONE;
   return {
     match: to.match - from.match,

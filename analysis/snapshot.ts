@@ -3,8 +3,7 @@
 // start is kept between gate ticks), so they hold only what a gate needs:
 // per deployment and kind of traffic, the request count, the error count, the
 // latency histogram's cumulative buckets and the client hang-ups.
-import { SCORE_BIN_BOUNDS, SCORE_BIN_COUNT } from '../shared/score-distribution.js';
-import { parsePrometheusText } from './prometheus-text.js';
+import { parsePrometheusText, type Sample } from './prometheus-text.js';
 
 export type TrafficKind = 'live' | 'mirror' | 'direct';
 
@@ -26,16 +25,6 @@ export interface TrafficSeries {
   aborts?: number;
 }
 
-/** One mirrored deployment's shadow comparison counters (router/shadow/shadow-metrics.ts), cumulative. */
-export interface ShadowSeries {
-  match: number;
-  mismatch: number;
-  shed: number;
-  error: number;
-  /** Cumulative counts of each side's scores in the fixed bins (shared/score-distribution.ts), +Inf last; absent without scores. */
-  scores?: { blue: number[]; green: number[] };
-}
-
 export interface MetricsSnapshot {
   endpoint: string;
   takenAtMs: number;
@@ -54,18 +43,33 @@ export interface MetricsSnapshot {
    * cannot count them (window.ts).
    */
   countsAborts?: true;
-  deployments: Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
-  /** Shadow comparison by mirrored deployment; absent while the router has compared no pair of this endpoint. */
-  shadow?: Record<string, ShadowSeries>;
+  deployments: DeploymentCounters;
+  /**
+   * Read through Prometheus (analysis/prometheus-metric-source.ts): each
+   * replica's counters apart, keyed by its job and instance, because a
+   * restart of one replica must be found before the replicas are summed.
+   * `deployments` is then empty and `processStartSeconds` null.
+   */
+  replicas?: Record<string, ReplicaCounters>;
+}
+
+export type DeploymentCounters = Record<string, Partial<Record<TrafficKind, TrafficSeries>>>;
+
+/** One router replica (or Envoy) as Prometheus last scraped it. */
+export interface ReplicaCounters {
+  processStartSeconds: number | null;
+  /** When Prometheus scraped these values (its sample timestamp), not when they were read. */
+  scrapedAtMs: number;
+  deployments: DeploymentCounters;
 }
 
 const REQUESTS = 'saferoll_requests_total';
 const DURATION_BUCKET = 'saferoll_request_duration_seconds_bucket';
 const ABORTS = 'saferoll_client_aborts_total';
 const PROCESS_START = 'process_start_time_seconds';
-const SHADOW_PAIRS = 'saferoll_shadow_pairs_total';
-const SHADOW_SCORE_BUCKET = 'saferoll_shadow_score_bucket';
-const WANTED = ['saferoll_request', ABORTS, PROCESS_START, SHADOW_PAIRS, SHADOW_SCORE_BUCKET];
+/** The families a snapshot reads, for sources that select them by name (PromQL). */
+export const SNAPSHOT_FAMILIES = { requests: REQUESTS, durationBucket: DURATION_BUCKET, aborts: ABORTS, processStart: PROCESS_START } as const;
+const WANTED = ['saferoll_request', ABORTS, PROCESS_START];
 
 /** Histogram buckets of one series while reading, keyed by upper bound (+Inf included). */
 type BucketsByLe = Map<number, number>;
@@ -78,18 +82,19 @@ interface Pending {
 }
 
 export function compactSnapshot(text: string, endpoint: string, takenAtMs: number): MetricsSnapshot {
+  const { processStartSeconds, le, deployments } = countersOf(parsePrometheusText(text, WANTED), endpoint);
+  return { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
+}
+
+/** One exposition's (or one replica's) samples -> the endpoint's counters and the histograms' bucket layout. */
+export function countersOf(samples: Iterable<Sample>, endpoint: string): { processStartSeconds: number | null; le: number[]; deployments: DeploymentCounters } {
   const pending = new Map<string, Map<TrafficKind, Pending>>();
   const finiteLe = new Set<number>();
   let processStartSeconds: number | null = null;
-  const shadow: Record<string, ShadowSeries> = {};
 
-  for (const sample of parsePrometheusText(text, WANTED)) {
+  for (const sample of samples) {
     if (sample.name === PROCESS_START) {
       processStartSeconds = Number.isFinite(sample.value) ? sample.value : null;
-      continue;
-    }
-    if (sample.name === SHADOW_PAIRS || sample.name === SHADOW_SCORE_BUCKET) {
-      readShadowSample(shadow, sample, endpoint);
       continue;
     }
     const { labels } = sample;
@@ -115,7 +120,7 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
   }
 
   const le = [...finiteLe].sort((a, b) => a - b);
-  const deployments: MetricsSnapshot['deployments'] = {};
+  const deployments: DeploymentCounters = {};
   for (const [deployment, byTraffic] of pending) {
     const entry: Partial<Record<TrafficKind, TrafficSeries>> = {};
     for (const [traffic, series] of byTraffic) {
@@ -125,35 +130,7 @@ export function compactSnapshot(text: string, endpoint: string, takenAtMs: numbe
     }
     deployments[deployment] = entry;
   }
-  const snapshot: MetricsSnapshot = { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
-  // Only when there is some: a snapshot without comparison is the same data as before it existed.
-  if (Object.keys(shadow).length > 0) snapshot.shadow = shadow;
-  return snapshot;
-}
-
-function readShadowSample(
-  shadow: Record<string, ShadowSeries>,
-  sample: { name: string; labels: Record<string, string>; value: number },
-  endpoint: string,
-): void {
-  const { labels } = sample;
-  if (labels.endpoint !== endpoint || labels.deployment === undefined || !Number.isFinite(sample.value)) return;
-  let series = shadow[labels.deployment];
-  if (!series) {
-    series = { match: 0, mismatch: 0, shed: 0, error: 0 };
-    shadow[labels.deployment] = series;
-  }
-  if (sample.name === SHADOW_PAIRS) {
-    const result = labels.result;
-    if (result === 'match' || result === 'mismatch' || result === 'shed' || result === 'error') series[result] += sample.value;
-    return;
-  }
-  const side = labels.side;
-  if (side !== 'blue' && side !== 'green') return;
-  const bin = labels.le === '+Inf' ? SCORE_BIN_BOUNDS.length : SCORE_BIN_BOUNDS.indexOf(Number(labels.le));
-  if (bin < 0) return;
-  series.scores ??= { blue: new Array<number>(SCORE_BIN_COUNT).fill(0), green: new Array<number>(SCORE_BIN_COUNT).fill(0) };
-  series.scores[side][bin] = sample.value;
+  return { processStartSeconds, le, deployments };
 }
 
 function pendingSeries(pending: Map<string, Map<TrafficKind, Pending>>, deployment: string, traffic: TrafficKind): Pending {

@@ -44,7 +44,7 @@ ${ROUTER_HELP}
   -h, --help              this help
 
 Exit codes: 0 started (or, with --wait, promoted), 1 rolled back, 2 bad input
-(nothing started), 3 Temporal, the router or a custom check's Prometheus unreachable, or Temporal would not
+(nothing started), 3 Temporal, the router or a Prometheus the policy reads unreachable, or Temporal would not
 start the workflow (namespace, permissions, search attributes), or with --wait
 the connection stayed lost past --reconnect-timeout, 4 a rollout already runs
 on that endpoint, 5 (with --wait) the rollout workflow failed, was terminated
@@ -139,25 +139,25 @@ async function loadPolicy(file: string): Promise<Policy | undefined> {
 }
 
 /**
- * Every Prometheus the policy's custom checks read must answer before the
- * rollout starts (exit 3 otherwise, nothing changed). A check without an
- * address reads the worker's SAFEROLL_PROMETHEUS_URL: checked when this
- * shell has it too; otherwise the worker's first tick tells (an Error).
+ * Every Prometheus the policy reads (its analysis.source, its custom checks)
+ * must answer before the rollout starts (exit 3 otherwise, nothing changed).
+ * One without an address reads the worker's SAFEROLL_PROMETHEUS_URL: checked
+ * when this shell has it too; otherwise the worker's first reading tells.
  */
 async function checkPrometheus(policy: Policy): Promise<void> {
-  const addresses = new Map<string, string[]>();
+  const readers = new Map<string, string[]>();
+  const add = (address: string | undefined, reader: string) => {
+    if (address) readers.set(address, [...(readers.get(address) ?? []), reader]);
+  };
+  const source = policy.analysis.source;
+  if (source !== undefined) add(source.prometheus.address ?? process.env[PROMETHEUS_ENV.url], 'analysis.source');
   for (const check of policy.analysis.metrics ?? []) {
-    if (!('prometheus' in check)) continue;
-    const address = check.prometheus.address ?? process.env[PROMETHEUS_ENV.url];
-    if (address) addresses.set(address, [...(addresses.get(address) ?? []), check.name]);
+    if ('prometheus' in check) add(check.prometheus.address ?? process.env[PROMETHEUS_ENV.url], `custom check ${check.name}`);
   }
-  for (const [address, checks] of addresses) {
+  for (const [address, readBy] of readers) {
     const why = await prometheusOffline(address);
     if (why !== undefined) {
-      throw new SaferollError(
-        'SAFEROLL_E_UNREACHABLE',
-        `Prometheus at ${address} (custom checks ${checks.join(', ')}) does not answer: ${why}; nothing started`,
-      );
+      throw new SaferollError('SAFEROLL_E_UNREACHABLE', `Prometheus at ${address} (read by ${readBy.join(', ')}) does not answer: ${why}; nothing started`);
     }
   }
 }

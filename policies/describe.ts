@@ -38,6 +38,8 @@ function describeGates({ slo, baseline, analysis }: Policy): string {
   if (slo.errorRate !== undefined) limits.push(`errors≤${formatRate(slo.errorRate)}`);
   if (slo.abortRate !== undefined) limits.push(`aborts≤${formatRate(slo.abortRate)}`);
   let text = `gates ${limits.join(' ')} (min ${slo.minRequests} req)`;
+  // Where those figures come from, when it is not the router's own /metrics.
+  if (analysis.source !== undefined) text += ` from Prometheus ${analysis.source.prometheus.address ?? "(the worker's SAFEROLL_PROMETHEUS_URL)"}`;
 
   const vsBlue: string[] = [];
   if (baseline.latencyRatio !== undefined) vsBlue.push(`p95≤${baseline.latencyRatio}×`);

@@ -1,4 +1,4 @@
-// The schema of `analysis.metrics` (custom checks) and
+// The schema of `analysis.metrics` (custom checks), `analysis.source` and
 // `analysis.consecutiveErrorLimit`. Everything a check can get wrong before
 // it runs is refused here with a path: no provider or two, an unknown
 // placeholder, a non-URL address, min above max, a check that limits nothing.
@@ -7,8 +7,8 @@ import { parseJsonPath } from '../shared/json-path.js';
 import { METRIC_PLACEHOLDERS, unknownPlaceholders } from '../shared/metric-placeholders.js';
 import { isReservedKey, reservedKeyMessage } from '../shared/reserved-keys.js';
 import { MAX_CUSTOM_METRICS } from './custom-metric-limits.js';
-import { describeValue } from './schema-messages.js';
-import type { CustomMetric } from './types.js';
+import { describeValue, messageFor } from './schema-messages.js';
+import type { CustomMetric, MetricsSource } from './types.js';
 
 const PROVIDERS = ['prometheus', 'web'] as const;
 const CHECK_KEYS = ['name', 'min', 'max', 'baseline', ...PROVIDERS];
@@ -161,3 +161,29 @@ export const metricsSchema = z
   });
 
 export const consecutiveErrorLimitSchema = z.int().min(1).max(1000);
+
+const prometheusSourceSchema = z.strictObject({
+  prometheus: z.strictObject({ address: httpUrl('a URL such as http://127.0.0.1:9090').optional() }).nullable(),
+});
+
+/**
+ * `analysis.source`: `router` (the default, left out of the policy data so
+ * such a policy is the same data as before sources existed) or
+ * `{ prometheus: { address } }`. Parsed by hand rather than as a zod union,
+ * whose only message is "Invalid input": each mistake is named where it is.
+ */
+export const metricsSourceSchema = z.unknown().transform((input, ctx): MetricsSource | undefined => {
+  if (input === 'router') return undefined;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    ctx.addIssue({ code: 'custom', input, message: `expected router or { prometheus: { address: http://... } }, got ${describeValue(input)}` });
+    return z.NEVER;
+  }
+  const result = prometheusSourceSchema.safeParse(input, { error: messageFor });
+  if (!result.success) {
+    for (const issue of result.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  // `prometheus:` with nothing under it: the worker's SAFEROLL_PROMETHEUS_URL.
+  const address = result.data.prometheus?.address;
+  return { prometheus: address === undefined ? {} : { address } };
+});

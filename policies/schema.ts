@@ -25,6 +25,9 @@
 //                             (prometheus: {query, address?} or web: {url, path, method?, headers?, body?}),
 //                             min, max, baseline {maxRatio, maxDelta, maxDrop}
 //   analysis.consecutiveErrorLimit  [4] provider errors in a row that fail a custom check
+//   analysis.source           [router] where the SLOs and baseline read their counters:
+//                             router (its /metrics) or {prometheus: {address?}} (every replica,
+//                             through Prometheus; analysis/prometheus-metric-source.ts)
 //   steps                     a list of at most 100; each item is a map with exactly one key:
 //     create: {}              green, from the start arguments; exactly once, first
 //     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
@@ -60,7 +63,7 @@ import {
 } from './controller-loss.js';
 import { compareSchema } from './compare-schema.js';
 import { DEFAULT_CONSECUTIVE_ERROR_LIMIT } from './custom-metric-limits.js';
-import { consecutiveErrorLimitSchema, metricsSchema } from './metrics-schema.js';
+import { consecutiveErrorLimitSchema, metricsSchema, metricsSourceSchema } from './metrics-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
 import { DEFAULT_HOLD_TIMEOUT_MS } from './on-failure.js';
 import { describeValue, messageFor, toProblems, type SchemaProblem } from './schema-messages.js';
@@ -259,6 +262,7 @@ const analysisSchema = z
     controllerLossTimeout: controllerLossTimeout.optional(),
     metrics: metricsSchema.optional(),
     consecutiveErrorLimit: consecutiveErrorLimitSchema.optional(),
+    source: metricsSourceSchema.optional(),
   })
   .check((ctx) => {
     if (ctx.value.consecutiveErrorLimit !== undefined && (ctx.value.metrics ?? []).length === 0) {
@@ -280,8 +284,9 @@ const analysisSchema = z
       message: `must be at least ${CONTROLLER_LOSS_INTERVALS} × analysis.interval (${formatDuration(CONTROLLER_LOSS_INTERVALS * interval)}): the controller looks at green once per interval, so a shorter timeout guards no better and puts blue back on an ordinary pause`,
     });
   })
-  .transform(({ interval, controllerLossTimeout: timeout, metrics, consecutiveErrorLimit }): Policy['analysis'] => ({
+  .transform(({ interval, controllerLossTimeout: timeout, metrics, consecutiveErrorLimit, source }): Policy['analysis'] => ({
     intervalMs: interval,
+    ...(source === undefined ? {} : { source }),
     controllerLossTimeoutMs: timeout ?? defaultControllerLossTimeoutMs(interval),
     // Left out without checks, so such a policy is the same data as before custom checks existed.
     ...(metrics === undefined || metrics.length === 0 ? {} : { metrics, consecutiveErrorLimit: consecutiveErrorLimit ?? DEFAULT_CONSECUTIVE_ERROR_LIMIT }),

@@ -27,11 +27,18 @@ export interface Policy {
     metrics?: CustomMetric[];
     /** Provider errors in a row that fail a custom check (with metrics only; default 4). */
     consecutiveErrorLimit?: number;
+    /** Where the built-in SLOs and baseline read from; absent: the router's own /metrics. */
+    source?: MetricsSource;
   };
   steps: PolicyStep[];
   onFailure: OnFailure;
   /** Where events of the rollout are sent; absent when the policy has none. */
   notifications?: NotificationTarget[];
+}
+
+/** Gate counters read through Prometheus; no address: the worker's SAFEROLL_PROMETHEUS_URL. */
+export interface MetricsSource {
+  prometheus: { address?: string };
 }
 
 /** A custom check: one provider query per side, judged against limits and blue. */

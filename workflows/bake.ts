@@ -18,7 +18,7 @@ export async function bake(ctx: RolloutContext, stepIndex: number, forMs: number
   const { endpoint, green, policy, status, control, tracker } = ctx;
   let progress: BakeProgress | undefined = ctx.takeCarriedBake(stepIndex);
   if (!progress) {
-    const start = await act('gate window start: read metrics').snapshotMetrics(endpoint);
+    const start = await act('gate window start: read metrics').snapshotMetrics(endpoint, policy.analysis.source);
     progress = { stepIndex, elapsedMs: 0, stepStart: start, lastTick: start };
   }
   const baked = progress;
@@ -42,6 +42,7 @@ export async function bake(ctx: RolloutContext, stepIndex: number, forMs: number
         greenTraffic,
         stepStart: progress.stepStart,
         lastTick: progress.lastTick,
+        source: policy.analysis.source,
       });
       // The bake clock counts the measurement too (a slow tick must not stretch the bake), not paused time.
       if (!status.paused) progress.elapsedMs += Date.now() - tickStart;

@@ -54,6 +54,7 @@ export async function guardedWait(ctx: RolloutContext, wait: GuardedWait): Promi
       greenTraffic: target,
       stepStart: window.since,
       lastTick: window.lastTick,
+      source: policy.analysis.source,
     });
     window = { since: window.since, lastTick: measured.snapshot };
     const judged = judgeTick(guardRules(ctx.rules, status), guardWindows(measured.windows, status), Date.now()).report;
@@ -68,7 +69,7 @@ export async function guardedWait(ctx: RolloutContext, wait: GuardedWait): Promi
 }
 
 async function startWindow(ctx: RolloutContext, what: string): Promise<GuardWindow> {
-  const start = await act(`gate window start (${what}): read metrics`).snapshotMetrics(ctx.endpoint);
+  const start = await act(`gate window start (${what}): read metrics`).snapshotMetrics(ctx.endpoint, ctx.policy.analysis.source);
   return { since: start, lastTick: start };
 }
 

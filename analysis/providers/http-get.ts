@@ -16,6 +16,8 @@ export interface HttpCall {
   headers: Record<string, string>;
   body?: string | undefined;
   timeoutMs: number;
+  /** Default MAX_ANSWER_BYTES. */
+  maxBytes?: number;
 }
 
 export async function callJson(call: HttpCall): Promise<HttpAnswer> {
@@ -25,7 +27,7 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
   try {
     const res = await request(call.url, { method: call.method as 'GET', headers: call.headers, body: call.body, signal });
     status = res.statusCode;
-    text = await readCapped(res.body);
+    text = await readCapped(res.body, call.maxBytes ?? MAX_ANSWER_BYTES);
   } catch (err) {
     if (signal.aborted) return { ok: false, message: `no answer from ${origin(call.url)} within ${call.timeoutMs}ms` };
     return { ok: false, message: `cannot reach ${origin(call.url)}: ${err instanceof Error ? err.message : String(err)}` };
@@ -38,12 +40,12 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
   }
 }
 
-async function readCapped(body: AsyncIterable<Buffer>): Promise<string> {
+async function readCapped(body: AsyncIterable<Buffer>, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of body) {
     length += chunk.length;
-    if (length > MAX_ANSWER_BYTES) throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
+    if (length > maxBytes) throw new Error(`answer larger than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -53,7 +53,7 @@ export function prometheusProvider(options: PrometheusProviderOptions = {}): Met
         return { resolved, reading: { kind: 'error', message: `Prometheus address "${address}" is not a URL` } };
       }
       url.searchParams.set('query', resolved);
-      const answer = await callJson({ url: url.href, method: 'GET', headers: authHeaders(env), timeoutMs });
+      const answer = await callJson({ url: url.href, method: 'GET', headers: prometheusAuthHeaders(env), timeoutMs });
       if (!answer.ok) return { resolved, reading: { kind: 'error', message: prometheusFailure(answer) } };
       return { resolved, reading: readQueryResult(answer.json) };
     },
@@ -74,7 +74,8 @@ function prometheusFailure(answer: { message: string; status?: number; body?: st
   return `Prometheus: ${answer.message}`;
 }
 
-function authHeaders(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+/** Bearer or basic credentials from the worker's environment, shared with the Prometheus metric source. */
+export function prometheusAuthHeaders(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const token = env[PROMETHEUS_ENV.token];
   if (token) return { accept: 'application/json', authorization: `Bearer ${token}` };
   const user = env[PROMETHEUS_ENV.user];

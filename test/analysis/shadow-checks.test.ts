@@ -2,8 +2,7 @@
 // snapshot, windowed, and judged with the other gates' honesty.
 import { describe, expect, it } from 'vitest';
 import { formatGateResult } from '../../analysis/evaluate.js';
-import { judgeShadow, measureShadowWindow, type ShadowWindow } from '../../analysis/shadow-checks.js';
-import { compactSnapshot } from '../../analysis/snapshot.js';
+import { judgeShadow, measureShadowWindow, shadowSnapshot, type ShadowWindow } from '../../analysis/shadow-checks.js';
 import { RouterMetrics } from '../../router/metrics.js';
 import type { PairVerdict } from '../../shared/shadow-compare.js';
 
@@ -18,25 +17,32 @@ const window = (w: Partial<ShadowWindow>): ShadowWindow => ({
 });
 
 describe('shadow series in a snapshot and a window', () => {
-  it('reads what the router books, windows it, and leaves other endpoints out', () => {
+  it('reads what the router books for one deployment, and windows it', () => {
     const metrics = new RouterMetrics();
     const green = metrics.forShadow('ep', 'green');
     const other = metrics.forShadow('ep-other', 'green');
+    const neighbour = metrics.forShadow('ep', 'spare');
     const book = (verdict: PairVerdict, times: number): void => {
       for (let i = 0; i < times; i++) green.book(verdict);
     };
     book({ result: 'match', scores: { blue: 0.05, green: 0.05 } }, 3);
     other.book({ result: 'mismatch' });
-    const start = compactSnapshot(metrics.renderSeries([], [green, other]), 'ep', 1_000);
-    expect(start.shadow).toEqual({
-      green: { match: 3, mismatch: 0, shed: 0, error: 0, scores: { blue: [3, 3, 3, 3, 3, 3, 3, 3, 3, 3], green: [3, 3, 3, 3, 3, 3, 3, 3, 3, 3] } },
+    neighbour.book({ result: 'mismatch' });
+    const start = shadowSnapshot(metrics.renderSeries([], [green, other, neighbour]), 'ep', 'green', 1_000);
+    expect(start.series).toEqual({
+      match: 3,
+      mismatch: 0,
+      shed: 0,
+      error: 0,
+      scores: { blue: [3, 3, 3, 3, 3, 3, 3, 3, 3, 3], green: [3, 3, 3, 3, 3, 3, 3, 3, 3, 3] },
     });
+    expect(start.processStartSeconds).toEqual(expect.any(Number));
 
     book({ result: 'mismatch', scores: { blue: 0.15, green: 0.95 } }, 2);
     book({ result: 'error' }, 4);
     green.shed();
-    const end = compactSnapshot(metrics.renderSeries([], [green]), 'ep', 2_000);
-    expect(measureShadowWindow(start, end, 'green')).toEqual({
+    const end = shadowSnapshot(metrics.renderSeries([], [green]), 'ep', 'green', 2_000);
+    expect(measureShadowWindow(start, end)).toEqual({
       match: 0,
       mismatch: 2,
       shed: 1,
@@ -44,27 +50,29 @@ describe('shadow series in a snapshot and a window', () => {
       blueScores: [0, 2, 0, 0, 0, 0, 0, 0, 0, 0],
       greenScores: [0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
     });
-    // From the counters' start, and for a deployment that was never compared.
-    expect(measureShadowWindow(undefined, end, 'green')).toMatchObject({ match: 3, mismatch: 2 });
-    expect(measureShadowWindow(start, end, 'blue')).toEqual(window({}));
+    // From the counters' start.
+    expect(measureShadowWindow(undefined, end)).toMatchObject({ match: 3, mismatch: 2 });
   });
 
-  it('a snapshot without shadow series is the same data as before they existed', () => {
-    expect(compactSnapshot(new RouterMetrics().renderSeries([], []), 'ep', 1).shadow).toBeUndefined();
+  it('is all zeros for a deployment never compared', () => {
+    const snapshot = shadowSnapshot(new RouterMetrics().renderSeries([], []), 'ep', 'green', 1);
+    expect(measureShadowWindow(undefined, snapshot)).toEqual(window({}));
   });
 
   it('counts from zero after a router restart', () => {
     const metrics = new RouterMetrics();
     const green = metrics.forShadow('ep', 'green');
     for (let i = 0; i < 5; i++) green.book({ result: 'match' });
-    const before = compactSnapshot(metrics.renderSeries([], [green]), 'ep', 1);
+    const before = shadowSnapshot(metrics.renderSeries([], [green]), 'ep', 'green', 1);
     const restarted = new RouterMetrics().forShadow('ep', 'green');
     restarted.book({ result: 'mismatch' });
     const after = {
-      ...compactSnapshot(new RouterMetrics().renderSeries([], [restarted]), 'ep', 2),
+      ...shadowSnapshot(new RouterMetrics().renderSeries([], [restarted]), 'ep', 'green', 2),
       processStartSeconds: (before.processStartSeconds ?? 0) + 1,
     };
-    expect(measureShadowWindow(before, after, 'green')).toMatchObject({ match: 0, mismatch: 1 });
+    expect(measureShadowWindow(before, after)).toMatchObject({ match: 0, mismatch: 1 });
+    // The same process with counters lower than before: a reset, also from zero.
+    expect(measureShadowWindow(before, { ...after, processStartSeconds: before.processStartSeconds })).toMatchObject({ match: 0, mismatch: 1 });
   });
 });
 

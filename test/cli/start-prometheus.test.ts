@@ -37,12 +37,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function policyWith(address: string): Promise<string> {
-  const file = path.join(dir, `p-${address.split(':').at(-1)}.yaml`);
+async function policyWith(address: string, sourceAddress?: string): Promise<string> {
+  const file = path.join(dir, `p-${address.split(':').at(-1)}-${sourceAddress === undefined ? 'router' : 'prom'}.yaml`);
   const text = [
     'name: prom',
     'slo: { errorRate: 1% }',
     'analysis:',
+    ...(sourceAddress === undefined ? [] : [`  source: { prometheus: { address: '${sourceAddress}' } }`]),
     '  metrics:',
     `    - { name: accuracy, prometheus: { query: 'avg(model_accuracy{deployment="{{deployment}}"})', address: '${address}' }, min: 0.9 }`,
     'steps:',
@@ -57,12 +58,21 @@ async function policyWith(address: string): Promise<string> {
 const START = ['start', '--endpoint', 'scoring', '--green', 'green', '--upstream', 'http://127.0.0.1:9'];
 const UNREACHABLE = { TEMPORAL_ADDRESS: '127.0.0.1:9', SAFEROLL_ROUTER_URL: 'http://127.0.0.1:9' };
 
-describe('saferoll start checks the Prometheus of custom checks first', () => {
+describe('saferoll start checks every Prometheus the policy reads first', () => {
   test('down: exit 3, naming the address and the checks, nothing started', async () => {
     const result = await runCli([...START, '--policy', await policyWith(closedUrl)], UNREACHABLE);
     expect(result.code).toBe(3);
     expect(result.output).toMatch(
-      new RegExp(`Prometheus at ${closedUrl} \\(custom checks accuracy\\) does not answer: Prometheus: cannot reach .*; nothing started`),
+      new RegExp(`Prometheus at ${closedUrl} \\(read by custom check accuracy\\) does not answer: Prometheus: cannot reach .*; nothing started`),
+    );
+    expect(result.output).not.toMatch(/Temporal/);
+  });
+
+  test('the Prometheus of analysis.source is checked too: down, exit 3 naming it', async () => {
+    const result = await runCli([...START, '--policy', await policyWith(promUrl, closedUrl)], UNREACHABLE);
+    expect(result.code).toBe(3);
+    expect(result.output).toMatch(
+      new RegExp(`Prometheus at ${closedUrl} \\(read by analysis.source\\) does not answer: Prometheus: cannot reach .*; nothing started`),
     );
     expect(result.output).not.toMatch(/Temporal/);
   });

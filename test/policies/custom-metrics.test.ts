@@ -109,3 +109,28 @@ describe('custom checks', () => {
     ]);
   });
 });
+
+describe('analysis.source', () => {
+  test('router is the default and is left out; prometheus with or without an address', () => {
+    expect(parsePolicy(policy(['source: router']), 'p.yaml').analysis).toStrictEqual({ intervalMs: 5_000, controllerLossTimeoutMs: 60_000 });
+    const withAddress = parsePolicy(policy(['source: { prometheus: { address: "http://127.0.0.1:9090" } }']), 'p.yaml');
+    expect(withAddress.analysis.source).toStrictEqual({ prometheus: { address: 'http://127.0.0.1:9090' } });
+    expect(describePlan(withAddress)).toContain('gates errors≤1% (min 50 req) from Prometheus http://127.0.0.1:9090');
+    const fromWorker = parsePolicy(policy(['source:', '  prometheus:']), 'p.yaml');
+    expect(fromWorker.analysis.source).toStrictEqual({ prometheus: {} });
+    expect(describePlan(fromWorker)).toContain("from Prometheus (the worker's SAFEROLL_PROMETHEUS_URL)");
+  });
+
+  test('a mistake is refused at its place', () => {
+    expect(problemsOf(policy(['source: prom']))).toEqual([
+      'p.yaml:5:11: analysis.source: expected router or { prometheus: { address: http://... } }, got "prom"',
+    ]);
+    expect(problemsOf(policy(['source: { prometheus: { address: "127.0.0.1:9090" } }']))).toEqual([
+      'p.yaml:5:36: analysis.source.prometheus.address: expected a URL such as http://127.0.0.1:9090 (http:// or https://), got "127.0.0.1:9090"',
+    ]);
+    expect(problemsOf(policy(['source: { web: { url: "http://h" } }']))).toEqual([
+      'p.yaml:5:11: analysis.source.prometheus: required',
+      'p.yaml:5:13: analysis.source.web: unknown key "web"',
+    ]);
+  });
+});

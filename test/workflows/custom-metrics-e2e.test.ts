@@ -57,6 +57,11 @@ function withMetrics(policy: Policy, metrics: CustomMetric[]): Policy {
   return { ...policy, analysis: { ...policy.analysis, metrics } };
 }
 
+/** The built-in SLOs read through Prometheus (the worker's SAFEROLL_PROMETHEUS_URL), not the router. */
+function fromPrometheus(policy: Policy): Policy {
+  return { ...policy, analysis: { ...policy.analysis, source: { prometheus: {} } } };
+}
+
 function trail(result: RolloutResult): string {
   return result.decisions.map(decisionLine).join('\n');
 }
@@ -98,10 +103,10 @@ describe('custom checks on Prometheus, end to end', () => {
     expect((await bed.router.admin.listDeployments('mq-bad')).map((d) => d.name)).toEqual(['blue']);
   }, 120_000);
 
-  it('promotes a green as accurate as blue', async () => {
+  it('promotes a green as accurate as blue, its SLOs read through Prometheus too', async () => {
     const key = await createEndpointWithScrapedBlue(bed.router, prometheus, 'mq-good');
     const load = startLoad(bed.router.router.dataUrl, 'mq-good', key);
-    const result = await rolloutResult(await bed.start('mq-good', scrapedModelServer('green', { MODEL_ACCURACY: '0.95' }), shipped));
+    const result = await rolloutResult(await bed.start('mq-good', scrapedModelServer('green', { MODEL_ACCURACY: '0.95' }), fromPrometheus(shipped)));
     const report = await load.stop();
 
     expect(result.outcome, result.reason).toBe('promoted');
@@ -113,6 +118,43 @@ describe('custom checks on Prometheus, end to end', () => {
     for (const d of passed) expect(d.message).toContain('custom checks hold');
     expect((await bed.router.admin.getEndpoint('mq-good')).traffic).toEqual({ green: 100 });
     expect((await bed.router.admin.listDeployments('mq-good')).map((d) => d.name)).toEqual(['green']);
+  }, 120_000);
+
+  it('with analysis.source prometheus, rolls back from the mirror step a green too slow for the p95 SLO, 0 client failures', async () => {
+    const key = await createEndpointWithScrapedBlue(bed.router, prometheus, 'src-bad');
+    const load = startLoad(bed.router.router.dataUrl, 'src-bad', key);
+    // No custom check: only the built-in SLOs, from the router's series in Prometheus, can fail it.
+    const { metrics: _none, ...analysis } = fromPrometheus(shipped).analysis;
+    const policy = withMirrorFor({ ...shipped, analysis }, 30_000);
+    const result = await rolloutResult(await bed.start('src-bad', scrapedModelServer('green', { LATENCY_MS: '400' }), policy));
+    const report = await load.stop();
+    if (process.env.SAFEROLL_PRINT_TRAIL) console.log(`decision trail (${result.outcome}):\n${trail(result)}\nreason: ${result.reason}`);
+
+    expect(result.outcome, result.reason).toBe('rolled-back');
+    expect(result.failedStep?.description).toMatch(/^mirror/);
+    expect(result.reason).toMatch(/^gate failed: .*p95 [\d.]+ms > 250ms/);
+    expect(report.failures).toEqual([]);
+    expect(report.byDeployment.green ?? 0).toBe(0);
+    expect((await bed.router.admin.getEndpoint('src-bad')).traffic).toEqual({ blue: 100 });
+  }, 120_000);
+
+  it("fails a broken query after consecutiveErrorLimit errors in a row, with Prometheus's own error text", async () => {
+    const key = await createEndpointWithScrapedBlue(bed.router, prometheus, 'mq-broken');
+    const load = startLoad(bed.router.router.dataUrl, 'mq-broken', key);
+    // Valid as a template (saferoll does not parse PromQL); Prometheus refuses it.
+    const broken: CustomMetric = { name: 'accuracy', prometheus: { query: 'avg(model_accuracy{endpoint="{{endpoint}}"}' }, min: 0.92 };
+    const withBroken = withMetrics(shipped, [broken]);
+    const policy = withMirrorFor({ ...withBroken, analysis: { ...withBroken.analysis, consecutiveErrorLimit: 3 } }, 30_000);
+    const result = await rolloutResult(await bed.start('mq-broken', scrapedModelServer('green'), policy));
+    const report = await load.stop();
+
+    expect(result.outcome, result.reason).toBe('rolled-back');
+    expect(result.failedStep?.description).toMatch(/^mirror/);
+    expect(result.reason).toMatch(
+      /^gate failed: failed: accuracy n\/a, limit min 0\.92 FAILED \(3 provider errors in a row: green: Prometheus: HTTP 400: bad_data: .*parse error/,
+    );
+    expect(report.failures).toEqual([]);
+    expect((await bed.router.admin.getEndpoint('mq-broken')).traffic).toEqual({ blue: 100 });
   }, 120_000);
 
   it('never passes a query without data: the mirror bake ends Inconclusive and rolls back, saying "no data"', async () => {
