@@ -88,6 +88,10 @@ export class AdminClient {
   prometheusTargets(): Promise<TargetGroup[]> {
     return this.call('GET', '/v1/prometheus/targets');
   }
+  /** One endpoint's series (`/metrics?endpoint=`): what a gate reads from the routing core. */
+  async endpointMetricsText(endpoint: string): Promise<string> {
+    return this.call<string>('GET', `/metrics?endpoint=${enc(endpoint)}`, undefined, 'text');
+  }
   /** The router's Prometheus exposition text. */
   async metricsText(): Promise<string> {
     return this.call<string>('GET', '/metrics', undefined, 'text');
