@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShadowPairsReading } from '../../activities/types.js';
 import type { ShadowSeries } from '../../analysis/shadow-checks.js';
 import type { MirrorCompare, Policy } from '../../policies/types.js';
+import { recordHistory } from '../support/histories.js';
 import { WorkflowHarness, outcome, realisticPolicy } from '../support/workflow-harness.js';
 
 let harness: WorkflowHarness;
@@ -57,7 +58,9 @@ describe('shadow comparison at the mirror gate', () => {
   it('rolls a green that predicts differently back from the mirror step, quoting one example pair', async () => {
     const router = harness.endpoint('shadow-differs');
     router.shadowPairs = counters({ match: 10, mismatch: 10, shed: 1, error: 2 }, undefined, EXAMPLE);
-    const result = await outcome(await harness.start(router, policy(COMPARE)));
+    const handle = await harness.start(router, policy(COMPARE));
+    const result = await outcome(handle);
+    await recordHistory('shadow-rolled-back-in-mirror', handle);
 
     expect(result.outcome).toBe('rolled-back');
     // Green never took live traffic: mirror (with the comparison), then blue 100% with the comparison off.
