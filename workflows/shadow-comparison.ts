@@ -23,14 +23,19 @@ export async function shadowWindowStart(ctx: RolloutContext, compare: MirrorComp
   return reading.snapshot;
 }
 
-/** `report` with the shadow checks over the bake so far (from `start`, or from the counters' start when a carried bake has none). */
+/**
+ * `report` with the shadow checks over the bake so far (from `start`). A bake
+ * without a start began in a run that did not compare (a run from before this
+ * change, continued as new): the router was never asked for pairs, so it is
+ * not judged on them.
+ */
 export async function withShadowComparison(
   ctx: RolloutContext,
   report: GateReport,
   compare: MirrorCompare | undefined,
   start: ShadowSnapshot | undefined,
 ): Promise<GateReport> {
-  if (!ctx.patches.shadowCompare || compare === undefined) return report;
+  if (!ctx.patches.shadowCompare || compare === undefined || start === undefined) return report;
   const reading = await act('shadow comparison: green vs blue answers').readShadowPairs({ endpoint: ctx.endpoint, green: ctx.green.name });
   const judged = judgeShadow(compare, measureShadowWindow(start, reading.snapshot));
   const merged = withCustomChecks(report, judged, 'shadow comparison checks');
