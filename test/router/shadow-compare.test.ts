@@ -116,6 +116,12 @@ describe('shadow comparison in the data plane', () => {
     });
     for (const side of ['blue', 'green'])
       expect(series).toContainEqual({ name: 'saferoll_shadow_score_count', labels: { endpoint: s.endpoint, deployment: 'green', side }, value: pairs.match });
+    // And the whole /metrics, as Prometheus scrapes it.
+    expect(parsePrometheusText(await t.admin.metricsText(), 'saferoll_shadow_pairs_total')).toContainEqual({
+      name: 'saferoll_shadow_pairs_total',
+      labels: { endpoint: s.endpoint, deployment: 'green', result: 'match' },
+      value: pairs.match,
+    });
   });
 
   it('ignores the ignored fields: a green that differs only in model_version matches', async () => {
