@@ -118,9 +118,11 @@ describe('RouterMetricSource', () => {
       /* never answers */
     });
     const source = new RouterMetricSource(url, TOKEN, { timeoutMs: 100 });
-    const started = performance.now();
-    expect(await codeOf(source.snapshot('ep'))).toBe('SAFEROLL_E_TIMEOUT');
-    expect(performance.now() - started).toBeLessThan(2_000);
+    // The server never answers: only the source's own timeout can end this.
+    await expect(source.snapshot('ep')).rejects.toMatchObject({
+      code: 'SAFEROLL_E_TIMEOUT',
+      message: expect.stringContaining('no complete answer within 100 ms'),
+    });
   });
 
   it('refuses an exposition larger than maxBytes', async () => {
