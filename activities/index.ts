@@ -12,10 +12,12 @@ import { waitSucceeded } from '../router/deployment-wait.js';
 import type { WindowStats } from '../analysis/window.js';
 import { DEPLOYMENT_HEADER, type DeploymentSpec, type MirrorMap, type TrafficMap } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
+import type { ShadowCompareSpec } from '../shared/shadow-compare.js';
 import { classified } from './failures.js';
 import { createCustomMetricActivities, type MetricProviders } from './custom-metrics.js';
 import { prometheusSourceFromEnv } from './metric-sources.js';
 import { createGuardActivities, explainingGuardFired, type GuardRequest } from './guard.js';
+import { createShadowActivities } from './shadow.js';
 import { createNotificationActivities, type NotificationDeps } from './notifications/index.js';
 
 export interface ActivityDeps {
@@ -50,6 +52,8 @@ export interface RetryOptions {
 export interface RouteOptions extends RetryOptions {
   /** Takes or renews the guard lease with the routes, atomically (`null` releases it). */
   guard?: GuardRequest | null | undefined;
+  /** How the mirror's answers are compared with blue's, set with the routes (`null` turns it off; absent leaves it as it is). */
+  compare?: ShadowCompareSpec | null | undefined;
 }
 
 export interface MeasureRequest {
@@ -82,6 +86,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGuardActivities(admin),
     ...createNotificationActivities(deps.notifications),
     ...createCustomMetricActivities(deps.metricProviders),
+    ...createShadowActivities(admin),
 
     async describeEndpoint(endpoint: string): Promise<EndpointSummary> {
       return classified(async () => {
@@ -113,10 +118,11 @@ export function createActivities(deps: ActivityDeps) {
      * guard request, a lease that already lapsed refuses the whole change.
      */
     async setRoutes(endpoint: string, traffic: TrafficMap, mirrorTraffic: MirrorMap, opts: RouteOptions = {}): Promise<void> {
+      const body = { traffic, mirrorTraffic, ...(opts.compare === undefined ? {} : { mirrorCompare: opts.compare }) };
       const call = () =>
         opts.guard === undefined
-          ? admin.setTraffic(endpoint, traffic, mirrorTraffic)
-          : explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { traffic, mirrorTraffic, guard: opts.guard }));
+          ? admin.patchEndpoint(endpoint, body)
+          : explainingGuardFired(admin, endpoint, () => admin.patchEndpoint(endpoint, { ...body, guard: opts.guard }));
       await (opts.retryRefusals ? call() : classified(call));
     },
 

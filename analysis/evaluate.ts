@@ -13,7 +13,18 @@ import { binomialUpperTail, clopperPearsonLower } from './binomial.js';
 import type { WindowStats } from './window.js';
 
 export type GatePhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
-export type GateMetric = 'p95' | 'p99' | 'errorRate' | 'latencyRatio' | 'errorRateDelta' | 'abortRate' | 'requests' | 'custom';
+export type GateMetric =
+  | 'p95'
+  | 'p99'
+  | 'errorRate'
+  | 'latencyRatio'
+  | 'errorRateDelta'
+  | 'abortRate'
+  | 'requests'
+  | 'custom'
+  /** Shadow comparison (analysis/shadow-checks.ts): share of compared mirror pairs that mismatched, and the score PSI. */
+  | 'shadowMismatch'
+  | 'shadowPsi';
 /** A custom check's rule (analysis/custom-checks.ts): a limit on green, or green against blue. */
 export type CustomRule = 'min' | 'max' | 'maxRatio' | 'maxDelta' | 'maxDrop';
 
@@ -232,7 +243,7 @@ function pointCheck(metric: GateMetric, value: number | null, limit: number, not
  * When `bad` out of `n` proves, at EARLY_FAIL_ALPHA, that the true share of
  * bad requests exceeds `allowedShare`, a short reason; otherwise undefined.
  */
-function earlyFailure(bad: number, n: number, allowedShare: number): string | undefined {
+export function earlyFailure(bad: number, n: number, allowedShare: number): string | undefined {
   if (bad < EARLY_FAIL_MIN_EVENTS || bad / n <= allowedShare) return undefined;
   if (binomialUpperTail(bad, n, allowedShare) >= EARLY_FAIL_ALPHA) return undefined;
   const lower = clopperPearsonLower(bad, n, EARLY_FAIL_ALPHA);
@@ -295,6 +306,13 @@ function formatCheck(check: GateCheck): string {
       break;
     case 'custom':
       text = customCheckText(check);
+      break;
+    case 'shadowMismatch':
+      // The counts are in the note: `shadow mismatch 12.1% > 1% FAILED (7/58 pairs; 0 shed, 0 error)`.
+      text = `shadow mismatch ${value === null ? 'n/a' : formatPercent(value)}${cmp} ${formatLimitPercent(limit)}`;
+      break;
+    case 'shadowPsi':
+      text = `score PSI ${value === null ? 'n/a' : value.toFixed(3)}${cmp} ${limit}`;
       break;
     case 'abortRate':
       // The counts (and blue's, which the limit derives from) are in the note: `client aborts 100.0% > 5% FAILED (8/8 vs blue 0/40, ...)`.

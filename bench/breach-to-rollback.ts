@@ -7,8 +7,9 @@
 // A rollout with interval 1 s, minRequests 50, errorRate 1%, p95 250 ms sits
 // at 10% live traffic (or at 10% mirroring) with a 10-minute bake; once its
 // gate has passed at least once, every green instance is flipped at T0
-// (POST /_control on each instance URL) to fail every request, or to answer
-// 300 ms later. Measured from T0: the failing gate decision (`atMs` of the
+// (POST /_control on each instance URL) to fail every request, to answer
+// 300 ms later, or (mirroring with shadow comparison) to answer as fast and
+// without errors but with every score shifted by 0.3. Measured from T0: the failing gate decision (`atMs` of the
 // decision), traffic back to blue 100% with mirroring off (seen by polling
 // the admin API), the 'done' decision (green deleted), and the client
 // requests that failed (or were slow) in between. Repeated, medians.
@@ -36,7 +37,7 @@ interface Scenario {
   id: string;
   label: string;
   step: PolicyStep;
-  control: { errorRate?: number; latencyMs?: number };
+  control: { errorRate?: number; latencyMs?: number; predictionShift?: number };
   runs: Run[];
 }
 
@@ -84,6 +85,23 @@ runBench('bench:breach', async () => {
       control: { errorRate: 1 },
       runs: [],
     },
+    {
+      id: 'shadow-mirror',
+      label: 'different predictions (scores +0.3, as fast, no errors) while mirroring 10% with compare',
+      step: {
+        kind: 'mirror',
+        percent: 10,
+        forMs: BAKE_MS,
+        // As policies/shadow-compare.yaml compares the model server's answers; minPairs as minRequests.
+        compare: {
+          spec: { json: { ignore: ['$.version', '$.pid'], labels: [], numeric: { tolerance: 0.01 } } },
+          maxMismatch: 0.01,
+          minPairs: 50,
+        },
+      },
+      control: { predictionShift: 0.3 },
+      runs: [],
+    },
   ];
 
   for (let rep = 0; rep < reps; rep++) {
@@ -120,14 +138,14 @@ runBench('bench:breach', async () => {
       s.runs.map((r) => (s.id.startsWith('lat') ? `${r.failedAfterT0}+${r.slowAfterT0}` : String(r.failedAfterT0))).join(' / '),
     ];
   });
-  const mirrorFailures = scenarios.find((s) => s.id === 'err-mirror')?.runs.reduce((a, r) => a + r.failedAfterT0, 0) ?? 0;
+  const mirrorFailures = scenarios.filter((s) => s.id.endsWith('-mirror')).reduce((a, s) => a + s.runs.reduce((b, r) => b + r.failedAfterT0, 0), 0);
   const totalFailedBefore = scenarios.reduce((a, s) => a + s.runs.reduce((b, r) => b + r.failedBeforeT0, 0), 0);
   const worstRestore = Math.max(...scenarios.flatMap((s) => s.runs.map((r) => r.trafficRestoredMs)));
   const md = [
     `## Breach to rollback (${new Date().toISOString()})`,
     '',
     machineLine(),
-    `Temporal dev server (headless), \`saferoll router\` in its own process, the saferoll worker (createRolloutWorker) in a child process. Blue: examples/model-server.mjs (5 ms), green: the same with 2 instances; both started by the router. Clients: ${rate} req/s open loop, all the time. Policy: create, smoke, then a ${BAKE_MS / 60_000}-minute bake at 10% (live or mirror); analysis interval 1 s, minRequests 50, errorRate 1%, p95 250 ms. T0 = just before the breach is switched on at every green instance (\`POST /_control\`), once the step's gate has passed at least once, plus (run + 0.5)/runs × 1 s so that breaches fall at different points of the gate interval. ${reps} runs per scenario, medians (per-run values in seconds). Took ${Math.round((Date.now() - started) / 1000)} s.`,
+    `Temporal dev server (headless), \`saferoll router\` in its own process, the saferoll worker (createRolloutWorker) in a child process. Blue: examples/model-server.mjs (5 ms), green: the same with 2 instances; both started by the router. Clients: ${rate} req/s open loop, all the time. Policy: create, smoke, then a ${BAKE_MS / 60_000}-minute bake at 10% (live or mirror); analysis interval 1 s, minRequests 50, errorRate 1%, p95 250 ms; the shadow case compares the mirror's answers with blue's (maxMismatch 1%, minPairs 50). T0 = just before the breach is switched on at every green instance (\`POST /_control\`), once the step's gate has passed at least once, plus (run + 0.5)/runs × 1 s so that breaches fall at different points of the gate interval. ${reps} runs per scenario, medians (per-run values in seconds). Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     markdownTable(
       [

@@ -1,7 +1,8 @@
 // Router overhead benchmark: on loopback, against the same fast Node
 // upstream, measures side by side in interleaved rounds
 //   direct -> upstream, nginx (keep-alive proxy), a plain undici proxy,
-//   the saferoll router (metrics on) with 0% and with 10% mirroring,
+//   the saferoll router (metrics on) with 0% and with 10% mirroring, and
+//   with 10% mirroring whose answers are compared with blue's (shadow comparison),
 // each at saturation (wrk, 64 connections) and unloaded (one connection),
 // and prints medians as a markdown table (also bench/out/router-overhead.md).
 //
@@ -187,19 +188,31 @@ async function configureEndpoint(
   blueUrl: string,
   greenUrl: string,
   mirrorPercent: number,
+  compare = false,
 ): Promise<{ endpoint: string; key: string }> {
   const key = await createEndpointWithBlue(admin, endpoint, { upstreams: [blueUrl] });
   await admin.putDeployment(endpoint, 'green', { instanceCount: 1, upstreams: [greenUrl] });
   await waitSucceeded(admin, endpoint, 'green', { timeoutMs: 30_000 });
-  await admin.setTraffic(endpoint, { blue: 100 }, mirrorPercent > 0 ? { green: mirrorPercent } : {});
+  await admin.patchEndpoint(endpoint, {
+    traffic: { blue: 100 },
+    mirrorTraffic: mirrorPercent > 0 ? { green: mirrorPercent } : {},
+    ...(compare ? { mirrorCompare: SHADOW_COMPARE } : {}),
+  });
   return { endpoint, key };
 }
+
+/** What policies/shadow-compare.yaml has the router compare: the model server's answers but its version and pid. */
+const SHADOW_COMPARE = {
+  json: { ignore: ['$.version', '$.pid'], labels: [], numeric: { tolerance: 0.01 } },
+  distribution: { path: '$.score' },
+};
 
 async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl: string, greenUrl: string, upstreamPids: number[]): Promise<void> {
   log('starting nginx (keepalive 64 to blue), the plain undici proxy and the saferoll router');
   const [nginx, plain, router] = await Promise.all([startNginx(blueUrl, path.join(tmp, 'nginx')), startPlainProxy(blueUrl), startRouterProcess()]);
   const plainSetup = await configureEndpoint(router.admin, 'bench-plain', blueUrl, greenUrl, 0);
   const mirrorSetup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
+  const compareSetup = await configureEndpoint(router.admin, 'bench-compare', blueUrl, greenUrl, 10, true);
   const workers = (master: TrackedChild) => () => [master.pid, ...childPids(master.pid)];
   const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number): Variant => ({
     id,
@@ -235,6 +248,14 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
       () => [router.child.pid],
       router.child.pid,
     ),
+    variant(
+      'router-compare',
+      'saferoll router, metrics, mirror 10% compared',
+      `${router.dataUrl}/${compareSetup.endpoint}/score`,
+      compareSetup.key,
+      () => [router.child.pid],
+      router.child.pid,
+    ),
   ];
   for (const v of variants) {
     await checkVariant(v);
@@ -250,6 +271,8 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
   const metricsBefore = await router.admin.metricsText();
 
   const started = Date.now();
+  // Shadow comparison's cost: compared / plain mirror throughput, per round.
+  const compareVsMirror: number[] = [];
   for (let round = 0; round < opts.rounds; round++) {
     // Rotate the order each round so no variant always runs first or last.
     const order = variants.map((_, i) => variants[(i + round) % variants.length] as Variant);
@@ -277,6 +300,7 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
       v.vsDirect.push(rps / (byId.get('direct') ?? Number.NaN));
       v.vsNginx.push(rps / (byId.get('nginx') ?? Number.NaN));
     }
+    compareVsMirror.push((byId.get('router-compare') ?? Number.NaN) / (byId.get('router-mirror') ?? Number.NaN));
   }
   const elapsedS = (Date.now() - started) / 1000;
 
@@ -290,8 +314,13 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
     sumSamples(metricsAfter, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' }) -
     sumSamples(metricsBefore, 'saferoll_mirror_shed_total', { endpoint: 'bench-mirror' });
   const non2xx = delta({ endpoint: 'bench-mirror', traffic: 'live' }) - delta({ endpoint: 'bench-mirror', traffic: 'live', code: '200' });
+  // Proof that the comparison really ran: pairs by result, counted by the router itself.
+  const pairs = (result: string): number =>
+    sumSamples(metricsAfter, 'saferoll_shadow_pairs_total', { endpoint: 'bench-compare', result }) -
+    sumSamples(metricsBefore, 'saferoll_shadow_pairs_total', { endpoint: 'bench-compare', result });
+  const shadow = { ratio: median(compareVsMirror), match: pairs('match'), mismatch: pairs('mismatch'), shed: pairs('shed'), error: pairs('error') };
 
-  const report = renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx });
+  const report = renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx }, shadow);
   process.stdout.write(`\n${report}\n`);
   const file = path.join(OUT_DIR, 'router-overhead.md');
   await writeFile(file, `${report}\n`);
@@ -304,6 +333,7 @@ function renderReport(
   opts: ReturnType<typeof options>,
   elapsedS: number,
   mirror: { live: number; mirrored: number; shed: number; non2xx: number },
+  shadow: { ratio: number; match: number; mismatch: number; shed: number; error: number },
 ): string {
   const rows = variants.map((v) => [
     v.label,
@@ -365,6 +395,10 @@ function renderReport(
     `Mirror check (router counters, bench-mirror, measured rounds): ${fmt.int(mirror.live)} live, ${fmt.int(mirror.mirrored)} mirrored ` +
       `(${fmt.pct(mirror.live > 0 ? mirror.mirrored / mirror.live : Number.NaN)}), ${fmt.int(mirror.shed)} shed, ${fmt.int(mirror.non2xx)} live answers not 200 ` +
       `(the requests in flight when wrk closes its connections at the end of a run are hang-ups, counted apart in saferoll_client_aborts_total, not answers).`,
+    '',
+    `Shadow comparison (bench-compare: the 10% mirror's answers paired with blue's and compared as JSON, numbers within 0.01, the score booked for PSI): ` +
+      `throughput **${fmt.ratio(shadow.ratio)}** of the uncompared 10% mirror (median of per-round ratios; goal >= 0.90x). Pairs in the measured rounds: ` +
+      `${fmt.int(shadow.match)} match, ${fmt.int(shadow.mismatch)} mismatch, ${fmt.int(shadow.shed)} shed (over 64 in flight, or the mirror's own cap), ${fmt.int(shadow.error)} error.`,
   ].join('\n');
 }
 

@@ -1,13 +1,16 @@
 // `saferoll demo`: the project's main job on its embedded default. Starts the
 // local stack, puts a blue model server behind an endpoint under steady
 // traffic, and runs policies/quick.yaml twice: a good green is promoted, a
-// faulty one (slower and failing) is rolled back on its own.
+// faulty one (slower and failing) is rolled back on its own; then
+// policies/shadow-compare.yaml: a green as fast and error-free as blue whose
+// predictions differ is rolled back from the mirror step by the shadow gate.
 import path from 'node:path';
 import { loadPolicyFile } from '../policies/loader.js';
 import type { AdminClient } from '../router/client.js';
 import { waitSucceeded } from '../router/deployment-wait.js';
 import { projectRoot } from '../shared/project-root.js';
 import { rolloutWorkflowId } from '../workflows/messages.js';
+import type { Policy } from '../policies/types.js';
 import type { GreenSpec, RolloutResult } from '../workflows/types.js';
 import { EXIT, parseFlags, type Command } from './command.js';
 import { DemoLoad } from './demo-load.js';
@@ -28,7 +31,10 @@ const usage = `Usage: saferoll demo [--port 8080] [--admin-port 8081] [--tempora
 Starts the local stack (as saferoll dev), creates endpoint "${ENDPOINT}" with a blue
 sample model server under steady traffic (${REQUESTS_PER_SECOND} requests/s), and runs
 policies/quick.yaml twice: a good green is promoted to 100% and blue deleted;
-then a faulty green (slower and failing) is rolled back automatically.
+then a faulty green (slower and failing) is rolled back automatically. A
+third run (policies/shadow-compare.yaml) mirrors to a green as fast and
+error-free as blue whose predictions differ: the shadow comparison of its
+answers with blue's rolls it back before any client sees it.
 Writes each run's report (as saferoll report: md with its SVG chart, and
 html) under <state-dir>/reports, prints a summary, then keeps the stack up
 for a look at both runs in the Temporal UI until Ctrl-C (or stops at once
@@ -36,7 +42,7 @@ with --exit).
 
 Options:
 ${STACK_HELP}
-  --exit                stop the stack when the demo is done (exit 0 when both runs ended as expected)
+  --exit                stop the stack when the demo is done (exit 0 when every run ended as expected)
   -h, --help            this help`;
 
 interface RunSummary {
@@ -47,7 +53,7 @@ interface RunSummary {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run the demo: a good green promoted, a faulty one rolled back',
+  summary: 'run the demo: a good green promoted, a faulty one and one that predicts differently rolled back',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, { ...STACK_FLAGS, exit: { type: 'boolean' } });
@@ -56,8 +62,8 @@ export const demoCommand: Command = {
       return EXIT.ok;
     }
     const root = projectRoot();
-    const policyFile = path.join(root, 'policies/quick.yaml');
-    const policy = await loadPolicyFile(policyFile);
+    const policy = await loadPolicyFile(path.join(root, 'policies/quick.yaml'));
+    const shadowPolicy = await loadPolicyFile(path.join(root, 'policies/shadow-compare.yaml'));
     const quiet: string[] = [];
     const options = stackOptions(values, (line) => {
       // Keep the stack's own chatter out of the way; show it if something breaks.
@@ -93,12 +99,12 @@ export const demoCommand: Command = {
 
       const client = await session.temporal();
       const runs: RunSummary[] = [];
-      const rollout = async (label: string, green: GreenSpec, blueName: string): Promise<RolloutResult> => {
-        console.log(`=== ${label}: green "${green.name}" replaces "${blueName}" with policy ${policy.name}`);
+      const rollout = async (label: string, green: GreenSpec, blueName: string, runPolicy: Policy = policy): Promise<RolloutResult> => {
+        console.log(`=== ${label}: green "${green.name}" replaces "${blueName}" with policy ${runPolicy.name}`);
         const workflowId = rolloutWorkflowId(ENDPOINT);
         const handle = await startRollout(
           client,
-          { endpoint: ENDPOINT, policy, green, blue: blueName, policySource: 'quick.yaml' },
+          { endpoint: ENDPOINT, policy: runPolicy, green, blue: blueName, policySource: `${runPolicy.name}.yaml` },
           { summary: `demo: ${label}` },
         );
         console.log(`  ${session.workflowUrl(workflowId)}`);
@@ -135,6 +141,12 @@ export const demoCommand: Command = {
       const first = await rollout('run 1, a good green', modelServer('green-v2', { LATENCY_MS: '20' }), blue.name);
       const current = first.outcome === 'promoted' ? 'green-v2' : blue.name;
       await rollout('run 2, a faulty green (+300 ms, 30% errors)', modelServer('green-v3', { LATENCY_MS: '320', ERROR_RATE: '0.3' }), current);
+      await rollout(
+        'run 3, a green that predicts differently (as fast, no errors, scores +0.3)',
+        modelServer('green-v4', { LATENCY_MS: '20', PREDICTION_SHIFT: '0.3' }),
+        current,
+        shadowPolicy,
+      );
       await load.stop();
       load = undefined;
       printSummary(runs);
@@ -179,7 +191,17 @@ function printSummary(runs: RunSummary[]): void {
       console.log(`  ${phase.padEnd(12)} ${String(count.sent).padStart(6)} requests  ${String(count.failed).padStart(4)} client-visible errors`);
     const breach = breachToRollback(result);
     if (breach) console.log(`  green first received traffic → failing gate: ${breach.toGateS} s; → blue back at 100%: ${breach.toRollbackS} s`);
+    const shadow = shadowEvidence(result);
+    if (shadow) console.log(`  shadow mismatch ${shadow.share} (${shadow.pairs}); e.g. ${shadow.example}`);
   }
+}
+
+/** The shadow gate's mismatch share and the example pair its rollback reason quotes, when it decided. */
+function shadowEvidence(result: RolloutResult): { share: string; pairs: string; example: string } | undefined {
+  const check = result.lastGate?.checks.find((c) => c.metric === 'shadowMismatch' && c.phase === 'Failed');
+  const example = /; e\.g\. (.*)$/.exec(result.reason)?.[1];
+  if (!check || check.value === null || example === undefined) return undefined;
+  return { share: `${(check.value * 100).toFixed(1)}%`, pairs: check.note?.split(';')[0] ?? '', example };
 }
 
 /** Times from green's first traffic (the breach, for a faulty green) to the failing gate and to the rollback. */

@@ -1,9 +1,10 @@
 // `saferoll deployment ...`: the deployments behind an endpoint: create (from
-// upstream URLs or a command), inspect, scale, delete, read instance logs.
+// upstream URLs or a command), inspect, scale, delete, read instance logs and
+// the shadow comparison's mismatching pairs.
 import type { AdminClient } from '../router/client.js';
 import { waitProvisioned } from '../router/deployment-wait.js';
 import { LOG_LINES } from '../shared/contracts.js';
-import type { DeploymentView } from '../router/views.js';
+import type { DeploymentView, ShadowDiffsView } from '../router/views.js';
 import { EXIT, intFlag } from './command.js';
 import { commandGroup, listFlag, printJson, stringFlag, type FlagValues, type Subcommand } from './command-group.js';
 import { SOURCE_FLAGS, SOURCE_HELP, checkName, parseSource } from './deployment-source.js';
@@ -203,9 +204,49 @@ const logs: Subcommand = {
   },
 };
 
+const diffs: Subcommand = {
+  name: 'diffs',
+  synopsis: 'diffs <endpoint> <deployment>',
+  summary: "shadow comparison of a mirrored deployment: pairs by result and the last mismatching pairs (blue's answer vs this one's)",
+  args: [2, 2],
+  async run({ positionals, session, json }) {
+    const [endpoint, deployment] = names(positionals);
+    const view = await session.admin().shadowDiffs(endpoint, deployment);
+    if (json) printJson(view);
+    else console.log(shadowDiffsText(view));
+    return EXIT.ok;
+  },
+};
+
+/** Bodies are shown on one line each, cut here (`--json` has them as kept: up to 2 KiB). */
+const DIFF_BODY_CHARS = 240;
+
+export function shadowDiffsText(view: ShadowDiffsView): string {
+  const { match, mismatch, shed, error } = view.pairs;
+  const compared = match + mismatch;
+  const share = compared > 0 ? ` (${((100 * mismatch) / compared).toFixed(1)}% mismatch)` : '';
+  const lines = [
+    `shadow comparison of ${view.endpoint}/${view.deployment}: ${compared} pairs compared, ${match} match, ${mismatch} mismatch${share}; ${shed} shed, ${error} error`,
+  ];
+  if (compared + shed + error === 0) lines.push('  no pairs: the deployment has not been mirrored with a comparison (mirrorCompare) since the router started');
+  if (view.diffs.length > 0) lines.push('', `last ${view.diffs.length} mismatching pairs, newest first:`);
+  for (const diff of view.diffs) {
+    lines.push('', `${diff.at}  ${diff.method} ${diff.path}`, `  ${diff.reason}`);
+    for (const [side, answer] of [
+      ['blue ', diff.blue],
+      ['green', diff.green],
+    ] as const) {
+      const body = answer.body.replace(/\s*\n\s*/g, ' ');
+      const cut = body.length > DIFF_BODY_CHARS || answer.truncated;
+      lines.push(`  ${side} ${answer.status}: ${cut ? `${body.slice(0, DIFF_BODY_CHARS)}… (${answer.bytes} bytes)` : body}`);
+    }
+  }
+  return lines.join('\n');
+}
+
 export const deploymentCommand = commandGroup(
   'deployment',
-  "manage an endpoint's deployments: create, scale, delete, logs",
+  "manage an endpoint's deployments: create, scale, delete, logs, shadow diffs",
   'A deployment serves an endpoint with instanceCount instances: upstream URLs that already\nrun, or a command the router starts per instance on a free loopback port (env PORT),\nwaits for, restarts on crash and stops on delete.',
-  [create, show, list, scale, remove, logs],
+  [create, show, list, scale, remove, logs, diffs],
 );

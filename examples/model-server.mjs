@@ -11,6 +11,9 @@
 //   MODEL_ACCURACY        the model-quality gauge GET /metrics exports as model_accuracy,
 //                         0..1 (default 0.95); lower it to play a model that answers
 //                         fast and without errors but wrongly
+//   PREDICTION_SHIFT      added to every score (kept within 0..1; default 0): a model as
+//                         fast and error-free as another whose predictions differ, which
+//                         only shadow comparison sees (also `predictionShift` in /_control)
 import { createServer } from 'node:http';
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
@@ -20,7 +23,12 @@ const env = process.env;
 const version = env.MODEL_VERSION || 'v1';
 const readyAt = Date.now() + numberFrom(env.READY_DELAY_MS, 0);
 const crashAfter = numberFrom(env.CRASH_AFTER_REQUESTS, 0);
-const settings = { latencyMs: numberFrom(env.LATENCY_MS, 0), errorRate: numberFrom(env.ERROR_RATE, 0), accuracy: numberFrom(env.MODEL_ACCURACY, 0.95) };
+const settings = {
+  latencyMs: numberFrom(env.LATENCY_MS, 0),
+  errorRate: numberFrom(env.ERROR_RATE, 0),
+  accuracy: numberFrom(env.MODEL_ACCURACY, 0.95),
+  predictionShift: numberFrom(env.PREDICTION_SHIFT, 0),
+};
 
 let scored = 0;
 // Errors come from an accumulator, not from Math.random: ERROR_RATE=0.1 fails
@@ -46,11 +54,12 @@ function control(req, res, body) {
     } catch {
       return send(res, 400, { error: 'body must be JSON' });
     }
-    for (const key of ['latencyMs', 'errorRate', 'accuracy']) {
+    for (const key of ['latencyMs', 'errorRate', 'accuracy', 'predictionShift']) {
       if (update[key] === undefined) continue;
       const share = key === 'errorRate' || key === 'accuracy';
-      if (typeof update[key] !== 'number' || update[key] < 0 || (share && update[key] > 1)) {
-        return send(res, 400, { error: `${key} must be a number${share ? ' in 0..1' : ' >= 0'}` });
+      const shift = key === 'predictionShift';
+      if (typeof update[key] !== 'number' || (shift ? Math.abs(update[key]) > 1 : update[key] < 0) || (share && update[key] > 1)) {
+        return send(res, 400, { error: `${key} must be a number${share ? ' in 0..1' : shift ? ' in -1..1' : ' >= 0'}` });
       }
       settings[key] = update[key];
     }
@@ -84,14 +93,20 @@ function score(res, body) {
   const fail = errorCredit >= 1 - 1e-9;
   if (fail) errorCredit -= 1;
   const answer = () => {
-    const payload = fail
-      ? { error: 'injected failure', version, pid: process.pid }
-      : { score: Math.round((1000 * body.length) / (body.length + 100)) / 1000, version, pid: process.pid };
+    const payload = fail ? { error: 'injected failure', version, pid: process.pid } : { score: prediction(body), version, pid: process.pid };
     // Exit only once the answer is flushed, so the client still gets it.
     send(res, fail ? 500 : 200, payload, crash ? () => process.exit(1) : undefined);
   };
   if (settings.latencyMs > 0) setTimeout(answer, settings.latencyMs);
   else answer();
+}
+
+// Deterministic in the request (its size), so two servers with the same
+// settings answer a request alike and shadow comparison can tell them apart
+// only by predictionShift.
+function prediction(body) {
+  const base = body.length / (body.length + 100) + settings.predictionShift;
+  return Math.round(1000 * Math.min(1, Math.max(0, base))) / 1000;
 }
 
 const server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 // A policy in one line, for the CLI and the workflow's details in the
 // Temporal UI: the steps in order, then the gates.
 
-import type { CustomMetric, Policy, PolicyStep } from './types.js';
+import type { CustomMetric, MirrorCompare, Policy, PolicyStep } from './types.js';
 import { formatDuration, formatRate } from './units.js';
 
 /**
@@ -21,8 +21,9 @@ export function describeStep(step: PolicyStep): string {
     case 'smoke':
       return `smoke ×${step.requests}`;
     case 'mirror':
+      return `mirror ${step.percent}% ${formatDuration(step.forMs)}${step.compare ? ` ${describeCompare(step.compare)}` : ''}`;
     case 'traffic':
-      return `${step.kind} ${step.percent}% ${formatDuration(step.forMs)}`;
+      return `traffic ${step.percent}% ${formatDuration(step.forMs)}`;
     case 'approval':
       return step.timeoutMs === undefined ? 'approval' : `approval ≤${formatDuration(step.timeoutMs)}`;
     case 'deleteBlue':
@@ -48,6 +49,14 @@ function describeGates({ slo, baseline, analysis }: Policy): string {
   const custom = (analysis.metrics ?? []).map(describeCustomMetric);
   if (custom.length > 0) text += `, custom ${custom.join(' ')}`;
   return text;
+}
+
+/** `(compare mismatch≤1% PSI≤0.2, min 100 pairs)` */
+function describeCompare(compare: MirrorCompare): string {
+  const limits: string[] = [];
+  if (compare.maxMismatch !== undefined) limits.push(`mismatch≤${formatRate(compare.maxMismatch)}`);
+  if (compare.maxPsi !== undefined) limits.push(`PSI≤${compare.maxPsi}`);
+  return `(compare ${limits.join(' ')}, min ${compare.minPairs} pairs)`;
 }
 
 /** `accuracy[prometheus]≥0.92,drop≤0.01` */

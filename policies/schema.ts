@@ -33,7 +33,10 @@
 //     smoke: {requests [5] 1..1000, path [/] starting with /, method [POST] any case,
 //             body [none], headers [{}] text values, expectStatus [200] 100..599, timeout [5s]}
 //                             direct requests to green; before any mirror or traffic step
-//     mirror: {percent 1..50, for}                copies of live traffic; before any traffic step
+//     mirror: {percent 1..50, for, compare}       copies of live traffic; before any traffic step;
+//                                                 compare [none]: shadow comparison (compare-schema.ts): json {ignore,
+//                                                 numeric {tolerance | relative}, labels}, bytes, status, maxMismatch,
+//                                                 distribution {path, maxPsi}, minPairs [100]
 //     traffic: {percent 1..100, for}              live traffic to green; never decreasing
 //     approval: {timeout [none = wait forever]}   a manual gate
 //     deleteBlue: {after [0s]}                    at most once, last, after a traffic step of 100;
@@ -58,6 +61,7 @@ import {
   MIN_CONTROLLER_LOSS_TIMEOUT_MS,
   defaultControllerLossTimeoutMs,
 } from './controller-loss.js';
+import { compareSchema } from './compare-schema.js';
 import { DEFAULT_CONSECUTIVE_ERROR_LIMIT } from './custom-metric-limits.js';
 import { consecutiveErrorLimitSchema, metricsSchema, metricsSourceSchema } from './metrics-schema.js';
 import { notificationsSchema } from './notifications-schema.js';
@@ -331,9 +335,23 @@ const stepBodySchemas: { [K in PolicyStepKind]: z.ZodType<StepOf<K>, unknown> } 
       timeoutMs: timeout,
     })),
   mirror: z
-    .strictObject({ percent: percent(50, ' (the router mirrors at most 50%)'), for: duration(1) })
-    .transform((s) => ({ kind: 'mirror' as const, percent: s.percent, forMs: s.for })),
-  traffic: z.strictObject({ percent: percent(100, ''), for: duration(1) }).transform((s) => ({ kind: 'traffic' as const, percent: s.percent, forMs: s.for })),
+    .strictObject({ percent: percent(50, ' (the router mirrors at most 50%)'), for: duration(1), compare: compareSchema.optional() })
+    // No compare, no key: such a step is the same data as before shadow comparison existed.
+    .transform((s) => ({ kind: 'mirror' as const, percent: s.percent, forMs: s.for, ...(s.compare === undefined ? {} : { compare: s.compare }) })),
+  traffic: z
+    .strictObject({ percent: percent(100, ''), for: duration(1), compare: z.unknown().optional() })
+    .check((ctx) => {
+      if (ctx.value.compare === undefined) return;
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.compare,
+        path: ['compare'],
+        params: { at: 'key' },
+        message:
+          "compare belongs on a mirror step: a traffic step's green answers reach clients, and there is no blue answer to the same request to compare with",
+      });
+    })
+    .transform((s) => ({ kind: 'traffic' as const, percent: s.percent, forMs: s.for })),
   approval: z
     .strictObject({ timeout: duration(1).optional() })
     .transform((s) => ({ kind: 'approval' as const, ...(s.timeout === undefined ? {} : { timeoutMs: s.timeout }) })),

@@ -2,6 +2,7 @@
 // workflow's input, so it holds numbers and strings only (durations in ms,
 // rates as fractions) and this file imports types only: workflow code can use
 // it without pulling in zod or yaml.
+import type { ShadowCompareSpec } from '../shared/shadow-compare.js';
 import type { NotificationTarget } from './notification-types.js';
 
 export interface Policy {
@@ -60,6 +61,20 @@ export interface WebMetricSource {
   body?: unknown;
 }
 
+/**
+ * A mirror step's shadow comparison: what the router compares (`spec`, its
+ * admin API's mirrorCompare) and the gate's limits on the pairs.
+ */
+export interface MirrorCompare {
+  spec: ShadowCompareSpec;
+  /** Highest acceptable share of compared pairs that mismatch (with json, bytes or status). */
+  maxMismatch?: number;
+  /** Highest acceptable PSI of green's scores against blue's (with spec.distribution). */
+  maxPsi?: number;
+  /** Compared pairs needed before the comparison can pass (and before a point estimate can fail it). */
+  minPairs: number;
+}
+
 /** What a failed gate does. */
 export interface OnFailure {
   /**
@@ -86,7 +101,7 @@ export type PolicyStep =
       expectStatus: number;
       timeoutMs: number;
     }
-  | { kind: 'mirror'; percent: number; forMs: number }
+  | { kind: 'mirror'; percent: number; forMs: number; compare?: MirrorCompare }
   | { kind: 'traffic'; percent: number; forMs: number }
   | { kind: 'approval'; timeoutMs?: number }
   | { kind: 'deleteBlue'; afterMs: number };

@@ -101,6 +101,9 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     const lines = linesParam(query.get('lines'));
     sendJson(res, 200, { lines: await registry.deploymentLogs(endpointName(ep), deploymentName(name), lines) });
   });
+  on('GET', '/v1/endpoints/:p/deployments/:p/shadow-diffs', async (_req, res, [ep, name]) =>
+    sendJson(res, 200, registry.shadowDiffs(endpointName(ep), deploymentName(name))),
+  );
 
   return (req, res) => {
     handle(req, res).catch((err: unknown) => {

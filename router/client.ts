@@ -6,7 +6,7 @@ import type { TargetGroup } from './prometheus-targets.js';
 import type { MirrorMap, TrafficMap } from '../shared/contracts.js';
 import { SaferollError, type ErrorCode } from '../shared/errors.js';
 import type { DeploymentPutBody, EndpointPatchBody, EndpointPutBody } from './schemas.js';
-import type { DeploymentView, EndpointKeys, EndpointView } from './views.js';
+import type { DeploymentView, EndpointKeys, EndpointView, ShadowDiffsView } from './views.js';
 
 export interface AdminClientOptions {
   /** e.g. http://127.0.0.1:8081 */
@@ -80,9 +80,17 @@ export class AdminClient {
   deploymentLogs(endpoint: string, name: string, lines = 100): Promise<string[]> {
     return this.call<{ lines: string[] }>('GET', `/v1/endpoints/${enc(endpoint)}/deployments/${enc(name)}/logs?lines=${lines}`).then((r) => r.lines);
   }
+  /** The deployment's shadow comparison: pairs by result and its last mismatching pairs. */
+  shadowDiffs(endpoint: string, name: string): Promise<ShadowDiffsView> {
+    return this.call('GET', `/v1/endpoints/${enc(endpoint)}/deployments/${enc(name)}/shadow-diffs`);
+  }
   /** Prometheus HTTP service discovery: the router and every instance of a deployment with a metricsPath. */
   prometheusTargets(): Promise<TargetGroup[]> {
     return this.call('GET', '/v1/prometheus/targets');
+  }
+  /** One endpoint's series (`/metrics?endpoint=`): what a gate reads from the routing core. */
+  async endpointMetricsText(endpoint: string): Promise<string> {
+    return this.call<string>('GET', `/metrics?endpoint=${enc(endpoint)}`, undefined, 'text');
   }
   /** The router's Prometheus exposition text. */
   async metricsText(): Promise<string> {

@@ -14,6 +14,7 @@ import type { TrafficKind } from './metrics.js';
 import { MirrorHandler, ProxyHandler } from './proxy-handlers.js';
 import type { DeploymentTarget, RouteTable } from './route-table.js';
 import { bearerToken, matchesAny } from './secret-compare.js';
+import { ShadowPair, type ShadowSetup } from './shadow/shadow-pair.js';
 
 // Never forwarded: connection-level headers (RFC 9110 §7.6.1), the client's
 // saferoll key, and our routing headers.
@@ -42,6 +43,7 @@ const SMALL_BODY_BYTES = 64 * 1024;
 const NO_ENDPOINT_DIGESTS = [randomBytes(32), randomBytes(32)];
 const UNAUTHORIZED = new SaferollError('SAFEROLL_E_UNAUTHORIZED', 'missing or invalid endpoint key (Authorization: Bearer <key>)');
 const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer' };
+const MIRROR_UNAVAILABLE = { result: 'error', reason: 'green had no ready instance' } as const;
 
 export interface DataPlaneOptions {
   routes: () => RouteTable;
@@ -49,12 +51,15 @@ export interface DataPlaneOptions {
   upstreamTimeoutMs: number;
   /** Mirror copies in flight beyond this are shed (and counted), never queued. */
   maxMirrorInFlight: number;
+  /** Shadow pairs (each holding up to two 64 KiB answers) in flight beyond this are shed (and counted), never queued. */
+  maxShadowPairsInFlight: number;
   connectionsPerInstance: number;
 }
 
 export class DataPlane {
   private readonly pools = new Map<string, Pool>();
   private mirrorInFlight = 0;
+  private pairsInFlight = 0;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -182,13 +187,14 @@ export class DataPlane {
     // is streamed and its mirror copy shed, so memory stays bounded).
     if (mirror && !(length >= 0 && length <= SMALL_BODY_BYTES)) {
       mirror.mirrorShed.inc();
+      routes.shadow?.metrics.shed();
       mirror = undefined;
     }
     if (smallBody) {
       readRawBody(req)
         .then((body) => {
           request.body = body;
-          if (mirror) this.sendMirror(mirror, request);
+          if (mirror) this.sendMirror(mirror, request, routes.shadow, handler);
           this.pool(instance).dispatch(request, handler);
         })
         .catch(() => handler.onClientBodyError());
@@ -198,27 +204,46 @@ export class DataPlane {
       request.body = req;
       req.once('end', handler.onBodyEnd);
     }
-    if (mirror) this.sendMirror(mirror, request);
+    if (mirror) this.sendMirror(mirror, request, routes.shadow, handler);
     this.pool(instance).dispatch(request, handler);
   }
 
   // Fire and forget: the client's answer never waits for or sees the mirror.
-  private sendMirror(target: DeploymentTarget, request: Dispatcher.DispatchOptions): void {
+  // With a comparison, blue's handler copies its answer into a pair that is
+  // judged once both answers are in; beyond the pair cap the copy is still
+  // sent and measured, only not compared.
+  private sendMirror(target: DeploymentTarget, request: Dispatcher.DispatchOptions, shadow: ShadowSetup | undefined, blue: ProxyHandler): void {
     if (this.mirrorInFlight >= this.options.maxMirrorInFlight) {
       target.mirrorShed.inc();
+      shadow?.metrics.shed();
       return;
     }
     const instance = target.pickInstance();
     if (!instance) {
       target.metrics.mirror.record(503, 0);
+      shadow?.metrics.book(MIRROR_UNAVAILABLE);
       return;
     }
+    let pair: ShadowPair | undefined;
+    if (shadow) {
+      if (this.pairsInFlight >= this.options.maxShadowPairsInFlight) {
+        shadow.metrics.shed();
+      } else {
+        this.pairsInFlight++;
+        pair = new ShadowPair(shadow, request.method, request.path, this.releasePair);
+        blue.pair = pair;
+      }
+    }
     this.mirrorInFlight++;
-    this.pool(instance).dispatch({ ...request }, new MirrorHandler(target, this.releaseMirror));
+    this.pool(instance).dispatch({ ...request }, new MirrorHandler(target, this.releaseMirror, pair));
   }
 
   private readonly releaseMirror = (): void => {
     this.mirrorInFlight--;
+  };
+
+  private readonly releasePair = (): void => {
+    this.pairsInFlight--;
   };
 
   private pool(origin: string): Pool {

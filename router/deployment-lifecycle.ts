@@ -54,6 +54,7 @@ export class DeploymentLifecycle {
           direct: metrics.forTraffic(endpoint, name, 'direct'),
         },
         metrics.shedCounter(endpoint, name),
+        metrics.forShadow(endpoint, name),
       ),
     );
     provider.onChange(() => this.recordInstances(key, provider));
@@ -93,6 +94,7 @@ export class DeploymentLifecycle {
     if (target) {
       for (const metrics of Object.values(target.metrics)) metrics.remove();
       target.mirrorShed.remove();
+      target.shadow.remove();
     }
     this.targetsByKey.delete(key);
     await this.changes.apply((next) => {

@@ -5,6 +5,8 @@
 // what is not booked per request: the process and Node.js metrics, and the
 // guard firings (router/guard-timers.ts), in `registry`.
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { header, labelText } from './metric-text.js';
+import { ShadowMetrics, shadowFamilies } from './shadow/shadow-metrics.js';
 
 export type TrafficKind = 'live' | 'mirror' | 'direct';
 
@@ -15,9 +17,6 @@ export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0
 // As prom-client's default metric computes it.
 const PROCESS_START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 
-// The family headers as prom-client writes them (help escaped as it escapes it).
-const header = (name: string, type: 'counter' | 'histogram' | 'gauge', help: string): string =>
-  `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}`;
 const REQUESTS_HEADER = header(
   'saferoll_requests_total',
   'counter',
@@ -38,13 +37,6 @@ const PROCESS_START_BLOCK = `${header('process_start_time_seconds', 'gauge', 'St
 
 // prom-client writes the bucket bound first, then the series' own labels.
 const BUCKET_PREFIXES = DURATION_BUCKETS_SECONDS.map((le) => `saferoll_request_duration_seconds_bucket{le="${le}",`);
-
-/** `name="value",…` in the order given, values escaped as prom-client escapes them. */
-function labelText(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
-    .join(',');
-}
 
 /**
  * The series of one deployment for one kind of traffic. Lives as long as the
@@ -167,6 +159,7 @@ export class RouterMetrics {
   // Every series /metrics renders, in the order they were made.
   private readonly traffic = new Set<TrafficMetrics>();
   private readonly shed = new Set<MirrorShedCounter>();
+  private readonly shadow = new Set<ShadowMetrics>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -180,10 +173,15 @@ export class RouterMetrics {
     return new MirrorShedCounter(endpoint, deployment, this.shed);
   }
 
+  /** The shadow comparison series of a mirrored deployment (shadow/shadow-metrics.ts). */
+  forShadow(endpoint: string, deployment: string): ShadowMetrics {
+    return new ShadowMetrics(endpoint, deployment, this.shadow);
+  }
+
   /** Only these series (one endpoint's), plus the process start time that tells a restart. */
-  renderSeries(series: readonly TrafficMetrics[]): string {
+  renderSeries(series: readonly TrafficMetrics[], shadow: readonly ShadowMetrics[] = []): string {
     const { requests, duration, aborts } = trafficFamilies(series);
-    return `${requests}\n\n${duration}\n\n${aborts}\n\n${PROCESS_START_BLOCK}\n`;
+    return `${requests}\n\n${duration}\n\n${aborts}\n\n${shadowFamilies(shadow)}${PROCESS_START_BLOCK}\n`;
   }
 
   contentType(): string {
@@ -194,6 +192,6 @@ export class RouterMetrics {
   async render(): Promise<string> {
     const { requests, duration, aborts } = trafficFamilies(this.traffic);
     const shed = family(MIRROR_SHED_HEADER, this.shed, (s, lines) => s.render(lines));
-    return `${requests}\n\n${duration}\n\n${shed}\n\n${aborts}\n\n${await this.registry.metrics()}`;
+    return `${requests}\n\n${duration}\n\n${shed}\n\n${aborts}\n\n${shadowFamilies(this.shadow)}${await this.registry.metrics()}`;
   }
 }

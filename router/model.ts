@@ -4,6 +4,7 @@
 // JSON data handed to its provider, a null-prototype object: a name such as
 // "constructor" or "__proto__" can never reach the language's own objects.
 import type { DeploymentSource } from '../shared/contracts.js';
+import type { ShadowCompareSpec } from '../shared/shadow-compare.js';
 import type { InstanceRecord } from './providers/provider.js';
 
 export type ProvisioningState = 'Creating' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleting';
@@ -39,6 +40,8 @@ export interface EndpointRecord {
   traffic: Map<string, number>;
   /** deployment -> percent of requests copied to it; at most one entry. */
   mirrorTraffic: Map<string, number>;
+  /** How the mirror deployment's answers are compared with blue's (shadow comparison); none: dropped unread. */
+  mirrorCompare?: ShadowCompareSpec | undefined;
   /** The controller's guard lease (guard-lease.ts), while held and after it fired. */
   guard?: GuardRecord | undefined;
   createdAt: string;

@@ -11,6 +11,7 @@ import { SaferollError } from '../shared/errors.js';
 import { connectionNamedHeaders, sendError } from './http-util.js';
 import type { TrafficKind } from './metrics.js';
 import type { DeploymentTarget } from './route-table.js';
+import type { ShadowPair } from './shadow/shadow-pair.js';
 
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-connection']);
 
@@ -36,6 +37,8 @@ const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-
 /** Proxies one client request; books exactly one answer or one client abort. */
 export class ProxyHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
+  /** Set when this request was mirrored with a comparison: blue's answer is copied into it as it streams to the client. */
+  pair: ShadowPair | undefined = undefined;
   private status = 502;
   private finished = false;
   /** Events still to come before the request is fully sent (see above). */
@@ -45,6 +48,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   private seconds = -1;
   private readonly onClientClose = (): void => {
     if (this.finished) return;
+    this.endPair(0); // the answer was not passed on whole: nothing to compare
     // The client left: stop the upstream request too. After the answer's
     // headers the deployment did answer, so that answer is booked; before,
     // there is no answer to judge.
@@ -84,6 +88,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.finished) return;
+    this.pair?.blue.add(chunk);
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', this.onDrain);
@@ -94,6 +99,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.res.end();
     this.finish();
+    // Compared (when green's answer is in too) only after the client's answer is handed on.
+    this.endPair(this.status);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -123,6 +130,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
       );
     }
     this.finish();
+    this.endPair(this.status);
   }
 
   /** The client's body could not be read whole (it hung up mid-upload) before anything was sent upstream. */
@@ -130,6 +138,13 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.abandon();
     this.res.destroy();
+  }
+
+  private endPair(status: number): void {
+    const pair = this.pair;
+    if (pair === undefined) return;
+    this.pair = undefined;
+    pair.blueEnd(status);
   }
 
   private sent(): void {
@@ -147,6 +162,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
    * would fail a healthy deployment that slow uploaders abandon.
    */
   private abandon(): void {
+    this.endPair(0);
     this.close();
     if (this.unsent === 0) this.target.metrics[this.kind].recordClientAbort();
   }
@@ -163,7 +179,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Sends a mirror copy and only measures its answer, which is dropped. Timed as ProxyHandler times a whole body. */
+/**
+ * Sends a mirror copy and measures its answer, which is dropped, or, with a
+ * pair, copied for comparison with blue's. Timed as ProxyHandler times a whole body.
+ */
 export class MirrorHandler implements Dispatcher.DispatchHandler {
   private status = 502;
   private sentAt = -1;
@@ -172,6 +191,7 @@ export class MirrorHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly target: DeploymentTarget,
     private readonly done: () => void,
+    private readonly pair: ShadowPair | undefined,
   ) {}
 
   onRequestStart(): void {
@@ -185,8 +205,9 @@ export class MirrorHandler implements Dispatcher.DispatchHandler {
     this.seconds = this.elapsed();
   }
 
-  onResponseData(): void {
-    // The mirror's answer never reaches anyone.
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // The mirror's answer never reaches a client.
+    this.pair?.green.add(chunk);
   }
 
   onResponseEnd(): void {
@@ -206,6 +227,7 @@ export class MirrorHandler implements Dispatcher.DispatchHandler {
   private finish(): void {
     this.target.metrics.mirror.record(this.status, Math.max(this.seconds, 0));
     this.done();
+    this.pair?.greenEnd(this.status);
   }
 }
 

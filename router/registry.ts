@@ -20,7 +20,7 @@ import type { DeploymentPut, EndpointPatch, EndpointPut } from './schemas.js';
 import { StateChanges } from './state-changes.js';
 import { StateStore } from './state-store.js';
 import { checkTrafficRules, withoutZeros } from './traffic-rules.js';
-import { deploymentView, endpointView, type DeploymentView, type EndpointKeys, type EndpointView } from './views.js';
+import { deploymentView, endpointView, type DeploymentView, type EndpointKeys, type EndpointView, type ShadowDiffsView } from './views.js';
 
 export class Registry {
   private table: RouteTable = new Map();
@@ -101,6 +101,7 @@ export class Registry {
       checkTrafficRules(traffic, mirrorTraffic, (d) => next.deployments.get(deploymentKey(name, d)), endpoint);
       endpoint.traffic = withoutZeros(traffic);
       endpoint.mirrorTraffic = withoutZeros(mirrorTraffic);
+      if (body.mirrorCompare !== undefined) endpoint.mirrorCompare = body.mirrorCompare ?? undefined;
       if (body.description !== undefined) endpoint.description = body.description;
       if (body.tags !== undefined) endpoint.tags = body.tags;
       endpoint.updatedAt = new Date().toISOString();
@@ -122,8 +123,11 @@ export class Registry {
   /** The endpoint's own series in the Prometheus text format (what a rollout gate reads). */
   endpointMetrics(name: string): string {
     this.endpoint(this.state, name);
-    const series = [...this.lifecycle.targets.values()].filter((t) => t.endpoint === name).flatMap((t) => Object.values(t.metrics));
-    return this.options.metrics.renderSeries(series);
+    const targets = [...this.lifecycle.targets.values()].filter((t) => t.endpoint === name);
+    return this.options.metrics.renderSeries(
+      targets.flatMap((t) => Object.values(t.metrics)),
+      targets.map((t) => t.shadow),
+    );
   }
 
   getKeys(name: string): EndpointKeys {
@@ -233,6 +237,16 @@ export class Registry {
     this.deployment(this.state, endpoint, name);
     const provider = this.lifecycle.provider(deploymentKey(endpoint, name));
     return provider ? provider.logs(lines) : [];
+  }
+
+  /** The deployment's shadow comparison: pairs by result and the last mismatching pairs (in memory: a restart forgets them). */
+  shadowDiffs(endpoint: string, name: string): ShadowDiffsView {
+    this.deployment(this.state, endpoint, name);
+    const target = this.lifecycle.targets.get(deploymentKey(endpoint, name));
+    const pairs = { match: 0, mismatch: 0, shed: 0, error: 0 };
+    if (!target) return { endpoint, deployment: name, pairs, diffs: [] };
+    for (const result of ['match', 'mismatch', 'shed', 'error'] as const) pairs[result] = target.shadow.count(result);
+    return { endpoint, deployment: name, pairs, diffs: target.shadowDiffs.list() };
   }
 
   /** Stops (or, with `detach`, leaves running for re-adoption) every instance. */

@@ -4,10 +4,15 @@
 // so a request sees either the old table or the new one, never a mix.
 import type { DeploymentProvider } from './providers/provider.js';
 import type { MirrorShedCounter, TrafficKind, TrafficMetrics } from './metrics.js';
+import { ShadowDiffs } from './shadow/shadow-diffs.js';
+import type { ShadowSetup } from './shadow/shadow-pair.js';
+import type { ShadowMetrics } from './shadow/shadow-metrics.js';
 
 /** A deployment as the data plane sees it; lives as long as the deployment. */
 export class DeploymentTarget {
   private nextInstance = 0;
+  /** The last mismatching pairs while this deployment was mirrored with a comparison; kept as long as the deployment. */
+  readonly shadowDiffs = new ShadowDiffs();
 
   constructor(
     readonly endpoint: string,
@@ -15,6 +20,7 @@ export class DeploymentTarget {
     readonly provider: DeploymentProvider,
     readonly metrics: Record<TrafficKind, TrafficMetrics>,
     readonly mirrorShed: MirrorShedCounter,
+    readonly shadow: ShadowMetrics,
   ) {}
 
   /** Round-robin over the ready instances; undefined when none is ready. */
@@ -60,6 +66,8 @@ export class EndpointRoutes {
     readonly mirror: { target: DeploymentTarget; percent: number } | undefined,
     readonly byName: ReadonlyMap<string, DeploymentTarget>,
     private readonly counters: SplitCounters = { live: 0, mirror: 0 },
+    /** How the mirror's answers are paired with blue's and judged; undefined: they are dropped unread. */
+    readonly shadow: ShadowSetup | undefined = undefined,
   ) {
     let upTo = 0;
     this.live = [];

@@ -8,6 +8,7 @@ import { ENV_NAME_PATTERN, METRICS_PATH, NAME_PATTERN, NAME_RULE, type Deploymen
 import { SaferollError } from '../shared/errors.js';
 import { isReservedKey, nullPrototypeDict, reservedKeyMessage } from '../shared/reserved-keys.js';
 import { guardTtlProblem, type GuardRelease, type GuardRequest } from './guard-lease.js';
+import { compareSpec } from './shadow/compare-schema.js';
 
 /** Paths of the data plane's own: an endpoint of that name could never be reached. */
 const RESERVED_ENDPOINT_NAMES: ReadonlySet<string> = new Set(['healthz', 'metrics']);
@@ -158,6 +159,8 @@ const guardRequest = z
 export const endpointPatchBody = z.strictObject({
   traffic: percentMap.optional(),
   mirrorTraffic: percentMap.optional(),
+  // Shadow comparison of the mirror's answers with blue's; null turns it off.
+  mirrorCompare: compareSpec.nullable().optional(),
   guard: guardRequest.nullable().optional(),
   description: z.string().max(1024).optional(),
   tags: tags.optional(),

@@ -24,6 +24,8 @@ export interface RouterOptions {
   readinessTimeoutMs?: number;
   stopGraceMs?: number;
   maxMirrorInFlight?: number;
+  /** Shadow comparison pairs in flight beyond this are shed (default 64: at most 8 MiB of copied answers). */
+  maxShadowPairsInFlight?: number;
   drainTimeoutMs?: number;
   /**
    * `namespaces` (default): process instances cannot see the state dir or the
@@ -75,6 +77,7 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
     routes: registry.routes,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
     maxMirrorInFlight: options.maxMirrorInFlight ?? 256,
+    maxShadowPairsInFlight: options.maxShadowPairsInFlight ?? 64,
     connectionsPerInstance: 256,
   });
   late.plane = plane;

@@ -20,6 +20,7 @@ import {
   tags,
   upstreamsSource,
 } from './schemas.js';
+import { compareSpec } from './shadow/compare-schema.js';
 import { trafficViolation } from './traffic-rules.js';
 
 // The provider owns what it records to re-adopt an instance: these fields are
@@ -55,6 +56,7 @@ const endpointRecord = z.strictObject({
   keys: z.strictObject({ primary: z.string().min(1), secondary: z.string().min(1) }),
   traffic: percentMap,
   mirrorTraffic: percentMap,
+  mirrorCompare: compareSpec.optional(),
   guard: guardRecord.optional(),
   createdAt: timestamp,
   updatedAt: timestamp,

@@ -3,9 +3,12 @@
 // turn into JSON.
 import type { MirrorMap, TrafficMap } from '../shared/contracts.js';
 import { nullPrototypeDict } from '../shared/reserved-keys.js';
+import type { ShadowCompareSpec } from '../shared/shadow-compare.js';
 import { guardView, type GuardView } from './guard-lease.js';
 import type { DeploymentRecord, EndpointRecord, ProvisioningState } from './model.js';
 import type { DeploymentProvider, InstanceView } from './providers/provider.js';
+import type { ShadowDiff } from './shadow/shadow-diffs.js';
+import type { ShadowResult } from './shadow/shadow-metrics.js';
 
 export interface EndpointView {
   name: string;
@@ -14,6 +17,8 @@ export interface EndpointView {
   tags: Record<string, string>;
   traffic: TrafficMap;
   mirrorTraffic: MirrorMap;
+  /** How the mirror's answers are compared with blue's, when they are. */
+  mirrorCompare?: ShadowCompareSpec | undefined;
   /** The guard lease, while held or after it fired. */
   guard?: GuardView | undefined;
   /** Path of the endpoint on the data plane. */
@@ -35,6 +40,15 @@ export interface DeploymentView {
   updatedAt: string;
 }
 
+/** GET .../shadow-diffs: a deployment's shadow comparison so far and its last mismatching pairs (newest first). */
+export interface ShadowDiffsView {
+  endpoint: string;
+  deployment: string;
+  /** Pairs by result since the deployment was created. */
+  pairs: Record<ShadowResult, number>;
+  diffs: ShadowDiff[];
+}
+
 export interface EndpointKeys {
   primaryKey: string;
   secondaryKey: string;
@@ -48,6 +62,7 @@ export function endpointView(record: EndpointRecord): EndpointView {
     tags: nullPrototypeDict(record.tags),
     traffic: nullPrototypeDict(record.traffic),
     mirrorTraffic: nullPrototypeDict(record.mirrorTraffic),
+    mirrorCompare: record.mirrorCompare,
     guard: guardView(record.guard),
     scoringPath: `/${record.name}/`,
     createdAt: record.createdAt,

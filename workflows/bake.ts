@@ -10,16 +10,19 @@ import { act } from './activity-options.js';
 import { holdOrRollBack, resumeHold } from './failure-hold.js';
 import { withCustomMetrics } from './custom-metrics.js';
 import { judgeTick, tickVerdict } from './gate-decision.js';
+import type { MirrorCompare } from '../policies/types.js';
+import { shadowWindowStart, withShadowComparison } from './shadow-comparison.js';
 import type { RolloutContext } from './rollout-context.js';
 import { StepFailure } from './step-failure.js';
 import type { BakeProgress } from './types.js';
 
-export async function bake(ctx: RolloutContext, stepIndex: number, forMs: number, greenTraffic: 'live' | 'mirror'): Promise<void> {
+export async function bake(ctx: RolloutContext, stepIndex: number, forMs: number, greenTraffic: 'live' | 'mirror', compare?: MirrorCompare): Promise<void> {
   const { endpoint, green, policy, status, control, tracker } = ctx;
   let progress: BakeProgress | undefined = ctx.takeCarriedBake(stepIndex);
   if (!progress) {
     const start = await act('gate window start: read metrics').snapshotMetrics(endpoint, policy.analysis.source);
-    progress = { stepIndex, elapsedMs: 0, stepStart: start, lastTick: start };
+    const shadowStart = await shadowWindowStart(ctx, compare);
+    progress = { stepIndex, elapsedMs: 0, stepStart: start, lastTick: start, ...(shadowStart === undefined ? {} : { shadowStart }) };
   }
   const baked = progress;
   const carry = () => ({ bake: baked });
@@ -48,7 +51,8 @@ export async function bake(ctx: RolloutContext, stepIndex: number, forMs: number
       if (!status.paused) progress.elapsedMs += Date.now() - tickStart;
       progress.lastTick = measured.snapshot;
       const judged = judgeTick(ctx.rules, measured.windows, Date.now()).report;
-      const report = await withCustomMetrics(ctx, judged, progress.stepStart, measured.snapshot, `green (${greenTraffic})`);
+      const withCustom = await withCustomMetrics(ctx, judged, progress.stepStart, measured.snapshot, `green (${greenTraffic})`);
+      const report = await withShadowComparison(ctx, withCustom, compare, progress.shadowStart);
       tracker.gate(report);
 
       if (control.promote && report.phase !== 'Successful') {

@@ -65,13 +65,13 @@ const PHASE_ORDER: readonly GatePhase[] = ['Failed', 'Error', 'Inconclusive', 'S
  * names the checks that decided it, so a rollback's reason says "no data" or
  * the provider's error when a custom check is why.
  */
-export function withCustomChecks(report: GateReport, custom: { checks: GateCheck[]; phase: GatePhase }): GateReport {
+export function withCustomChecks(report: GateReport, custom: { checks: GateCheck[]; phase: GatePhase }, what = 'custom checks'): GateReport {
   if (custom.checks.length === 0) return report;
   const phase = PHASE_ORDER.find((p) => p === report.phase || p === custom.phase) ?? 'Inconclusive';
   const deciding = custom.checks.filter((c) => c.phase === phase);
   const customText = formatGateResult({ phase, checks: deciding, summary: '' });
   let summary: string;
-  if (phase === 'Successful') summary = `${report.summary}; custom checks hold`;
+  if (phase === 'Successful') summary = `${report.summary}; ${what} hold`;
   else if (custom.phase !== phase) summary = report.summary;
   else if (report.phase !== phase) summary = `${phase.toLowerCase()}: ${customText}`;
   else summary = `${report.summary}; ${customText}`;

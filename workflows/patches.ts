@@ -24,6 +24,8 @@ export const PATCHES = {
    * run replays as it was decided, even when a newer worker's windows carry aborts.
    */
   abortCheck: 'saferoll-abort-check',
+  /** A mirror step's compare: set on the router with the routes, and judged at every tick of its bake (shadow-comparison.ts). */
+  shadowCompare: 'saferoll-shadow-compare',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
@@ -37,5 +39,6 @@ export function appliedPatches(): AppliedPatches {
     guardReleaseOnce: patched(PATCHES.guardReleaseOnce),
     customMetrics: patched(PATCHES.customMetrics),
     abortCheck: patched(PATCHES.abortCheck),
+    shadowCompare: patched(PATCHES.shadowCompare),
   };
 }

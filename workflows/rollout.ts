@@ -18,7 +18,9 @@ import { waitForApproval, waitWhilePaused, watchWindow } from './plan-waits.js';
 import { rolledBackFailure } from './rolled-back.js';
 import type { RolloutContext } from './rollout-context.js';
 import { RolloutTracker } from './rollout-tracker.js';
+import { comparesShadows } from './shadow-comparison.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
+import type { MirrorCompare } from '../policies/types.js';
 import type { RolloutInput, RolloutResult, UndoAction } from './types.js';
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
@@ -70,7 +72,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     },
   };
 
-  const applyRoutes = async (greenPercent: number, mirrorPercent: number): Promise<void> => {
+  // Sent with every route change of a run that compares (absolute: the step's spec, or off), and only then,
+  // so a policy without compare needs nothing of the router it did not need before.
+  const comparing = comparesShadows(ctx);
+  const applyRoutes = async (greenPercent: number, mirrorPercent: number, compare?: MirrorCompare): Promise<void> => {
     if (!undo.some((u) => u.kind === 'restoreRoutes')) undo.push({ kind: 'restoreRoutes' });
     const traffic =
       greenPercent >= 100
@@ -80,7 +85,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           : { [status.blue]: 100 };
     const mirror = mirrorPercent > 0 ? { [green.name]: mirrorPercent } : {};
     const what = mirrorPercent > 0 ? `mirror ${mirrorPercent}% to green` : `blue ${100 - greenPercent}% / green ${greenPercent}%`;
-    await act(`set traffic: ${what}`).setRoutes(endpoint, traffic, mirror, { guard: guard.request() });
+    await act(`set traffic: ${what}`).setRoutes(endpoint, traffic, mirror, {
+      guard: guard.request(),
+      ...(comparing ? { compare: compare?.spec ?? null } : {}),
+    });
     tracker.setRoutes(greenPercent, mirrorPercent);
     guard.keep();
   };
@@ -134,8 +142,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           break;
         case 'mirror':
           if (!resuming) tracker.enterStep(i, 'Mirror');
-          await applyRoutes(0, step.percent);
-          await bake(ctx, i, step.forMs, 'mirror');
+          await applyRoutes(0, step.percent, step.compare);
+          await bake(ctx, i, step.forMs, 'mirror', step.compare);
           break;
         case 'traffic':
           if (!resuming) tracker.enterStep(i, 'Traffic');
@@ -220,7 +228,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           endpoint,
           { [status.blue]: 100 },
           {},
-          { retryRefusals: true, guard: guard.releaseWithRoutes() },
+          { retryRefusals: true, guard: guard.releaseWithRoutes(), ...(comparing ? { compare: null } : {}) },
         );
         tracker.setRoutes(0, 0);
       } else {

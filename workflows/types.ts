@@ -1,6 +1,7 @@
 // The data a rollout workflow takes, reports and returns. Plain JSON: it
 // travels through Temporal history and to the CLI.
 import type { GateCheck, GatePhase } from '../analysis/evaluate.js';
+import type { ShadowSnapshot } from '../analysis/shadow-checks.js';
 import type { MetricsSnapshot } from '../analysis/snapshot.js';
 import type { Policy } from '../policies/types.js';
 import type { DeploymentSpec, RolloutPhase } from '../shared/contracts.js';
@@ -104,6 +105,8 @@ export interface BakeProgress {
   elapsedMs: number;
   stepStart: MetricsSnapshot;
   lastTick: MetricsSnapshot;
+  /** Green's shadow comparison counters when the bake began (a mirror step with compare only). */
+  shadowStart?: ShadowSnapshot | undefined;
 }
 
 /** Where a gate window outside a bake stands: since the wait began, and the latest tick. */

@@ -219,8 +219,8 @@ function mergeDecisions(runs: RunRecord[], ...finals: (Decision[] | undefined)[]
 }
 
 function sameReading(a: GateReport, b: GateReport): boolean {
-  // Custom checks' readings are not in the measured windows, so only the built-in part can be recomputed (and the phase only without them).
-  const builtIn = (r: GateReport) => r.checks.filter((c) => c.metric !== 'custom');
+  // Custom checks' readings and shadow pairs are not in the measured windows, so only the built-in part can be recomputed (and the phase only without them).
+  const builtIn = (r: GateReport) => r.checks.filter((c) => c.metric !== 'custom' && c.metric !== 'shadowMismatch' && c.metric !== 'shadowPsi');
   const withCustom = builtIn(a).length !== a.checks.length;
   return (
     (withCustom || a.phase === b.phase) &&

@@ -17,7 +17,7 @@ import type { Policy } from '../../policies/types.js';
 import { RESERVED_KEYS } from '../../shared/reserved-keys.js';
 
 const policiesDir = fileURLToPath(new URL('../../policies/', import.meta.url));
-const shipped = ['safe-rollout.yaml', 'quick.yaml', 'model-quality.yaml'].map((file) => readFileSync(`${policiesDir}${file}`, 'utf8'));
+const shipped = ['safe-rollout.yaml', 'quick.yaml', 'model-quality.yaml', 'shadow-compare.yaml'].map((file) => readFileSync(`${policiesDir}${file}`, 'utf8'));
 const RUNS = Number(process.env.SAFEROLL_PROPERTY_RUNS ?? 300);
 
 /** Loads `text` or checks that the refusal is a clean, placed PolicyError; returns the policy when it loads. */

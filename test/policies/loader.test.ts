@@ -83,6 +83,26 @@ describe('shipped policies', () => {
     expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);
   });
 
+  test('shadow-compare.yaml loads as the quick plan whose mirror step compares answers', async () => {
+    const policy = await loadPolicyFile(`${policiesDir}shadow-compare.yaml`);
+    expect(policy.steps[2]).toStrictEqual({
+      kind: 'mirror',
+      percent: 20,
+      forMs: 10_000,
+      compare: {
+        spec: { json: { ignore: ['$.version', '$.pid'], labels: [], numeric: { tolerance: 0.01 } }, distribution: { path: '$.score' } },
+        maxMismatch: 0.01,
+        maxPsi: 0.2,
+        minPairs: 30,
+      },
+    });
+    expect(describePlan(policy)).toBe(
+      'shadow-compare: create → smoke ×3 → mirror 20% 10s (compare mismatch≤1% PSI≤0.2, min 30 pairs) → traffic 10% 5s → traffic 100% 5s → deleteBlue; ' +
+        'gates p95≤250ms errors≤1% (min 20 req), vs blue p95≤1.5×, every 1s',
+    );
+    expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);
+  });
+
   test('a loaded policy survives a JSON round trip unchanged (it travels in workflow input)', async () => {
     const policy = await loadPolicyFile(`${policiesDir}safe-rollout.yaml`);
     expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);

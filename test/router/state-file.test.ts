@@ -147,11 +147,25 @@ const cases: { what: string; change: (s: Json) => void; field: string; message: 
     field: 'deployments.scoring/green.instanceCount',
     message: /at most the number of upstreams/,
   },
+  {
+    what: 'a shadow comparison with an invalid JSON path',
+    change: (s) => (s.endpoints.scoring.mirrorCompare = { json: { ignore: ['score'], labels: [] } }),
+    field: 'endpoints.scoring.mirrorCompare.json.ignore.0',
+    message: /is not a JSON path/,
+  },
   { what: 'an unknown state version', change: (s) => (s.version = 2), field: 'version', message: /reads state version 1, got 2/ },
   { what: 'an unknown field', change: (s) => (s.endpoints.scoring.colour = 'red'), field: 'endpoints.scoring.colour', message: /unknown field/ },
 ];
 
 describe('state file validation on start', () => {
+  it('a shadow comparison spec reads back the same', () => {
+    const withCompare = validState();
+    withCompare.endpoints.scoring.mirrorCompare = { json: { ignore: ['$.id'], labels: ['$.label'], numeric: { relative: 0.01 } }, status: true };
+    const read = readState(withCompare);
+    if (!('state' in read)) throw new Error(`refused: ${JSON.stringify(read.violation)}`);
+    expect(JSON.parse(writeState(read.state))).toEqual(withCompare);
+  });
+
   it('a valid file loads, and what the router writes reads back the same', async () => {
     const read = readState(validState());
     if (!('state' in read)) throw new Error(`refused: ${JSON.stringify(read.violation)}`);

@@ -6,7 +6,7 @@
 // endpoint, so a rollout a failed test left behind cannot disturb the next.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CustomMetricsRequest, CustomReading, RolloutActivities } from '../../activities/types.js';
+import type { CustomMetricsRequest, CustomReading, RolloutActivities, ShadowPairsReading, ShadowPairsRequest } from '../../activities/types.js';
 import type { MetricsSnapshot } from '../../analysis/snapshot.js';
 import type { WindowStats } from '../../analysis/window.js';
 
@@ -48,6 +48,10 @@ export class FakeRouter {
   green: GreenHealth = 'healthy';
   /** What custom checks' providers answer (readCustomMetrics): none by default. */
   customReadings: (req: CustomMetricsRequest) => CustomReading[] = () => [];
+  /** What the routing core's shadow comparison counted so far (readShadowPairs): nothing by default. */
+  shadowPairs: (req: ShadowPairsRequest) => ShadowPairsReading = () => ({
+    snapshot: { takenAtMs: 0, processStartSeconds: 1, series: { match: 0, mismatch: 0, shed: 0, error: 0 } },
+  });
   private readonly failures = new Map<ActivityName, (args: unknown[]) => string | undefined>();
   private readonly blocked = new Map<ActivityName, { when: (args: unknown[]) => boolean; released: Promise<void>; release: () => void }>();
 
@@ -139,6 +143,11 @@ export class FakeFleet {
         const router = this.of(args[0].endpoint);
         await router.handle('readCustomMetrics', args);
         return router.customReadings(args[0]);
+      },
+      readShadowPairs: async (...args) => {
+        const router = this.of(args[0].endpoint);
+        await router.handle('readShadowPairs', args);
+        return router.shadowPairs(args[0]);
       },
       renewGuard: async (...args) => this.of(args[0]).handle('renewGuard', args),
       releaseGuard: async (...args) => this.of(args[0]).handle('releaseGuard', args),

@@ -10,6 +10,9 @@ export interface UpstreamBehaviour {
   breakMidBody?: boolean;
   /** When set, answers wait until this promise settles (a hung upstream, released by the test). */
   hold?: Promise<void>;
+  /** The answer's body (and content type), instead of the default JSON naming the upstream; given the request's body. */
+  body?: (requestBody: string) => string;
+  contentType?: string;
 }
 
 export interface TestUpstream {
@@ -28,7 +31,8 @@ export async function startUpstream(name: string, behaviour: UpstreamBehaviour =
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       upstream.hits++;
-      upstream.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const requestBody = Buffer.concat(chunks).toString();
+      upstream.lastRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: requestBody };
       const answer = (): void => {
         if (upstream.behaviour.breakMidBody) {
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
@@ -36,8 +40,9 @@ export async function startUpstream(name: string, behaviour: UpstreamBehaviour =
           setImmediate(() => res.socket?.destroy());
           return;
         }
-        res.writeHead(upstream.behaviour.status ?? 200, { 'content-type': 'application/json', 'x-upstream': name });
-        res.end(JSON.stringify({ upstream: name, method: req.method, url: req.url }));
+        const { body, contentType = 'application/json' } = upstream.behaviour;
+        res.writeHead(upstream.behaviour.status ?? 200, { 'content-type': contentType, 'x-upstream': name });
+        res.end(body ? body(requestBody) : JSON.stringify({ upstream: name, method: req.method, url: req.url }));
       };
       const { delayMs = 0, hold } = upstream.behaviour;
       const answerLater = (): void => {

@@ -72,6 +72,7 @@ class FakeRouter {
         record('snapshotMetrics', args);
         return snapshot;
       },
+      readShadowPairs: async () => ({ snapshot: { takenAtMs: 0, processStartSeconds: 1, series: { match: 0, mismatch: 0, shed: 0, error: 0 } } }),
       measureWindows: async (...args) => {
         record('measureWindows', args);
         return { snapshot, windows: { greenStep: healthy, greenInterval: healthy } };

@@ -43,6 +43,7 @@ function mockActivities(overrides: Partial<RolloutActivities> = {}, failingGreen
     deleteDeployment: async () => undefined,
     smokeTest: async (s) => ({ passed: s.requests }),
     readCustomMetrics: async () => [],
+    readShadowPairs: async () => ({ snapshot: { takenAtMs: 0, processStartSeconds: 1, series: { match: 0, mismatch: 0, shed: 0, error: 0 } } }),
     snapshotMetrics: async () => snapshot,
     measureWindows: async () => ({ snapshot, windows: { greenStep: green, greenInterval: green, blueStep: stats(100, 0), blueInterval: stats(100, 0) } }),
     notifyWebhook: async () => undefined,

@@ -609,10 +609,27 @@ describe('examples/model-server.mjs, run by the provider', () => {
     expect(statuses).toEqual([200, 200, 200, 500, 200, 200, 200, 500]);
 
     const res = await request(`${url}/_control`, { method: 'POST', body: JSON.stringify({ errorRate: 0, latencyMs: 1 }) });
-    expect(await res.body.json()).toEqual({ errorRate: 0, latencyMs: 1, accuracy: 0.95 });
+    expect(await res.body.json()).toEqual({ errorRate: 0, latencyMs: 1, accuracy: 0.95, predictionShift: 0 });
     for (let i = 0; i < 4; i += 1) expect((await score(url)).status).toBe(200);
     const shown = await request(`${url}/_control`);
-    expect(await shown.body.json()).toEqual({ errorRate: 0, latencyMs: 1, accuracy: 0.95 });
+    expect(await shown.body.json()).toEqual({ errorRate: 0, latencyMs: 1, accuracy: 0.95, predictionShift: 0 });
+  });
+
+  it('shifts its predictions by PREDICTION_SHIFT (kept within 0..1) and at runtime, the same request scoring the same otherwise', async () => {
+    const plain = modelServers({});
+    const shifted = modelServers({ PREDICTION_SHIFT: '0.3' }, { deploymentKey: 'ep/shifted' });
+    await Promise.all([plain.scale(1), shifted.scale(1)]);
+    const [plainUrl, shiftedUrl] = [plain.readyUrls()[0] ?? '', shifted.readyUrls()[0] ?? ''];
+    // 'hello': 5 bytes, 5 / 105 = 0.048.
+    expect((await score(plainUrl)).body.score).toBe(0.048);
+    expect((await score(plainUrl)).body.score).toBe(0.048);
+    expect((await score(shiftedUrl)).body.score).toBe(0.348);
+    const refused = await request(`${shiftedUrl}/_control`, { method: 'POST', body: JSON.stringify({ predictionShift: 2 }) });
+    expect(refused.statusCode).toBe(400);
+    await refused.body.dump();
+    const capped = await request(`${shiftedUrl}/_control`, { method: 'POST', body: JSON.stringify({ predictionShift: 1 }) });
+    expect(await capped.body.json()).toMatchObject({ predictionShift: 1 });
+    expect((await score(shiftedUrl)).body.score).toBe(1);
   });
 
   it('exports its model-quality gauge on /metrics, set by MODEL_ACCURACY and at runtime', async () => {
