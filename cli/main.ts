@@ -86,6 +86,7 @@ function exitCodeOf(err: unknown): number {
     case 'SAFEROLL_E_PAYLOAD_TOO_LARGE':
       return EXIT.badInput;
     case 'SAFEROLL_E_UNREACHABLE':
+    case 'SAFEROLL_E_DATA_PLANE':
       return EXIT.unreachable;
     case 'SAFEROLL_E_WORKFLOW_FAILED':
       return EXIT.workflowFailed;

@@ -27,6 +27,8 @@ export interface AdminApiOptions {
   adminToken: string;
   /** Where the admin API listens, once it does: the router's own scrape target in Prometheus service discovery. */
   listenAddress?: () => AddressInfo | string | null;
+  /** A data plane other than the built-in one: brings the series up to date before /metrics, and describes itself. */
+  dataPlane?: { beforeMetrics(): Promise<void>; view(): unknown } | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], query: URLSearchParams) => Promise<void>;
@@ -51,6 +53,7 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
   on('GET', '/metrics', async (_req, res, _params, query) => {
     // ?endpoint=<name>: only that endpoint's series, cheap whatever the number of endpoints.
     const endpoint = query.get('endpoint');
+    await options.dataPlane?.beforeMetrics();
     const text = endpoint === null ? await metrics.render() : registry.endpointMetrics(endpointName(endpoint));
     res.writeHead(200, { 'content-type': metrics.contentType() });
     res.end(text);
@@ -60,6 +63,7 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     const routerAddress = scrapeAddress(options.listenAddress?.() ?? null, req.headers.host);
     sendJson(res, 200, prometheusTargets({ routerAddress, endpoints: registry.listEndpoints(), deployments: (name) => registry.listDeployments(name) }));
   });
+  on('GET', '/v1/dataplane', async (_req, res) => sendJson(res, 200, options.dataPlane?.view() ?? { kind: 'builtin' }));
   on('GET', '/v1/endpoints', async (_req, res) => sendJson(res, 200, { endpoints: registry.listEndpoints() }));
   on('GET', '/v1/endpoints/:p', async (_req, res, [name]) => sendJson(res, 200, registry.getEndpoint(endpointName(name))));
   on('PUT', '/v1/endpoints/:p', async (req, res, [name]) => {

@@ -84,6 +84,10 @@ export class AdminClient {
   prometheusTargets(): Promise<TargetGroup[]> {
     return this.call('GET', '/v1/prometheus/targets');
   }
+  /** Which data plane serves, and for Envoy the nodes of its fleet (router/envoy/envoy-plane.ts DataPlaneView). */
+  dataPlane<T = unknown>(): Promise<T> {
+    return this.call('GET', '/v1/dataplane');
+  }
   /** The router's Prometheus exposition text. */
   async metricsText(): Promise<string> {
     return this.call<string>('GET', '/metrics', undefined, 'text');

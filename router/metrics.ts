@@ -96,6 +96,19 @@ export class TrafficMetrics {
     this.answered++;
   }
 
+  /**
+   * Replaces every count with totals measured elsewhere: the Envoy data
+   * plane's, summed over its fleet (router/envoy/fleet-stats.ts). `buckets`
+   * is per bound, not cumulative, plus one past the last bound.
+   */
+  setTotals(codes: ReadonlyMap<number, number>, buckets: readonly number[], sumSeconds: number, timed: number): void {
+    this.codeCounts.clear();
+    for (const [code, n] of codes) this.codeCounts.set(code, n);
+    for (let i = 0; i < this.bucketCounts.length; i++) this.bucketCounts[i] = buckets[i] ?? 0;
+    this.sumSeconds = sumSeconds;
+    this.answered = timed;
+  }
+
   renderRequests(lines: string[]): void {
     for (const [code, n] of this.codeCounts) lines.push(`saferoll_requests_total{${this.labels},code="${code}"} ${n}`);
   }
