@@ -107,7 +107,8 @@ export class FleetNodes {
         lastContact: node.lastContact === 0 ? '' : new Date(node.lastContact).toISOString(),
         acknowledgedVersion: running,
         acknowledged: { ...node.acked },
-        inSync: clusters === latest && routes === latest,
+        // What it acknowledged is the newest, and nothing else was sent to it since.
+        inSync: clusters === latest && routes === latest && node.served.clusters === latest && node.served.routes === latest,
         rejected: node.rejected ?? null,
       };
     });

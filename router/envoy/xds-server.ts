@@ -9,8 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJsonBody, sendJson } from '../http-util.js';
 import { isSaferollError } from '../../shared/errors.js';
-import type { FleetNodes } from './fleet-nodes.js';
-import { type ResourceKind } from './fleet-nodes.js';
+import type { FleetNodes, NodeState, ResourceKind } from './fleet-nodes.js';
 import { CLUSTER_TYPE, ROUTE_TYPE, renderResources, type RenderedResources, type RenderOptions } from './resources.js';
 import type { EndpointInput } from './routing-input.js';
 
@@ -98,7 +97,7 @@ export class XdsServer {
       typeof detail === 'string' ? detail : undefined,
     );
     const latest = this.latest();
-    const snapshot = kind === 'clusters' ? latest : this.routesFor(latest, node.acked.clusters);
+    const snapshot = kind === 'clusters' ? latest : this.routesFor(latest, node);
     node.served[kind] = snapshot.version;
     const resources = kind === 'clusters' ? snapshot.clustersText : snapshot.routesText;
     const text = `{"version_info":"${snapshot.version}","resources":${resources},"type_url":"${TYPES[kind]}","nonce":"${snapshot.version}"}`;
@@ -106,15 +105,22 @@ export class XdsServer {
     res.end(text);
   }
 
-  // The newest routes whose clusters the node already runs (it gets the newest clusters with its next clusters poll).
-  private routesFor(latest: Snapshot, runningClusters: string | undefined): Snapshot {
-    const running = this.snapshots.find((s) => s.version === runningClusters);
+  /**
+   * The newest routes whose clusters the node already runs (it gets the
+   * newest clusters with its next clusters poll), never older than the
+   * routes it has: a node is not sent back in time.
+   */
+  private routesFor(latest: Snapshot, node: NodeState): Snapshot {
+    const running = this.snapshots.find((s) => s.version === node.acked.clusters);
+    // Starting up (no clusters acknowledged yet), or too far behind to tell: the newest.
     if (!running) return latest;
+    const has = node.acked.routes === undefined ? 0 : Number(node.acked.routes);
     for (let i = this.snapshots.length - 1; i >= 0; i--) {
       const candidate = this.snapshots[i] as Snapshot;
+      if (Number(candidate.version) < has) break;
       if (candidate.routeClusters.every((name) => running.clusterNames.has(name))) return candidate;
     }
-    return running;
+    return this.snapshots.find((s) => s.version === node.acked.routes) ?? latest;
   }
 }
 

@@ -180,6 +180,10 @@ describe('the Envoy data plane', () => {
     const failed = await r.call('failing', { key: failingKey });
     expect(failed.status).toBe(502);
     expect(JSON.parse(failed.body).error).toMatchObject({ code: 'SAFEROLL_E_UPSTREAM', deployment: 'gone' });
+    // Booked as Envoy counts them: a timeout as 504, an upstream it could not reach as 503 (the client gets 502).
+    const metrics = await r.admin.metricsText();
+    expect(metrics).toContain('saferoll_requests_total{endpoint="failing",deployment="slow",traffic="live",code="504"} 1');
+    expect(metrics).toContain('saferoll_requests_total{endpoint="failing",deployment="gone",traffic="live",code="503"} 1');
   });
 });
 
