@@ -149,6 +149,7 @@ async function startWithEnvoy(options: RouterOptions, registry: Registry, metric
       concurrency: options.envoy?.concurrency,
       readyTimeoutMs: options.envoy?.readyTimeoutMs,
       transformResources: options.envoy?.transformResources,
+      marker: await ownerMarker(await realpath(options.stateDir)),
     });
   } catch (err) {
     await registry.close('stop');

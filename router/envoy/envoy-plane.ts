@@ -28,6 +28,8 @@ export interface EnvoyPlaneOptions {
   replicas: number;
   concurrency?: number | undefined;
   readyTimeoutMs?: number | undefined;
+  /** The owner marker of the state dir (router/owner-marker.ts): what proves an Envoy ours when a restarted router takes it back. */
+  marker: string;
   /** Tests only: changes what is served (to send a config Envoy rejects). */
   transformResources?: ((resources: RenderedResources) => RenderedResources) | undefined;
 }
@@ -36,7 +38,7 @@ export interface DataPlaneView {
   kind: 'envoy';
   xdsUrl: string;
   version: string;
-  replicas: number;
+  replicas: Array<{ nodeId: string; pid: number; adminUrl: string; adopted: boolean }>;
   nodes: NodeView[];
 }
 
@@ -53,7 +55,7 @@ export interface RunningEnvoyPlane {
 
 export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<RunningEnvoyPlane> {
   const binary = envoyBinary();
-  const port = options.port === 0 ? await freePort() : await checkPortFree(options.host, options.port);
+  const port = options.port === 0 ? await freePort() : options.port;
   const late: { fleet?: EnvoyFleet } = {};
   // Why a replica of ours rejected a config is in its log; for an Envoy run elsewhere, in its config dump.
   const nodes = new FleetNodes(undefined, async (node, kind) => {
@@ -77,7 +79,9 @@ export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<Runni
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       concurrency: options.concurrency,
       readyTimeoutMs: options.readyTimeoutMs,
+      marker: options.marker,
       nodes,
+      checkPort: () => (options.port === 0 ? Promise.resolve() : checkPortFree(options.host, port).then(() => undefined)),
     });
   } catch (err) {
     await closeServer(xdsServer);
@@ -92,7 +96,7 @@ export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<Runni
     nodes,
     fleet,
     refreshMetrics: () => stats.refresh(nodes.all(), routing()),
-    view: () => ({ kind: 'envoy', xdsUrl, version: xds.latest().version, replicas: options.replicas, nodes: nodes.view(xds.latest().version) }),
+    view: () => ({ kind: 'envoy', xdsUrl, version: xds.latest().version, replicas: fleet.running(), nodes: nodes.view(xds.latest().version) }),
     async close() {
       await fleet.stop();
       await closeServer(xdsServer);
@@ -104,7 +108,7 @@ export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<Runni
 async function rejectionInLog(fleet: EnvoyFleet, nodeId: string, kind: ResourceKind): Promise<string | undefined> {
   const marker = `/v3/discovery:${kind} rejected: `;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const line = fleet.lastLines(nodeId).findLast((l) => l.includes(marker));
+    const line = (await fleet.lastLines(nodeId)).findLast((l) => l.includes(marker));
     if (line) return line.slice(line.indexOf(marker) + marker.length);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
