@@ -27,8 +27,12 @@ export interface AdminApiOptions {
   adminToken: string;
   /** Where the admin API listens, once it does: the router's own scrape target in Prometheus service discovery. */
   listenAddress?: () => AddressInfo | string | null;
-  /** A data plane other than the built-in one: brings the series up to date before /metrics, and describes itself. */
-  dataPlane?: { beforeMetrics(): Promise<void>; view(): unknown } | undefined;
+  /**
+   * A data plane other than the built-in one: brings the series up to date
+   * before /metrics, describes itself, and tells when a change is applied
+   * (a change of routes or keys is answered then).
+   */
+  dataPlane?: { beforeMetrics(): Promise<void>; view(): unknown; applied(): Promise<void> } | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], query: URLSearchParams) => Promise<void>;
@@ -69,11 +73,14 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
   on('PUT', '/v1/endpoints/:p', async (req, res, [name]) => {
     const body = parseBody(endpointPutBody, await readJsonBody(req));
     const result = await registry.putEndpoint(endpointName(name), body);
+    await options.dataPlane?.applied();
     sendJson(res, result.created ? 201 : 200, result.endpoint);
   });
   on('PATCH', '/v1/endpoints/:p', async (req, res, [name]) => {
     const body = parseBody(endpointPatchBody, await readJsonBody(req));
-    sendJson(res, 200, await registry.patchEndpoint(endpointName(name), body));
+    const endpoint = await registry.patchEndpoint(endpointName(name), body);
+    await options.dataPlane?.applied();
+    sendJson(res, 200, endpoint);
   });
   on('DELETE', '/v1/endpoints/:p', async (_req, res, [name]) => {
     await registry.deleteEndpoint(endpointName(name));
@@ -82,7 +89,9 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
   on('POST', '/v1/endpoints/:p/keys', async (_req, res, [name]) => sendJson(res, 200, registry.getKeys(endpointName(name))));
   on('POST', '/v1/endpoints/:p/keys/regenerate', async (req, res, [name]) => {
     const body = parseBody(regenerateKeyBody, await readJsonBody(req));
-    sendJson(res, 200, await registry.regenerateKey(endpointName(name), body.keyType));
+    const keys = await registry.regenerateKey(endpointName(name), body.keyType);
+    await options.dataPlane?.applied();
+    sendJson(res, 200, keys);
   });
   on('GET', '/v1/endpoints/:p/deployments', async (_req, res, [name]) => sendJson(res, 200, { deployments: registry.listDeployments(endpointName(name)) }));
   on('GET', '/v1/endpoints/:p/deployments/:p', async (_req, res, [ep, name]) =>

@@ -78,7 +78,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
 async function startLocked(options: RouterOptions, releaseLock: () => Promise<void>): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
   // The registry reports gone instances before the data plane exists (during recovery).
-  const late: { plane?: DataPlane } = {};
+  const late: { plane?: DataPlane; envoy?: RunningEnvoyPlane } = {};
   // The real path: the cover is mounted there, whatever symlink led to it.
   const stateDir = await realpath(options.stateDir);
   const registry = await Registry.open({
@@ -91,8 +91,9 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
       marker: await ownerMarker(stateDir),
     },
     onOriginsChanged: (origins) => late.plane?.prune(origins),
+    untilApplied: () => late.envoy?.untilInSync() ?? Promise.resolve(),
   });
-  if (options.dataPlane === 'envoy') return startWithEnvoy(options, registry, metrics, releaseLock);
+  if (options.dataPlane === 'envoy') return startWithEnvoy(options, registry, metrics, releaseLock, (envoy) => (late.envoy = envoy));
   const plane = new DataPlane({
     routes: registry.routes,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
@@ -134,7 +135,13 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
 }
 
 // The routing core as the control plane of an Envoy fleet: the admin API here, the traffic in Envoy.
-async function startWithEnvoy(options: RouterOptions, registry: Registry, metrics: RouterMetrics, releaseLock: () => Promise<void>): Promise<RunningRouter> {
+async function startWithEnvoy(
+  options: RouterOptions,
+  registry: Registry,
+  metrics: RouterMetrics,
+  releaseLock: () => Promise<void>,
+  started: (envoy: RunningEnvoyPlane) => void,
+): Promise<RunningRouter> {
   let envoy: RunningEnvoyPlane;
   try {
     envoy = await startEnvoyPlane({
@@ -155,13 +162,14 @@ async function startWithEnvoy(options: RouterOptions, registry: Registry, metric
     await registry.close('stop');
     throw err;
   }
+  started(envoy);
   const adminServer: Server = createServer(
     createAdminHandler({
       registry,
       metrics,
       adminToken: options.adminToken,
       listenAddress: () => adminServer.address(),
-      dataPlane: { beforeMetrics: () => envoy.refreshMetrics(), view: () => envoy.view() },
+      dataPlane: { beforeMetrics: () => envoy.refreshMetrics(), view: () => envoy.view(), applied: () => envoy.untilInSync() },
     }),
   );
   try {

@@ -16,6 +16,11 @@ import type { RenderedResources } from './resources.js';
 import { readRouting } from './routing-input.js';
 import { XdsServer } from './xds-server.js';
 
+/** Longest wait for the fleet to apply a change before instances are stopped. */
+const SYNC_WAIT_MS = 5_000;
+/** An Envoy silent this long is not waited for (it polls every 250 ms). */
+const CONTACT_MS = 3_000;
+
 export interface EnvoyPlaneOptions {
   registry: Registry;
   stateDir: string;
@@ -50,6 +55,11 @@ export interface RunningEnvoyPlane {
   /** Reads every Envoy's stats into the routing core's series; called before /metrics renders. */
   refreshMetrics(): Promise<void>;
   view(): DataPlaneView;
+  /**
+   * Resolves once every Envoy in contact runs the current config (at most
+   * `timeoutMs`: an Envoy that stopped polling does not hold the router up).
+   */
+  untilInSync(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,6 +107,16 @@ export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<Runni
     fleet,
     refreshMetrics: () => stats.refresh(nodes.all(), routing()),
     view: () => ({ kind: 'envoy', xdsUrl, version: xds.latest().version, replicas: fleet.running(), nodes: nodes.view(xds.latest().version) }),
+    async untilInSync(timeoutMs = SYNC_WAIT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const version = xds.latest().version;
+        const recent = Date.now() - CONTACT_MS;
+        const behind = nodes.view(version).filter((n) => n.lastContact !== '' && Date.parse(n.lastContact) >= recent && !n.inSync);
+        if (behind.length === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
     async close() {
       await fleet.stop();
       await closeServer(xdsServer);
