@@ -33,9 +33,20 @@ const BOUNDS_MS = DURATION_BUCKETS_SECONDS.map((s) => String(Math.round(s * 1000
 
 export class FleetStats {
   private readonly counts = new Map<string, NodeCounts>();
+  private queue: Promise<void> = Promise.resolve();
 
-  /** Reads every node's stats (a node that does not answer keeps its last reading), then books the sums into `endpoints`' series. */
-  async refresh(nodes: readonly NodeState[], endpoints: readonly EndpointInput[]): Promise<void> {
+  /**
+   * Reads every node's stats (a node that does not answer keeps its last
+   * reading), then books the sums into `endpoints`' series. One refresh at a
+   * time: two scrapes at once must not book an older reading after a newer.
+   */
+  refresh(nodes: readonly NodeState[], endpoints: readonly EndpointInput[]): Promise<void> {
+    const next = this.queue.then(() => this.refreshNow(nodes, endpoints));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async refreshNow(nodes: readonly NodeState[], endpoints: readonly EndpointInput[]): Promise<void> {
     await Promise.all(nodes.map((node) => (node.adminUrl ? this.read(node.id, node.adminUrl) : undefined)));
     const totals = this.sum();
     for (const endpoint of endpoints) {
