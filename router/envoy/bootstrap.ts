@@ -9,7 +9,7 @@ import { ROUTE_CONFIG_NAME } from './resources.js';
 
 export const XDS_CLUSTER = 'saferoll_xds';
 /** How often every Envoy asks for config; a change reaches the whole fleet within about this. */
-export const XDS_REFRESH_MS = 250;
+export const XDS_REFRESH_MS = 150;
 
 export interface BootstrapOptions {
   nodeId: string;
