@@ -1,10 +1,10 @@
 // `saferoll dev --data-plane envoy`: the local stack with an Envoy carrying
-// the traffic (here on the test run's Temporal server). The stack restarts a
-// killed router, which takes the same Envoy back while it keeps serving.
+// the traffic. The stack restarts a killed router, which takes the same Envoy
+// back while it keeps serving. It runs its own Temporal server: its worker
+// polls the default task queue, which other test files use on the shared one.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inject } from 'vitest';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
 import type { DataPlaneView } from '../../router/envoy/envoy-plane.js';
@@ -24,25 +24,39 @@ let dataPort: number;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'saferoll-dev-envoy-'));
-  const [data, adminPort, xds] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [data, adminPort, xds, temporal, ui] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   dataPort = data;
-  dev = spawnCli(['dev', '--port', String(data), '--admin-port', String(adminPort), '--data-plane', 'envoy', '--xds-port', String(xds), '--state-dir', dir], {
-    CI: 'true',
-    SAFEROLL_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    TEMPORAL_NAMESPACE: 'default',
-  });
+  dev = spawnCli(
+    [
+      'dev',
+      '--port',
+      String(data),
+      '--admin-port',
+      String(adminPort),
+      '--temporal-port',
+      String(temporal),
+      '--ui-port',
+      String(ui),
+      '--data-plane',
+      'envoy',
+      '--xds-port',
+      String(xds),
+      '--state-dir',
+      dir,
+    ],
+    { CI: 'true', SAFEROLL_ADMIN_TOKEN: TEST_ADMIN_TOKEN, TEMPORAL_ADDRESS: undefined },
+  );
   await waitFor(
     () => {
       if (dev.child.exitCode !== null) throw new Error(`saferoll dev exited ${dev.child.exitCode}:\n${dev.output()}`);
       return dev.output().includes('saferoll dev stack is up');
     },
-    120_000,
+    240_000,
     'the dev stack up',
   );
   admin = new AdminClient({ adminUrl: `http://127.0.0.1:${adminPort}`, token: TEST_ADMIN_TOKEN });
   upstream = await startUpstream('blue');
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   if (dev && dev.child.exitCode === null) {
