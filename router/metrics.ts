@@ -149,6 +149,11 @@ export class MirrorShedCounter {
     this.count++;
   }
 
+  /** Replaces the count with one measured elsewhere (the Envoy fleet's, router/envoy/fleet-stats.ts). */
+  setTotal(count: number): void {
+    this.count = count;
+  }
+
   /** Drops the series with its deployment. */
   remove(): void {
     this.rendered.delete(this);

@@ -18,6 +18,8 @@ export interface ClusterTotals {
   buckets: number[];
   sumSeconds: number;
   timed: number;
+  /** Copies a mirror cluster refused (more in flight than its limit). */
+  shed: number;
 }
 
 interface NodeCounts {
@@ -27,7 +29,7 @@ interface NodeCounts {
   earlier: Map<string, ClusterTotals>;
 }
 
-const STATS_FILTER = encodeURIComponent('^(cluster\\.sr~[^.]+\\.upstream_rq_([0-9]{3}|time)|server\\.uptime)$');
+const STATS_FILTER = encodeURIComponent('^(cluster\\.sr~[^.]+\\.upstream_rq_([0-9]{3}|time|pending_overflow)|server\\.uptime)$');
 const READ_TIMEOUT_MS = 2_000;
 const BOUNDS_MS = DURATION_BUCKETS_SECONDS.map((s) => String(Math.round(s * 1000)));
 
@@ -53,7 +55,9 @@ export class FleetStats {
       for (const deployment of endpoint.deployments) {
         for (const kind of TRAFFIC_KINDS) {
           const found = totals.get(clusterName({ endpoint: endpoint.name, deployment: deployment.name, kind, generation: deployment.generation }));
-          if (found) deployment.metrics[kind].setTotals(found.codes, found.buckets, found.sumSeconds, found.timed);
+          if (!found) continue;
+          deployment.metrics[kind].setTotals(found.codes, found.buckets, found.sumSeconds, found.timed);
+          if (kind === 'mirror') deployment.mirrorShed.setTotal(found.shed);
         }
       }
     }
@@ -98,7 +102,7 @@ async function get(url: string): Promise<string> {
 }
 
 function emptyTotals(): ClusterTotals {
-  return { codes: new Map(), buckets: new Array<number>(BOUNDS_MS.length + 1).fill(0), sumSeconds: 0, timed: 0 };
+  return { codes: new Map(), buckets: new Array<number>(BOUNDS_MS.length + 1).fill(0), sumSeconds: 0, timed: 0, shed: 0 };
 }
 
 function parseReading(samples: readonly Sample[]): { uptime: number; clusters: Map<string, ClusterTotals> } {
@@ -123,6 +127,8 @@ function parseReading(samples: readonly Sample[]): { uptime: number; clusters: M
     if (sample.name === 'envoy_cluster_upstream_rq') {
       const code = Number(sample.labels.envoy_response_code);
       if (Number.isInteger(code)) totals(cluster).codes.set(code, sample.value);
+    } else if (sample.name === 'envoy_cluster_upstream_rq_pending_overflow') {
+      totals(cluster).shed = sample.value;
     } else if (sample.name === 'envoy_cluster_upstream_rq_time_sum') {
       totals(cluster).sumSeconds = sample.value / 1000;
     } else if (sample.name === 'envoy_cluster_upstream_rq_time_count') {
@@ -147,6 +153,13 @@ function parseReading(samples: readonly Sample[]): { uptime: number; clusters: M
     }
     target.buckets[row.length] = target.timed - below;
   }
+  // Envoy books a request its circuit breaker refused (a shed mirror copy) as a 503 of the cluster: it is no answer of the deployment.
+  for (const totals of clusters.values()) {
+    const refused = totals.codes.get(503);
+    if (refused === undefined || totals.shed === 0) continue;
+    if (refused > totals.shed) totals.codes.set(503, refused - totals.shed);
+    else totals.codes.delete(503);
+  }
   return { uptime, clusters };
 }
 
@@ -161,5 +174,6 @@ function addInto(into: Map<string, ClusterTotals>, from: ReadonlyMap<string, Clu
     for (let i = 0; i < totals.buckets.length; i++) target.buckets[i] = (target.buckets[i] ?? 0) + (totals.buckets[i] ?? 0);
     target.sumSeconds += totals.sumSeconds;
     target.timed += totals.timed;
+    target.shed += totals.shed;
   }
 }

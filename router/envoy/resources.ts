@@ -19,6 +19,16 @@ export const UNAUTHORIZED_BODY = JSON.stringify({
 const HEALTHZ_BODY = JSON.stringify({ status: 'ok' });
 // Never forwarded, as in the built-in plane: the client's key and our routing headers.
 const REMOVED_REQUEST_HEADERS = ['authorization', DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS];
+/**
+ * Mirror copies in flight per Envoy beyond this are shed (Envoy counts them in
+ * the mirror cluster's upstream_rq_pending_overflow, booked as
+ * saferoll_mirror_shed_total), as the built-in plane sheds beyond 256.
+ */
+export const MAX_MIRROR_IN_FLIGHT = 256;
+/** Copies that may wait for a connection of the mirror cluster (one being opened) before more are shed. */
+const MIRROR_PENDING = 16;
+// Live and direct traffic is never refused by Envoy's circuit breakers (whose defaults, 1024, would answer 503 under load).
+const UNLIMITED = 1_000_000_000;
 
 export interface RenderedResources {
   clusters: unknown[];
@@ -179,6 +189,7 @@ function renderCluster(endpoint: string, deployment: DeploymentInput, kind: 'liv
     ...(literal ? {} : { dns_lookup_family: 'V4_PREFERRED' }),
     connect_timeout: '5s',
     lb_policy: 'ROUND_ROBIN',
+    circuit_breakers: { thresholds: [kind === 'mirror' ? circuitLimits(MAX_MIRROR_IN_FLIGHT, MIRROR_PENDING) : circuitLimits(UNLIMITED, UNLIMITED)] },
     // An unhealthy instance is left out: Envoy then routes only to the ready ones, or answers 503 (no ready instance).
     load_assignment: {
       cluster_name: name,
@@ -205,6 +216,10 @@ function renderCluster(endpoint: string, deployment: DeploymentInput, kind: 'liv
         }
       : {}),
   };
+}
+
+function circuitLimits(active: number, pending: number): unknown {
+  return { max_connections: active, max_pending_requests: pending, max_requests: active, max_retries: 3 };
 }
 
 function portOf(url: URL): number {

@@ -4,8 +4,7 @@
 // every change the registry makes, including an instance turning ready or
 // unhealthy, reaches Envoy without a hook into the registry.
 import type { Registry } from '../registry.js';
-import type { TrafficMetrics } from '../metrics.js';
-import type { TrafficKind } from '../metrics.js';
+import type { MirrorShedCounter, TrafficKind, TrafficMetrics } from '../metrics.js';
 import { generationOf } from './cluster-names.js';
 
 export interface DeploymentInput {
@@ -14,6 +13,7 @@ export interface DeploymentInput {
   /** Base URLs of the ready instances (what the built-in plane picks from). */
   readyUrls: readonly string[];
   metrics: Readonly<Record<TrafficKind, TrafficMetrics>>;
+  mirrorShed: MirrorShedCounter;
 }
 
 export interface EndpointInput {
@@ -35,7 +35,13 @@ export function readRouting(registry: Registry): EndpointInput[] {
     const created = new Map(registry.listDeployments(view.name).map((d) => [d.name, d.createdAt]));
     const deployments: DeploymentInput[] = [];
     for (const [name, target] of routes.byName) {
-      deployments.push({ name, generation: generationOf(created.get(name) ?? ''), readyUrls: target.provider.readyUrls(), metrics: target.metrics });
+      deployments.push({
+        name,
+        generation: generationOf(created.get(name) ?? ''),
+        readyUrls: target.provider.readyUrls(),
+        metrics: target.metrics,
+        mirrorShed: target.mirrorShed,
+      });
     }
     const live = Object.entries(view.traffic).filter(([name, percent]) => percent > 0 && routes.byName.has(name));
     const mirrorEntry = Object.entries(view.mirrorTraffic).find(([name, percent]) => percent > 0 && routes.byName.has(name));

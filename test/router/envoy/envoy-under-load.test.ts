@@ -63,7 +63,7 @@ it('answers clients while the mirror target holds every copy unanswered', async 
   await r.admin.setTraffic('scoring', { blue: 100 }, { hung: 50 });
   await waitFleetInSync(r.admin, 2);
   const hitsBefore = hung.hits;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 1400; i++) {
     // Far shorter than the hold, which lasts the whole test: a client that waited on the mirror would time out here.
     const answer = await request(`${r.router.dataUrl}/scoring/score`, {
       method: 'POST',
@@ -78,4 +78,8 @@ it('answers clients while the mirror target holds every copy unanswered', async 
   }
   // The copies did reach the hung target (counted on arrival of the whole body), and are still held.
   await waitFor(() => hung.hits - hitsBefore > 0, 10_000, 'mirror copies reached the hung target');
-});
+  // Beyond 256 copies in flight per Envoy, copies are shed and counted as such, never as answers of the mirror.
+  const metrics = await r.admin.metricsText();
+  expect(Number(/saferoll_mirror_shed_total\{endpoint="scoring",deployment="hung"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
+  expect(metrics).not.toMatch(/deployment="hung",traffic="mirror",code=/);
+}, 120_000);

@@ -34,6 +34,7 @@ function endpointWithBlue(): EndpointInput {
         name: 'blue',
         generation: '1',
         readyUrls: ['http://127.0.0.1:9'],
+        mirrorShed: metrics.shedCounter('scoring', 'blue'),
         metrics: {
           live: metrics.forTraffic('scoring', 'blue', 'live'),
           mirror: metrics.forTraffic('scoring', 'blue', 'mirror'),
