@@ -156,6 +156,7 @@ async function startWithEnvoy(
       concurrency: options.envoy?.concurrency,
       readyTimeoutMs: options.envoy?.readyTimeoutMs,
       transformResources: options.envoy?.transformResources,
+      drainTimeoutMs: options.drainTimeoutMs,
       marker: await ownerMarker(await realpath(options.stateDir)),
     });
   } catch (err) {

@@ -175,12 +175,17 @@ export class EnvoyFleet {
     this.timers.add(timer);
   }
 
-  /** Stops every replica (the router is shutting down, or did not start). */
-  async stop(): Promise<void> {
+  /** Stops every replica (the router is shutting down, or did not start), after draining in-flight requests for at most `drainMs`. */
+  async stop(drainMs = 0): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    await Promise.all(this.replicas.map((envoy) => envoy?.stop()));
+    await Promise.all(
+      this.replicas.map(async (envoy) => {
+        if (drainMs > 0) await envoy?.drain(drainMs);
+        await envoy?.stop();
+      }),
+    );
     await this.saveRecords();
   }
 }

@@ -33,6 +33,8 @@ export interface EnvoyPlaneOptions {
   replicas: number;
   concurrency?: number | undefined;
   readyTimeoutMs?: number | undefined;
+  /** On close, how long the replicas may take to finish in-flight requests (default 30 s). */
+  drainTimeoutMs?: number | undefined;
   /** The owner marker of the state dir (router/owner-marker.ts): what proves an Envoy ours when a restarted router takes it back. */
   marker: string;
   /** Tests only: changes what is served (to send a config Envoy rejects). */
@@ -118,7 +120,7 @@ export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<Runni
       }
     },
     async close() {
-      await fleet.stop();
+      await fleet.stop(options.drainTimeoutMs ?? 30_000);
       await closeServer(xdsServer);
     },
   };

@@ -143,6 +143,30 @@ export class EnvoyProcess {
     return new SaferollError('SAFEROLL_E_DATA_PLANE', `Envoy (pid ${this.pid}) ${what}${tail ? `; its last output: ${tail}` : ''}`);
   }
 
+  /**
+   * Stops taking connections and waits (at most `timeoutMs`) until no request
+   * is in flight, as the built-in plane drains on SIGTERM; then stop() cuts
+   * only idle connections.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (!this.running || this.adminUrl === '') return;
+    try {
+      await (await request(`${this.adminUrl}/drain_listeners`, { method: 'POST', headersTimeout: 2_000, bodyTimeout: 2_000 })).body.dump();
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && this.running) {
+        const answer = await request(`${this.adminUrl}/stats?filter=${encodeURIComponent('^http\\.saferoll_data\\.downstream_rq_active$')}`, {
+          headersTimeout: 2_000,
+          bodyTimeout: 2_000,
+        });
+        const text = await answer.body.text();
+        if (/: 0\s*$/.test(text.trim()) || !text.includes(':')) return;
+        await sleep(25);
+      }
+    } catch {
+      // Its admin interface is gone: nothing more to wait for.
+    }
+  }
+
   /** SIGTERM, then SIGKILL after a grace period; resolves once it is gone. */
   async stop(): Promise<void> {
     if (!this.running) return;

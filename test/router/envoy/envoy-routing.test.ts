@@ -235,3 +235,26 @@ q.resume();q.on('end',()=>{s.writeHead(200,{'content-type':'application/json'});
     }
   });
 });
+
+describe('stopping the router with the Envoy data plane', () => {
+  it('lets a request in flight finish before its Envoys stop', async () => {
+    const slowUpstream = await startUpstream('slow', { delayMs: 1_500 });
+    const local = await startEnvoyTestRouter();
+    try {
+      await local.admin.putEndpoint('drain', { authMode: 'key' });
+      await local.admin.putDeployment('drain', 'slow', { instanceCount: 1, upstreams: [slowUpstream.url] });
+      await waitFor(async () => (await local.admin.getDeployment('drain', 'slow')).provisioningState === 'Succeeded');
+      await local.admin.setTraffic('drain', { slow: 100 });
+      const drainKey = (await local.admin.getKeys('drain')).primaryKey;
+      const inFlight = local.call('drain', { key: drainKey });
+      await waitFor(() => slowUpstream.hits > 0, 10_000, 'the request reached the upstream');
+      await local.router.close();
+      const answer = await inFlight;
+      expect(answer.status).toBe(200);
+      expect(answer.deployment).toBe('slow');
+    } finally {
+      await local.close();
+      await slowUpstream.close();
+    }
+  });
+});
