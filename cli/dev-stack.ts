@@ -195,7 +195,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     if (options.dataPlane) await ensureEnvoy();
     if (options.dataPlane) routerArgs.push('--data-plane', 'envoy', '--xds-port', String(options.dataPlane.xdsPort));
     await supervise('router', 'the router', (signal) =>
-      startChild(launch('router', routerArgs, routerEnv(process.env)), signal, (child) => waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child)),
+      startChild(launch('router', routerArgs, routerEnv(process.env, options.dataPlane !== undefined)), signal, (child) =>
+        waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child),
+      ),
     );
     if (options.prometheus && prometheusUrl) {
       const { port } = options.prometheus;
@@ -241,13 +243,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
  * the router reads it from the state dir). Process deployments inherit what
  * the router has, and can read its /proc/<pid>/environ.
  */
-export function routerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function routerEnv(env: NodeJS.ProcessEnv, envoy = false): NodeJS.ProcessEnv {
   const kept: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('TEMPORAL_') && !name.startsWith('SAFEROLL_')) kept[name] = value;
   }
   if (env.SAFEROLL_ADMIN_TOKEN) kept.SAFEROLL_ADMIN_TOKEN = env.SAFEROLL_ADMIN_TOKEN;
-  if (env.SAFEROLL_ENVOY_BIN) kept.SAFEROLL_ENVOY_BIN = env.SAFEROLL_ENVOY_BIN;
+  // An Envoy binary of the user's own, for `--data-plane envoy` only.
+  if (envoy && env.SAFEROLL_ENVOY_BIN) kept.SAFEROLL_ENVOY_BIN = env.SAFEROLL_ENVOY_BIN;
   return kept;
 }
 
