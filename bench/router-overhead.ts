@@ -1,8 +1,9 @@
 // Router overhead benchmark: on loopback, against the same fast Node
 // upstream, measures side by side in interleaved rounds
 //   direct -> upstream, nginx (keep-alive proxy), a plain undici proxy,
-//   the saferoll router (metrics on) with 0% and with 10% mirroring, and
-//   with 10% mirroring whose answers are compared with blue's (shadow comparison),
+//   the saferoll router (metrics on) with 0% and with 10% mirroring, with
+//   10% mirroring whose answers are compared with blue's (shadow comparison),
+//   and the same through the Envoy data plane (one Envoy, 2 worker threads),
 // each at saturation (wrk, 64 connections) and unloaded (one connection),
 // and prints medians as a markdown table (also bench/out/router-overhead.md).
 //
@@ -103,9 +104,12 @@ function options() {
 }
 
 function installTools(): void {
-  const script = path.join(projectRoot(), 'scripts', 'install-bench-tools.sh');
-  const result = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (result.status !== 0) throw new Error(`${script} failed (exit ${result.status ?? result.signal})`);
+  // SAFEROLL_ENVOY_BIN names an Envoy of the user's own: nothing to install then.
+  for (const name of ['install-bench-tools.sh', ...(process.env.SAFEROLL_ENVOY_BIN ? [] : ['install-envoy.sh'])]) {
+    const script = path.join(projectRoot(), 'scripts', name);
+    const result = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (result.status !== 0) throw new Error(`${script} failed (exit ${result.status ?? result.signal})`);
+  }
 }
 
 async function checkVariant(variant: Variant): Promise<void> {
@@ -208,11 +212,20 @@ const SHADOW_COMPARE = {
 };
 
 async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl: string, greenUrl: string, upstreamPids: number[]): Promise<void> {
-  log('starting nginx (keepalive 64 to blue), the plain undici proxy and the saferoll router');
-  const [nginx, plain, router] = await Promise.all([startNginx(blueUrl, path.join(tmp, 'nginx')), startPlainProxy(blueUrl), startRouterProcess()]);
+  log('starting nginx (keepalive 64 to blue), the plain undici proxy, the saferoll router, and a saferoll router with one Envoy');
+  const [nginx, plain, router, envoyRouter] = await Promise.all([
+    startNginx(blueUrl, path.join(tmp, 'nginx')),
+    startPlainProxy(blueUrl),
+    startRouterProcess(),
+    startRouterProcess({ name: 'envoy-router', args: ['--data-plane', 'envoy', '--envoy-replicas', '1', '--envoy-concurrency', '2', '--xds-port', '0'] }),
+  ]);
   const plainSetup = await configureEndpoint(router.admin, 'bench-plain', blueUrl, greenUrl, 0);
   const mirrorSetup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
   const compareSetup = await configureEndpoint(router.admin, 'bench-compare', blueUrl, greenUrl, 10, true);
+  const envoyPlain = await configureEndpoint(envoyRouter.admin, 'bench-plain', blueUrl, greenUrl, 0);
+  const envoyMirror = await configureEndpoint(envoyRouter.admin, 'bench-mirror', blueUrl, greenUrl, 10);
+  const envoyView = await envoyRouter.admin.dataPlane<{ replicas: Array<{ pid: number }> }>();
+  const envoyPid = envoyView.replicas[0]?.pid ?? 0;
   const workers = (master: TrackedChild) => () => [master.pid, ...childPids(master.pid)];
   const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number): Variant => ({
     id,
@@ -256,6 +269,15 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
       () => [router.child.pid],
       router.child.pid,
     ),
+    // The routing core is idle here (it serves xDS polls); Envoy's CPU is the proxy's.
+    variant('envoy', 'saferoll + Envoy (1 replica, concurrency 2), mirror 0%', `${envoyRouter.dataUrl}${scorePath}`, envoyPlain.key, () => [envoyPid]),
+    variant(
+      'envoy-mirror',
+      'saferoll + Envoy (1 replica, concurrency 2), mirror 10%',
+      `${envoyRouter.dataUrl}/${envoyMirror.endpoint}/score`,
+      envoyMirror.key,
+      () => [envoyPid],
+    ),
   ];
   for (const v of variants) {
     await checkVariant(v);
@@ -269,6 +291,7 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
   log(`warm-up: ${WARMUP_S} s at ${opts.connections} connections per variant`);
   for (const v of variants) await runWrk({ url: v.url, script: v.script as string, connections: opts.connections, durationS: WARMUP_S });
   const metricsBefore = await router.admin.metricsText();
+  const envoyMetricsBefore = await envoyRouter.admin.metricsText();
 
   const started = Date.now();
   // Shadow comparison's cost: compared / plain mirror throughput, per round.
@@ -319,13 +342,20 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
     sumSamples(metricsAfter, 'saferoll_shadow_pairs_total', { endpoint: 'bench-compare', result }) -
     sumSamples(metricsBefore, 'saferoll_shadow_pairs_total', { endpoint: 'bench-compare', result });
   const shadow = { ratio: median(compareVsMirror), match: pairs('match'), mismatch: pairs('mismatch'), shed: pairs('shed'), error: pairs('error') };
+  // The same proof through Envoy: its copies, read from its stats by the routing core.
+  const envoyMetricsAfter = await envoyRouter.admin.metricsText();
+  const envoyDelta = (labels: Record<string, string>): number =>
+    sumSamples(envoyMetricsAfter, 'saferoll_requests_total', labels) - sumSamples(envoyMetricsBefore, 'saferoll_requests_total', labels);
+  const envoyLive = envoyDelta({ endpoint: 'bench-mirror', traffic: 'live' });
+  const envoyMirrored = envoyDelta({ endpoint: 'bench-mirror', traffic: 'mirror' });
 
-  const report = renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx }, shadow);
+  const report = `${renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx }, shadow)}\n\nMirror check through Envoy (routing core's /metrics, from Envoy's stats, bench-mirror, measured rounds): ${fmt.int(envoyLive)} live, ${fmt.int(envoyMirrored)} mirrored (${fmt.pct(envoyLive > 0 ? envoyMirrored / envoyLive : Number.NaN)}; drawn at random per request, not dealt).`;
   process.stdout.write(`\n${report}\n`);
   const file = path.join(OUT_DIR, 'router-overhead.md');
   await writeFile(file, `${report}\n`);
   log(`wrote ${path.relative(projectRoot(), file)}`);
   await router.admin.close();
+  await envoyRouter.admin.close();
 }
 
 function renderReport(

@@ -25,6 +25,7 @@ const BENCHES: Bench[] = [
   { id: 'router', title: 'Router overhead', file: 'router-overhead.js', out: 'router-overhead.md' },
   { id: 'mirror', title: 'Mirror isolation', file: 'mirror-isolation.js', out: 'mirror-isolation.md' },
   { id: 'traffic', title: 'Traffic changes under load', file: 'traffic-changes.js', out: 'traffic-changes.md' },
+  { id: 'fleet', title: 'Traffic change to every Envoy', file: 'envoy-propagation.js', out: 'envoy-propagation.md' },
   { id: 'metrics', title: 'Metrics cost', file: 'metrics-cost.js', out: 'metrics-cost.md' },
   { id: 'breach', title: 'Breach to rollback', file: 'breach-to-rollback.js', out: 'breach-to-rollback.md' },
   { id: 'promotion', title: 'Zero-loss promotion', file: 'zero-loss-promotion.js', out: 'zero-loss-promotion.md' },

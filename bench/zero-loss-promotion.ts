@@ -4,7 +4,10 @@
 // polling the status query every 100 ms); per phase: requests sent, failed
 // (goal 0) and p99.
 //
-//   node dist/bench/zero-loss-promotion.js [--rate 200] [--runs 2] [--bake-ms 5000]
+//   node dist/bench/zero-loss-promotion.js [--rate 200] [--runs 2] [--bake-ms 5000] [--data-plane envoy]
+//
+// --data-plane envoy: the clients' traffic goes through one Envoy the router
+// feeds (writes zero-loss-promotion-envoy.md).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { rolloutResult } from '../cli/follow-rollout.js';
@@ -21,13 +24,20 @@ import { startRollout } from '../cli/start-rollout.js';
 const ENDPOINT = 'promote-bench';
 
 runBench('bench:promotion', async () => {
-  const { values } = parseArgs({ options: { rate: { type: 'string' }, runs: { type: 'string' }, 'bake-ms': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { rate: { type: 'string' }, runs: { type: 'string' }, 'bake-ms': { type: 'string' }, 'data-plane': { type: 'string' } },
+  });
+  const envoy = values['data-plane'] === 'envoy';
+  if (values['data-plane'] !== undefined && !envoy && values['data-plane'] !== 'builtin') throw new Error(`--data-plane must be builtin or envoy`);
   const rate = Number(values.rate ?? 200);
   const runs = Number(values.runs ?? 2);
   const bakeMs = Number(values['bake-ms'] ?? 5_000);
   const started = Date.now();
 
-  const [dev, router] = await Promise.all([startDevServer(), startRouterProcess()]);
+  const [dev, router] = await Promise.all([
+    startDevServer(),
+    startRouterProcess(envoy ? { args: ['--data-plane', 'envoy', '--envoy-replicas', '1', '--xds-port', '0'] } : {}),
+  ]);
   const client = await connectClient(dev.address);
   const taskQueue = `bench-promote-${process.pid}`;
   const [, key] = await Promise.all([
@@ -97,12 +107,12 @@ runBench('bench:promotion', async () => {
   const total = summarize(samples);
   rows.push(['**all**', fmt(total.sent), fmt(total.non2xx + total.connErrors), describeFailures(total), ms(total.p50), ms(total.p99)]);
   const md = [
-    `## Zero-loss promotion (${new Date().toISOString()})`,
+    `## Zero-loss promotion${envoy ? ' through Envoy' : ''} (${new Date().toISOString()})`,
     '',
     machineLine(),
-    `Temporal dev server, \`saferoll router\` in its own process, the saferoll worker in a child process. Blue and green: examples/model-server.mjs (5 ms; green with 2 instances), started by the router. Clients: ${rate} req/s open loop. Policy: create, smoke, mirror 10% / 10% / 100% for ${bakeMs / 1000} s each (interval 1 s, minRequests 30), delete blue. ${runs} promotion(s) in a row (${durations.map((d) => `${(d / 1000).toFixed(1)} s`).join(', ')}). A request is tagged with the phase seen by a status poll every 100 ms when it was sent, so a request sent within ~100 ms of a change may carry the previous phase. Took ${Math.round((Date.now() - started) / 1000)} s.`,
+    `Temporal dev server, \`saferoll router\`${envoy ? " with one Envoy carrying the clients' traffic (`--data-plane envoy`)" : ''} in its own process, the saferoll worker in a child process. Blue and green: examples/model-server.mjs (5 ms; green with 2 instances), started by the router. Clients: ${rate} req/s open loop. Policy: create, smoke, mirror 10% / 10% / 100% for ${bakeMs / 1000} s each (interval 1 s, minRequests 30), delete blue. ${runs} promotion(s) in a row (${durations.map((d) => `${(d / 1000).toFixed(1)} s`).join(', ')}). A request is tagged with the phase seen by a status poll every 100 ms when it was sent, so a request sent within ~100 ms of a change may carry the previous phase. Took ${Math.round((Date.now() - started) / 1000)} s.`,
     '',
     markdownTable(['phase when sent', 'requests', 'failed (goal 0)', 'failures by kind', 'p50', 'p99'], rows),
   ].join('\n');
-  await writeReport('zero-loss-promotion', md);
+  await writeReport(envoy ? 'zero-loss-promotion-envoy' : 'zero-loss-promotion', md);
 });

@@ -25,6 +25,9 @@ import { DEFAULT_RECONNECT_TIMEOUT_MS } from './temporal-link.js';
 
 const ENDPOINT = 'demo';
 const REQUESTS_PER_SECOND = 50;
+// Envoy draws the 10% shares at random instead of dealing them: twice the
+// traffic keeps a 5 s step's sample well above the policy's floor of 20.
+const ENVOY_REQUESTS_PER_SECOND = 100;
 
 const usage = `Usage: saferoll demo [--port 8080] [--admin-port 8081] [--temporal-port 7233] [--ui-port 8233] [--state-dir .saferoll] [--exit]
 
@@ -94,8 +97,9 @@ export const demoCommand: Command = {
       const blue = modelServer('blue-v1', { LATENCY_MS: '20' });
       await resetEndpoint(admin, blue);
       const { primaryKey } = await admin.getKeys(ENDPOINT);
-      load = new DemoLoad(`${stack.dataUrl}/${ENDPOINT}/score`, primaryKey, REQUESTS_PER_SECOND);
-      console.log(`endpoint "${ENDPOINT}": blue "${blue.name}" (2 instances) at 100%, ${REQUESTS_PER_SECOND} requests/s of steady traffic\n`);
+      const rate = options.dataPlane ? ENVOY_REQUESTS_PER_SECOND : REQUESTS_PER_SECOND;
+      load = new DemoLoad(`${stack.dataUrl}/${ENDPOINT}/score`, primaryKey, rate);
+      console.log(`endpoint "${ENDPOINT}": blue "${blue.name}" (2 instances) at 100%, ${rate} requests/s of steady traffic\n`);
 
       const client = await session.temporal();
       const runs: RunSummary[] = [];

@@ -13,7 +13,8 @@ import { resolveAdminToken } from '../router/admin-token.js';
 import { SaferollError } from '../shared/errors.js';
 import { resolveTemporalSettings, type TemporalSettings } from '../worker/temporal-config.js';
 import { ChildSupervisor, type RunningChild } from './child-supervisor.js';
-import { intFlag } from './command.js';
+import { UsageError, intFlag } from './command.js';
+import { ensureEnvoy } from './ensure-envoy.js';
 import { PROMETHEUS_BIN, checkPrometheusInstalled, prometheusArgs, writePrometheusFiles } from './prometheus-config.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -24,13 +25,19 @@ export const STACK_FLAGS = {
   'temporal-port': { type: 'string' },
   'ui-port': { type: 'string' },
   'state-dir': { type: 'string' },
+  'data-plane': { type: 'string' },
+  'xds-port': { type: 'string' },
 } as const;
 
 export const STACK_HELP = `  --port <n>            data plane port (default 8080)
   --admin-port <n>      admin API and /metrics port (default 8081)
   --temporal-port <n>   Temporal frontend port (default 7233)
   --ui-port <n>         Temporal web UI port (default 8233)
-  --state-dir <dir>     router state, admin token, logs, Temporal database (default .saferoll)`;
+  --state-dir <dir>     router state, admin token, logs, Temporal database (default .saferoll)
+  --data-plane builtin|envoy
+                        who carries the traffic (default builtin; envoy: one Envoy fed by
+                        the router, scripts/install-envoy.sh installs it; README "Data planes")
+  --xds-port <n>        with --data-plane envoy: where the Envoy polls for config (default 8082)`;
 
 type StackFlagValues = Partial<Record<keyof typeof STACK_FLAGS, string | boolean | undefined>>;
 
@@ -47,9 +54,19 @@ export function stackOptions(values: StackFlagValues, log: (line: string) => voi
     temporalPort: intFlag(text(values['temporal-port']), 'temporal-port', 7233, 1),
     uiPort: intFlag(text(values['ui-port']), 'ui-port', 8233, 1),
     stateDir: text(values['state-dir']) ?? '.saferoll',
+    dataPlane: dataPlaneOf(text(values['data-plane']), text(values['xds-port'])),
     temporal: stackTemporal(process.env),
     log,
   };
+}
+
+function dataPlaneOf(kind: string | undefined, xdsPort: string | undefined): DevStackOptions['dataPlane'] {
+  if (kind === undefined || kind === 'builtin') {
+    if (xdsPort !== undefined) throw new UsageError('--xds-port goes with --data-plane envoy');
+    return undefined;
+  }
+  if (kind !== 'envoy') throw new UsageError(`--data-plane must be builtin or envoy, got "${kind}"`);
+  return { kind: 'envoy', xdsPort: intFlag(xdsPort, 'xds-port', 8082, 1) };
 }
 
 /** The variables that say which Temporal server, as opposed to how to log in to it. */
@@ -70,6 +87,8 @@ export interface DevStackOptions {
   temporalPort: number;
   uiPort: number;
   stateDir: string;
+  /** The Envoy data plane (`--data-plane envoy`) instead of the built-in one. */
+  dataPlane?: { kind: 'envoy'; xdsPort: number } | undefined;
   /** Run a Prometheus too (`saferoll dev --prometheus`), discovering its targets from the router. */
   prometheus?: { port: number } | undefined;
   /** Temporal as configured: an address set anywhere (TEMPORAL_ADDRESS, a profile) is a server to use instead of starting one. */
@@ -172,8 +191,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       return child;
     };
     const routerArgs = ['router', '--port', String(options.port), '--admin-port', String(options.adminPort), '--state-dir', stateDir];
+    // A fixed xDS port: a router the stack restarts takes its Envoy back.
+    if (options.dataPlane) await ensureEnvoy();
+    if (options.dataPlane) routerArgs.push('--data-plane', 'envoy', '--xds-port', String(options.dataPlane.xdsPort));
     await supervise('router', 'the router', (signal) =>
-      startChild(launch('router', routerArgs, routerEnv(process.env)), signal, (child) => waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child)),
+      startChild(launch('router', routerArgs, routerEnv(process.env, options.dataPlane !== undefined)), signal, (child) =>
+        waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child),
+      ),
     );
     if (options.prometheus && prometheusUrl) {
       const { port } = options.prometheus;
@@ -219,12 +243,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
  * the router reads it from the state dir). Process deployments inherit what
  * the router has, and can read its /proc/<pid>/environ.
  */
-export function routerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function routerEnv(env: NodeJS.ProcessEnv, envoy = false): NodeJS.ProcessEnv {
   const kept: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('TEMPORAL_') && !name.startsWith('SAFEROLL_')) kept[name] = value;
   }
   if (env.SAFEROLL_ADMIN_TOKEN) kept.SAFEROLL_ADMIN_TOKEN = env.SAFEROLL_ADMIN_TOKEN;
+  // An Envoy binary of the user's own, for `--data-plane envoy` only.
+  if (envoy && env.SAFEROLL_ENVOY_BIN) kept.SAFEROLL_ENVOY_BIN = env.SAFEROLL_ENVOY_BIN;
   return kept;
 }
 

@@ -8,6 +8,7 @@ import { deploymentCommand } from './deployment-command.js';
 import { demoCommand } from './demo-command.js';
 import { devCommand } from './dev-command.js';
 import { endpointCommand } from './endpoint-command.js';
+import { envoyBootstrapCommand } from './envoy-bootstrap-command.js';
 import { invokeCommand } from './invoke-command.js';
 import { loadCommand } from './load-command.js';
 import { reportCommand } from './report-command.js';
@@ -35,6 +36,7 @@ const commands: Command[] = [
   invokeCommand,
   loadCommand,
   routerCommand,
+  envoyBootstrapCommand,
   workerCommand,
   devCommand,
   demoCommand,
@@ -86,6 +88,7 @@ function exitCodeOf(err: unknown): number {
     case 'SAFEROLL_E_PAYLOAD_TOO_LARGE':
       return EXIT.badInput;
     case 'SAFEROLL_E_UNREACHABLE':
+    case 'SAFEROLL_E_DATA_PLANE':
       return EXIT.unreachable;
     case 'SAFEROLL_E_WORKFLOW_FAILED':
       return EXIT.workflowFailed;

@@ -25,6 +25,17 @@ Options:
                          Linux with user namespaces. none: instances run as the router's
                          user and can read the state dir (endpoint keys, admin token) and
                          the router's environment. Not a sandbox either way.
+  --data-plane builtin|envoy
+                         builtin (default): this process carries the traffic (Node, undici).
+                         envoy: a fleet of Envoys does (scripts/install-envoy.sh installs
+                         it); this process serves them their config over xDS and reads
+                         their stats into /metrics. See README "Data planes".
+  --envoy-replicas <n>   Envoys this router runs on the data port (default 1; SO_REUSEPORT)
+  --envoy-concurrency <n> worker threads per Envoy (default: one per core)
+  --xds-port <n>         where Envoys poll for config (default 8082; Envoys started elsewhere
+                         with "saferoll envoy-bootstrap" join through it)
+  --xds-host <addr>      xDS address (default: the admin host). It serves endpoint keys:
+                         keep it private like the admin API
   -h, --help             this help
 
 Environment:
@@ -50,6 +61,11 @@ export const routerCommand: Command = {
       'upstream-timeout': { type: 'string' },
       'readiness-timeout': { type: 'string' },
       'instance-isolation': { type: 'string' },
+      'data-plane': { type: 'string' },
+      'envoy-replicas': { type: 'string' },
+      'envoy-concurrency': { type: 'string' },
+      'xds-port': { type: 'string' },
+      'xds-host': { type: 'string' },
     });
     if (values.help) {
       console.log(usage);
@@ -58,6 +74,19 @@ export const routerCommand: Command = {
     const stateDir = path.resolve(values['state-dir'] ?? '.saferoll');
     const isolation = values['instance-isolation'] ?? process.env.SAFEROLL_INSTANCE_ISOLATION ?? 'namespaces';
     if (!isIsolationMode(isolation)) throw new UsageError(`--instance-isolation must be ${ISOLATION_MODES.join(' or ')}, got "${isolation}"`);
+    const dataPlane = values['data-plane'] ?? 'builtin';
+    if (dataPlane !== 'builtin' && dataPlane !== 'envoy') throw new UsageError(`--data-plane must be builtin or envoy, got "${dataPlane}"`);
+    if (dataPlane === 'builtin') {
+      for (const flag of ['envoy-replicas', 'envoy-concurrency', 'xds-port', 'xds-host'] as const) {
+        if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --data-plane envoy`);
+      }
+    }
+    const envoy = {
+      replicas: intFlag(values['envoy-replicas'], 'envoy-replicas', 1, 1, 64),
+      concurrency: values['envoy-concurrency'] === undefined ? undefined : intFlag(values['envoy-concurrency'], 'envoy-concurrency', 1, 1, 256),
+      xdsPort: intFlag(values['xds-port'], 'xds-port', 8082),
+      xdsHost: values['xds-host'],
+    };
     const token = await resolveAdminToken(stateDir, process.env.SAFEROLL_ADMIN_TOKEN);
     const router = await startRouter({
       port: intFlag(values.port, 'port', 8080),
@@ -69,6 +98,8 @@ export const routerCommand: Command = {
       upstreamTimeoutMs: intFlag(values['upstream-timeout'], 'upstream-timeout', 30_000, 1, 3_600_000),
       readinessTimeoutMs: intFlag(values['readiness-timeout'], 'readiness-timeout', 30_000, 1, 3_600_000),
       instanceIsolation: isolation,
+      dataPlane,
+      envoy,
     });
     if (isolation === 'none') {
       console.warn(
@@ -77,6 +108,11 @@ export const routerCommand: Command = {
     }
     if (token.generated) {
       console.log(`saferoll router: generated an admin token (shown once, kept in ${token.file}):\n  export SAFEROLL_ADMIN_TOKEN=${token.token}`);
+    }
+    if (router.envoy) {
+      console.log(
+        `saferoll router: Envoy data plane: ${envoy.replicas} replica(s), xDS ${router.envoy.xdsUrl} (GET ${router.adminUrl}/v1/dataplane lists the fleet)`,
+      );
     }
     console.log(`saferoll router: data plane ${router.dataUrl}  admin API ${router.adminUrl}  metrics ${router.adminUrl}/metrics  state ${stateDir}`);
     await new Promise<void>((resolve) => {

@@ -101,6 +101,11 @@ export const startCommand: Command = {
         });
       if (running) return alreadyRunning(session, endpoint, workflowId);
       const blue = await checkEndpoint(session.admin(), endpoint, green.name, blueName);
+      const refusal = await compareRefusal(session.admin(), policy);
+      if (refusal !== undefined) {
+        console.error(`saferoll start: ${refusal}; nothing started`);
+        return EXIT.badInput;
+      }
 
       const input: RolloutInput = { endpoint, policy, green, blue, policySource: path.basename(values.policy ?? '') };
       let handle;
@@ -160,6 +165,24 @@ async function checkPrometheus(policy: Policy): Promise<void> {
       throw new SaferollError('SAFEROLL_E_UNREACHABLE', `Prometheus at ${address} (read by ${readBy.join(', ')}) does not answer: ${why}; nothing started`);
     }
   }
+}
+
+/**
+ * Shadow comparison pairs answers inside the built-in data plane: a policy
+ * that compares is refused up front on a router running another one, rather
+ * than failing at its mirror step with green already created.
+ */
+async function compareRefusal(admin: AdminClient, policy: Policy): Promise<string | undefined> {
+  const index = policy.steps.findIndex((step) => step.kind === 'mirror' && step.compare !== undefined);
+  if (index === -1) return undefined;
+  // A router from before data planes existed answers 404 here: it is built in.
+  const view = await admin.dataPlane<{ kind?: string }>().catch((err: unknown) => {
+    if (err instanceof SaferollError && err.code === 'SAFEROLL_E_NOT_FOUND') return { kind: 'builtin' };
+    throw err;
+  });
+  const kind = view.kind;
+  if (kind === undefined || kind === 'builtin') return undefined;
+  return `steps[${index}].mirror.compare: shadow comparison needs the builtin data plane (it pairs answers inside the router process); this router runs ${kind}`;
 }
 
 function alreadyRunning(session: Session, endpoint: string, workflowId: string): number {

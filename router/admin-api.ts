@@ -27,6 +27,12 @@ export interface AdminApiOptions {
   adminToken: string;
   /** Where the admin API listens, once it does: the router's own scrape target in Prometheus service discovery. */
   listenAddress?: () => AddressInfo | string | null;
+  /**
+   * A data plane other than the built-in one: brings the series up to date
+   * before /metrics, describes itself, and tells when a change is applied
+   * (a change of routes or keys is answered then).
+   */
+  dataPlane?: { beforeMetrics(): Promise<void>; view(): unknown; applied(): Promise<void> } | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], query: URLSearchParams) => Promise<void>;
@@ -51,6 +57,7 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
   on('GET', '/metrics', async (_req, res, _params, query) => {
     // ?endpoint=<name>: only that endpoint's series, cheap whatever the number of endpoints.
     const endpoint = query.get('endpoint');
+    await options.dataPlane?.beforeMetrics();
     const text = endpoint === null ? await metrics.render() : registry.endpointMetrics(endpointName(endpoint));
     res.writeHead(200, { 'content-type': metrics.contentType() });
     res.end(text);
@@ -60,16 +67,20 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
     const routerAddress = scrapeAddress(options.listenAddress?.() ?? null, req.headers.host);
     sendJson(res, 200, prometheusTargets({ routerAddress, endpoints: registry.listEndpoints(), deployments: (name) => registry.listDeployments(name) }));
   });
+  on('GET', '/v1/dataplane', async (_req, res) => sendJson(res, 200, options.dataPlane?.view() ?? { kind: 'builtin' }));
   on('GET', '/v1/endpoints', async (_req, res) => sendJson(res, 200, { endpoints: registry.listEndpoints() }));
   on('GET', '/v1/endpoints/:p', async (_req, res, [name]) => sendJson(res, 200, registry.getEndpoint(endpointName(name))));
   on('PUT', '/v1/endpoints/:p', async (req, res, [name]) => {
     const body = parseBody(endpointPutBody, await readJsonBody(req));
     const result = await registry.putEndpoint(endpointName(name), body);
+    await options.dataPlane?.applied();
     sendJson(res, result.created ? 201 : 200, result.endpoint);
   });
   on('PATCH', '/v1/endpoints/:p', async (req, res, [name]) => {
     const body = parseBody(endpointPatchBody, await readJsonBody(req));
-    sendJson(res, 200, await registry.patchEndpoint(endpointName(name), body));
+    const endpoint = await registry.patchEndpoint(endpointName(name), body);
+    await options.dataPlane?.applied();
+    sendJson(res, 200, endpoint);
   });
   on('DELETE', '/v1/endpoints/:p', async (_req, res, [name]) => {
     await registry.deleteEndpoint(endpointName(name));
@@ -78,7 +89,9 @@ export function createAdminHandler(options: AdminApiOptions): (req: IncomingMess
   on('POST', '/v1/endpoints/:p/keys', async (_req, res, [name]) => sendJson(res, 200, registry.getKeys(endpointName(name))));
   on('POST', '/v1/endpoints/:p/keys/regenerate', async (req, res, [name]) => {
     const body = parseBody(regenerateKeyBody, await readJsonBody(req));
-    sendJson(res, 200, await registry.regenerateKey(endpointName(name), body.keyType));
+    const keys = await registry.regenerateKey(endpointName(name), body.keyType);
+    await options.dataPlane?.applied();
+    sendJson(res, 200, keys);
   });
   on('GET', '/v1/endpoints/:p/deployments', async (_req, res, [name]) => sendJson(res, 200, { deployments: registry.listDeployments(endpointName(name)) }));
   on('GET', '/v1/endpoints/:p/deployments/:p', async (_req, res, [ep, name]) =>

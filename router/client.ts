@@ -92,6 +92,10 @@ export class AdminClient {
   async endpointMetricsText(endpoint: string): Promise<string> {
     return this.call<string>('GET', `/metrics?endpoint=${enc(endpoint)}`, undefined, 'text');
   }
+  /** Which data plane serves, and for Envoy the nodes of its fleet (router/envoy/envoy-plane.ts DataPlaneView). */
+  dataPlane<T = unknown>(): Promise<T> {
+    return this.call('GET', '/v1/dataplane');
+  }
   /** The router's Prometheus exposition text. */
   async metricsText(): Promise<string> {
     return this.call<string>('GET', '/metrics', undefined, 'text');

@@ -77,7 +77,8 @@ export class DeploymentLifecycle {
     provider
       .scale(count)
       .then(
-        () => settle(undefined),
+        // Succeeded once the data plane routes to it (Envoy applies routes a poll later).
+        async () => settle((await this.options.untilApplied?.(), undefined)),
         (err: unknown) => settle((err as Error).message),
       )
       .catch((err: unknown) => {
@@ -88,6 +89,8 @@ export class DeploymentLifecycle {
   /** Stops the instances of a deployment marked Deleting, then removes its record. */
   async finishDeletion(key: string): Promise<void> {
     const provider = this.providers.get(key);
+    // A data plane that applies routes later (Envoy) stops sending to it first.
+    await this.options.untilApplied?.();
     if (provider) await provider.stop();
     this.providers.delete(key);
     const target = this.targetsByKey.get(key);

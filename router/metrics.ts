@@ -88,6 +88,19 @@ export class TrafficMetrics {
     this.answered++;
   }
 
+  /**
+   * Replaces every count with totals measured elsewhere: the Envoy data
+   * plane's, summed over its fleet (router/envoy/fleet-stats.ts). `buckets`
+   * is per bound, not cumulative, plus one past the last bound.
+   */
+  setTotals(codes: ReadonlyMap<number, number>, buckets: readonly number[], sumSeconds: number, timed: number): void {
+    this.codeCounts.clear();
+    for (const [code, n] of codes) this.codeCounts.set(code, n);
+    for (let i = 0; i < this.bucketCounts.length; i++) this.bucketCounts[i] = buckets[i] ?? 0;
+    this.sumSeconds = sumSeconds;
+    this.answered = timed;
+  }
+
   renderRequests(lines: string[]): void {
     for (const [code, n] of this.codeCounts) lines.push(`saferoll_requests_total{${this.labels},code="${code}"} ${n}`);
   }
@@ -126,6 +139,11 @@ export class MirrorShedCounter {
 
   inc(): void {
     this.count++;
+  }
+
+  /** Replaces the count with one measured elsewhere (the Envoy fleet's, router/envoy/fleet-stats.ts). */
+  setTotal(count: number): void {
+    this.count = count;
   }
 
   /** Drops the series with its deployment. */

@@ -101,6 +101,7 @@ export class Registry {
       checkTrafficRules(traffic, mirrorTraffic, (d) => next.deployments.get(deploymentKey(name, d)), endpoint);
       endpoint.traffic = withoutZeros(traffic);
       endpoint.mirrorTraffic = withoutZeros(mirrorTraffic);
+      if (body.mirrorCompare) refuseCompareOffBuiltin(this.options.dataPlane);
       if (body.mirrorCompare !== undefined) endpoint.mirrorCompare = body.mirrorCompare ?? undefined;
       if (body.description !== undefined) endpoint.description = body.description;
       if (body.tags !== undefined) endpoint.tags = body.tags;
@@ -304,4 +305,14 @@ export class Registry {
 
 function newKey(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/** Turning a comparison on where nothing would pair answers is refused (turning it off, `null`, is always fine). */
+function refuseCompareOffBuiltin(dataPlane: RegistryOptions['dataPlane']): void {
+  if (dataPlane === undefined || dataPlane === 'builtin') return;
+  throw new SaferollError(
+    'SAFEROLL_E_VALIDATION',
+    `mirrorCompare: shadow comparison needs the builtin data plane (answers are paired inside the router process); this router runs ${dataPlane}`,
+    { field: 'mirrorCompare' },
+  );
 }

@@ -7,6 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdminHandler } from './admin-api.js';
 import { DataPlane } from './data-plane.js';
+import { startEnvoyPlane, type RunningEnvoyPlane } from './envoy/envoy-plane.js';
+import type { RenderedResources } from './envoy/resources.js';
 import { RouterMetrics } from './metrics.js';
 import { ownerMarker } from './owner-marker.js';
 import type { InstanceIsolation } from './providers/instance-isolation.js';
@@ -33,12 +35,31 @@ export interface RouterOptions {
    * the router's user with access to both.
    */
   instanceIsolation?: InstanceIsolation['mode'];
+  /**
+   * Who carries the traffic: `builtin` (default; this process, Node and
+   * undici) or `envoy` (a fleet of Envoys fed over xDS, router/envoy/).
+   */
+  dataPlane?: 'builtin' | 'envoy';
+  envoy?: {
+    /** Envoys this router runs on the data port (default 1). */
+    replicas?: number;
+    xdsHost?: string;
+    /** Where the fleet polls for config (default 8082; 0 = any free port). */
+    xdsPort?: number;
+    /** Worker threads per Envoy (default: Envoy's, one per core). */
+    concurrency?: number;
+    readyTimeoutMs?: number;
+    /** Tests only: changes what is served over xDS. */
+    transformResources?: (resources: RenderedResources) => RenderedResources;
+  };
 }
 
 export interface RunningRouter {
   /** e.g. http://127.0.0.1:8080 */
   dataUrl: string;
   adminUrl: string;
+  /** The Envoy data plane, when it is the one serving. */
+  envoy?: RunningEnvoyPlane | undefined;
   close(): Promise<void>;
 }
 
@@ -59,7 +80,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
 async function startLocked(options: RouterOptions, releaseLock: () => Promise<void>): Promise<RunningRouter> {
   const metrics = new RouterMetrics();
   // The registry reports gone instances before the data plane exists (during recovery).
-  const late: { plane?: DataPlane } = {};
+  const late: { plane?: DataPlane; envoy?: RunningEnvoyPlane } = {};
   // The real path: the cover is mounted there, whatever symlink led to it.
   const stateDir = await realpath(options.stateDir);
   const registry = await Registry.open({
@@ -72,7 +93,10 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
       marker: await ownerMarker(stateDir),
     },
     onOriginsChanged: (origins) => late.plane?.prune(origins),
+    untilApplied: () => late.envoy?.untilInSync() ?? Promise.resolve(),
+    dataPlane: options.dataPlane ?? 'builtin',
   });
+  if (options.dataPlane === 'envoy') return startWithEnvoy(options, registry, metrics, releaseLock, (envoy) => (late.envoy = envoy));
   const plane = new DataPlane({
     routes: registry.routes,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
@@ -112,6 +136,67 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
   };
 
   return { dataUrl: urlOf(dataServer), adminUrl: urlOf(adminServer), close };
+}
+
+// The routing core as the control plane of an Envoy fleet: the admin API here, the traffic in Envoy.
+async function startWithEnvoy(
+  options: RouterOptions,
+  registry: Registry,
+  metrics: RouterMetrics,
+  releaseLock: () => Promise<void>,
+  started: (envoy: RunningEnvoyPlane) => void,
+): Promise<RunningRouter> {
+  let envoy: RunningEnvoyPlane;
+  try {
+    envoy = await startEnvoyPlane({
+      registry,
+      stateDir: options.stateDir,
+      host: options.host ?? '127.0.0.1',
+      port: options.port,
+      xdsHost: options.envoy?.xdsHost ?? options.adminHost ?? '127.0.0.1',
+      xdsPort: options.envoy?.xdsPort ?? 8082,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
+      replicas: options.envoy?.replicas ?? 1,
+      concurrency: options.envoy?.concurrency,
+      readyTimeoutMs: options.envoy?.readyTimeoutMs,
+      transformResources: options.envoy?.transformResources,
+      drainTimeoutMs: options.drainTimeoutMs,
+      marker: await ownerMarker(await realpath(options.stateDir)),
+    });
+  } catch (err) {
+    await registry.close('stop');
+    throw err;
+  }
+  started(envoy);
+  const adminServer: Server = createServer(
+    createAdminHandler({
+      registry,
+      metrics,
+      adminToken: options.adminToken,
+      listenAddress: () => adminServer.address(),
+      dataPlane: { beforeMetrics: () => envoy.refreshMetrics(), view: () => envoy.view(), applied: () => envoy.untilInSync() },
+    }),
+  );
+  try {
+    await listen(adminServer, options.adminPort, options.adminHost ?? '127.0.0.1', 'admin API');
+  } catch (err) {
+    await envoy.close();
+    await registry.close('stop');
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const stopped = stopAccepting(adminServer);
+      adminServer.closeAllConnections();
+      await stopped;
+      await envoy.close();
+      await registry.close('stop');
+      await releaseLock();
+    })();
+    return closing;
+  };
+  return { dataUrl: envoy.dataUrl, adminUrl: urlOf(adminServer), envoy, close };
 }
 
 function listen(server: Server, port: number, host: string, what: string): Promise<void> {

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'SAFEROLL_E_UPSTREAM'
   | 'SAFEROLL_E_UPSTREAM_TIMEOUT'
   | 'SAFEROLL_E_NO_TRAFFIC'
+  /** The data plane could not start: no Envoy binary, an Envoy that exits at start, a port in use. */
+  | 'SAFEROLL_E_DATA_PLANE'
   /** A rollout workflow failed, was terminated or timed out instead of returning a verdict. */
   | 'SAFEROLL_E_WORKFLOW_FAILED'
   | 'SAFEROLL_E_NOTIFICATION'

@@ -12,6 +12,7 @@ import type { Policy } from '../../policies/types.js';
 import { waitSucceeded } from '../../router/deployment-wait.js';
 import type { GreenSpec, RolloutInput } from '../../workflows/types.js';
 import { PROJECT_ROOT, spawnCli, type CliProcess } from './cli.js';
+import type { RouterOptions } from '../../router/server.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from './router.js';
 import { connectTestEnv, workflowBundle } from './temporal.js';
 
@@ -92,9 +93,10 @@ export class RolloutTestBed {
     readonly router: TestRouter,
   ) {}
 
-  static async create(): Promise<RolloutTestBed> {
+  /** `routerOptions`: e.g. the Envoy data plane (test/support/envoy.ts). */
+  static async create(routerOptions: Partial<RouterOptions> = {}): Promise<RolloutTestBed> {
     const env = await connectTestEnv();
-    const router = await startTestRouter({ readinessTimeoutMs: 15_000 });
+    const router = await startTestRouter({ readinessTimeoutMs: 15_000, ...routerOptions });
     return new RolloutTestBed(env, router);
   }
 

@@ -25,14 +25,16 @@ export class RouterProcess {
     readonly adminPort: number,
     /** A temp dir of its own, removed by stop(). */
     private readonly ownsStateDir: boolean,
+    /** More `saferoll router` flags, the same for every run (e.g. `--data-plane envoy`). */
+    private readonly extraArgs: readonly string[] = [],
   ) {
     this.admin = new AdminClient({ adminUrl: this.adminUrl, token: CHAOS_ADMIN_TOKEN, timeoutMs: 10_000 });
   }
 
   /** Starts a router on two free ports, on `stateDir` or a fresh temp dir. */
-  static async start(stateDir?: string): Promise<RouterProcess> {
+  static async start(stateDir?: string, extraArgs: readonly string[] = []): Promise<RouterProcess> {
     const dir = stateDir ?? (await mkdtemp(path.join(tmpdir(), 'saferoll-chaos-')));
-    const router = new RouterProcess(dir, await freePort(), await freePort(), stateDir === undefined);
+    const router = new RouterProcess(dir, await freePort(), await freePort(), stateDir === undefined, extraArgs);
     await router.restart();
     return router;
   }
@@ -57,7 +59,7 @@ export class RouterProcess {
   /** Starts a router process on the same ports and state dir; resolves once it serves. */
   async restart(): Promise<void> {
     if (this.running) throw new Error('the router is still running');
-    const run = spawnCli(['router', '--port', String(this.port), '--admin-port', String(this.adminPort), '--state-dir', this.stateDir], {
+    const run = spawnCli(['router', '--port', String(this.port), '--admin-port', String(this.adminPort), '--state-dir', this.stateDir, ...this.extraArgs], {
       SAFEROLL_ADMIN_TOKEN: CHAOS_ADMIN_TOKEN,
     });
     this.runs.push(run);
