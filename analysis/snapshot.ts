@@ -70,6 +70,7 @@ const PROCESS_START = 'process_start_time_seconds';
 /** The families a snapshot reads, for sources that select them by name (PromQL). */
 export const SNAPSHOT_FAMILIES = { requests: REQUESTS, durationBucket: DURATION_BUCKET, aborts: ABORTS, processStart: PROCESS_START } as const;
 const WANTED = ['saferoll_request', ABORTS, PROCESS_START];
+const ABORTS_FAMILY = `# TYPE ${ABORTS} counter`;
 
 /** Histogram buckets of one series while reading, keyed by upper bound (+Inf included). */
 type BucketsByLe = Map<number, number>;
@@ -83,7 +84,9 @@ interface Pending {
 
 export function compactSnapshot(text: string, endpoint: string, takenAtMs: number): MetricsSnapshot {
   const { processStartSeconds, le, deployments } = countersOf(parsePrometheusText(text, WANTED), endpoint);
-  return { endpoint, takenAtMs, processStartSeconds, le, countsAborts: true, deployments };
+  // A router exports the hang-up family (even with no series yet) only when its data plane counts them.
+  const countsAborts = text.includes(ABORTS_FAMILY);
+  return { endpoint, takenAtMs, processStartSeconds, le, ...(countsAborts ? { countsAborts } : {}), deployments };
 }
 
 /** One exposition's (or one replica's) samples -> the endpoint's counters and the histograms' bucket layout. */

@@ -178,8 +178,15 @@ export class RouterMetrics {
   private readonly traffic = new Set<TrafficMetrics>();
   private readonly shed = new Set<MirrorShedCounter>();
   private readonly shadow = new Set<ShadowMetrics>();
+  /**
+   * False when the data plane cannot tell client hang-ups (Envoy): the
+   * hang-up family is then left out of /metrics altogether, so a gate reads
+   * hang-ups as unknown rather than as a count of 0 (analysis/snapshot.ts).
+   */
+  private readonly countsAborts: boolean;
 
-  constructor() {
+  constructor(options: { countsAborts?: boolean } = {}) {
+    this.countsAborts = options.countsAborts ?? true;
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -199,7 +206,7 @@ export class RouterMetrics {
   /** Only these series (one endpoint's), plus the process start time that tells a restart. */
   renderSeries(series: readonly TrafficMetrics[], shadow: readonly ShadowMetrics[] = []): string {
     const { requests, duration, aborts } = trafficFamilies(series);
-    return `${requests}\n\n${duration}\n\n${aborts}\n\n${shadowFamilies(shadow)}${PROCESS_START_BLOCK}\n`;
+    return `${requests}\n\n${duration}\n\n${this.abortsBlock(aborts)}${shadowFamilies(shadow)}${PROCESS_START_BLOCK}\n`;
   }
 
   contentType(): string {
@@ -210,6 +217,10 @@ export class RouterMetrics {
   async render(): Promise<string> {
     const { requests, duration, aborts } = trafficFamilies(this.traffic);
     const shed = family(MIRROR_SHED_HEADER, this.shed, (s, lines) => s.render(lines));
-    return `${requests}\n\n${duration}\n\n${shed}\n\n${aborts}\n\n${shadowFamilies(this.shadow)}${await this.registry.metrics()}`;
+    return `${requests}\n\n${duration}\n\n${shed}\n\n${this.abortsBlock(aborts)}${shadowFamilies(this.shadow)}${await this.registry.metrics()}`;
+  }
+
+  private abortsBlock(aborts: string): string {
+    return this.countsAborts ? `${aborts}\n\n` : '';
   }
 }

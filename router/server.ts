@@ -78,7 +78,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
 }
 
 async function startLocked(options: RouterOptions, releaseLock: () => Promise<void>): Promise<RunningRouter> {
-  const metrics = new RouterMetrics();
+  // Envoy's stats carry no client hang-ups (README, Data planes): their family is then left out, not shown as 0.
+  const metrics = new RouterMetrics({ countsAborts: options.dataPlane !== 'envoy' });
   // The registry reports gone instances before the data plane exists (during recovery).
   const late: { plane?: DataPlane; envoy?: RunningEnvoyPlane } = {};
   // The real path: the cover is mounted there, whatever symlink led to it.

@@ -4,6 +4,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compactSnapshot } from '../../../analysis/snapshot.js';
+import { measureWindow } from '../../../analysis/window.js';
 import { DURATION_BUCKETS_SECONDS } from '../../../router/metrics.js';
 import { startEnvoyTestRouter, waitFleetInSync } from '../../support/envoy.js';
 import { TEST_ADMIN_TOKEN, type TestRouter } from '../../support/router.js';
@@ -87,6 +88,10 @@ it("counts every request the fleet answered, by deployment and kind of traffic, 
   expect(compactSnapshot(full, 'scoring', 0).deployments).toEqual(snapshot.deployments);
   expect(full).toContain('# TYPE saferoll_mirror_shed_total counter');
   expect(full).toContain('# TYPE saferoll_guard_fired_total counter');
+  // Envoy's stats carry no client hang-ups: unknown to a gate, never a count of 0 that could not fail.
+  expect(full).not.toContain('saferoll_client_aborts_total');
+  expect(snapshot.countsAborts).toBeUndefined();
+  expect(measureWindow(undefined, snapshot, 'blue', 'live').aborts).toBeUndefined();
 });
 
 it("keeps the fleet's totals when an Envoy is killed and started again", async () => {
