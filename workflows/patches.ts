@@ -30,8 +30,13 @@ export const PATCHES = {
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
 
-/** Which changes this run takes; call once, first thing in the run. */
-export function appliedPatches(): AppliedPatches {
+/**
+ * Which changes this run takes; call once, first thing in the run.
+ * `comparesShadows`: the policy has a mirror step with compare. Only then is
+ * the shadow patch asked for, so a run without comparison records no marker
+ * for it and its history is event for event what it was before.
+ */
+export function appliedPatches(comparesShadows: boolean): AppliedPatches {
   return {
     gatesOutsideBakes: patched(PATCHES.gatesOutsideBakes),
     rolledBackFailsWorkflow: patched(PATCHES.rolledBackFailsWorkflow),
@@ -39,6 +44,6 @@ export function appliedPatches(): AppliedPatches {
     guardReleaseOnce: patched(PATCHES.guardReleaseOnce),
     customMetrics: patched(PATCHES.customMetrics),
     abortCheck: patched(PATCHES.abortCheck),
-    shadowCompare: patched(PATCHES.shadowCompare),
+    shadowCompare: comparesShadows && patched(PATCHES.shadowCompare),
   };
 }

@@ -18,14 +18,14 @@ import { waitForApproval, waitWhilePaused, watchWindow } from './plan-waits.js';
 import { rolledBackFailure } from './rolled-back.js';
 import type { RolloutContext } from './rollout-context.js';
 import { RolloutTracker } from './rollout-tracker.js';
-import { comparesShadows } from './shadow-comparison.js';
+import { comparesShadows, policyCompares } from './shadow-comparison.js';
 import { StepFailure, toStepFailure } from './step-failure.js';
 import type { MirrorCompare } from '../policies/types.js';
 import type { RolloutInput, RolloutResult, UndoAction } from './types.js';
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
-  const patches = appliedPatches();
   const { policy, endpoint, green } = input;
+  const patches = appliedPatches(policyCompares(policy));
   const carried = input.carried;
   const tracker = carried ? new RolloutTracker(carried.status, policy) : RolloutTracker.fresh(endpoint, input.blue ?? '', green.name, policy);
   const status = tracker.status;

@@ -5,15 +5,20 @@
 // rollback's reason shows what differed. Runs that predate it (or steps
 // without compare) issue no extra command, so their histories replay unchanged.
 import { judgeShadow, measureShadowWindow, type ShadowSnapshot } from '../analysis/shadow-checks.js';
-import type { MirrorCompare } from '../policies/types.js';
+import type { MirrorCompare, Policy } from '../policies/types.js';
 import { act } from './activity-options.js';
 import { withCustomChecks } from './gate-decision.js';
 import type { RolloutContext } from './rollout-context.js';
 import type { GateReport } from './types.js';
 
+/** A policy with compare on a mirror step. */
+export function policyCompares(policy: Policy): boolean {
+  return policy.steps.some((s) => s.kind === 'mirror' && s.compare !== undefined);
+}
+
 /** Whether this run sets and judges shadow comparison: new runs of a policy with compare on a mirror step. */
 export function comparesShadows(ctx: Pick<RolloutContext, 'patches' | 'policy'>): boolean {
-  return ctx.patches.shadowCompare && ctx.policy.steps.some((s) => s.kind === 'mirror' && s.compare !== undefined);
+  return ctx.patches.shadowCompare && policyCompares(ctx.policy);
 }
 
 /** Green's counters at the start of a bake with `compare`; undefined when this bake does not compare. */
