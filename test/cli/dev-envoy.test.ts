@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
 import type { DataPlaneView } from '../../router/envoy/envoy-plane.js';
 import { freePort } from '../../shared/free-port.js';
-import { spawnCli, type CliProcess } from '../support/cli.js';
+import { spawnCli, stopCli, type CliProcess } from '../support/cli.js';
 import { waitFleetInSync } from '../support/envoy.js';
 import { startLoad } from '../support/load.js';
 import { TEST_ADMIN_TOKEN } from '../support/router.js';
@@ -59,10 +59,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  if (dev && dev.child.exitCode === null) {
-    dev.child.kill('SIGTERM');
-    await dev.exited;
-  }
+  await stopCli(dev);
   await admin?.close();
   await upstream?.close();
   await rm(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
 import { freePort } from '../../shared/free-port.js';
 import { TASK_QUEUE } from '../../workflows/messages.js';
-import { spawnCli, type CliProcess } from '../support/cli.js';
+import { spawnCli, stopCli, type CliProcess } from '../support/cli.js';
 import { startLoad } from '../support/load.js';
 import { callDataPlane } from '../support/router.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
@@ -119,10 +119,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  if (dev && dev.child.exitCode === null) {
-    dev.child.kill('SIGTERM');
-    await dev.exited;
-  }
+  await stopCli(dev);
   await admin?.close();
   await upstream?.close();
   await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTemporalDevServer, type DevServer } from '../../cli/temporal-dev-server.js';
 import { freePort } from '../../shared/free-port.js';
 import { rolloutWorkflowId } from '../../workflows/messages.js';
-import { spawnCli, type CliProcess } from '../support/cli.js';
+import { spawnCli, stopCli, type CliProcess } from '../support/cli.js';
 import { startLoad, type Load } from '../support/load.js';
 import { createEndpointWithBlue } from '../support/rollout-fixture.js';
 import { startTestRouter, type TestRouter } from '../support/router.js';
@@ -63,10 +63,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.exited;
-  }
+  await stopCli(worker);
   await temporal?.stop();
   await router?.close();
   await rm(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { createGuardActivities } from '../../activities/guard.js';
 import { AdminClient } from '../../router/client.js';
 import type { EndpointView } from '../../router/views.js';
 import { SaferollError } from '../../shared/errors.js';
-import { spawnRouter } from '../support/cli.js';
+import { spawnRouter, stopCli } from '../support/cli.js';
 import { TEST_ADMIN_TOKEN, callDataPlane, startTestRouter, type TestRouter } from '../support/router.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 import { waitFor } from '../support/wait-for.js';
@@ -229,10 +229,7 @@ describe('guard lease across a router restart (kill -9)', () => {
     const admin = new AdminClient({ adminUrl: router.adminUrl, token: TEST_ADMIN_TOKEN });
     cleanups.push(async () => {
       await admin.close();
-      if (router.child.exitCode === null && router.child.signalCode === null) {
-        router.child.kill('SIGTERM');
-        await router.exited;
-      }
+      await stopCli(router);
     });
     return { router, admin };
   }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
-import { spawnCli, spawnRouter } from '../support/cli.js';
+import { spawnCli, spawnRouter, stopCli } from '../support/cli.js';
 import { callDataPlane } from '../support/router.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -88,10 +88,7 @@ async function startRouter(stateDir: string, args: string[], env: Record<string,
 
 function track<T extends { child: ChildProcess; exited: Promise<unknown> }>(router: T): T {
   cleanups.push(async () => {
-    if (router.child.exitCode === null && router.child.signalCode === null) {
-      router.child.kill('SIGTERM');
-      await router.exited;
-    }
+    await stopCli(router);
   });
   return router;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
-import { PROJECT_ROOT, runCli, spawnRouter } from '../support/cli.js';
+import { PROJECT_ROOT, runCli, spawnRouter, stopCli } from '../support/cli.js';
 import { callDataPlane } from '../support/router.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 import { waitFor } from '../support/wait-for.js';
@@ -29,10 +29,7 @@ async function freshDir(): Promise<string> {
 async function started(stateDir: string, env: Record<string, string | undefined> = { SAFEROLL_ADMIN_TOKEN: TOKEN }) {
   const router = await spawnRouter(stateDir, env);
   cleanups.push(async () => {
-    if (router.child.exitCode === null && router.child.signalCode === null) {
-      router.child.kill('SIGTERM');
-      await router.exited;
-    }
+    await stopCli(router);
   });
   const admin = new AdminClient({ adminUrl: router.adminUrl, token: env.SAFEROLL_ADMIN_TOKEN ?? TOKEN });
   cleanups.push(() => admin.close());

@@ -25,6 +25,13 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
   return { child, output: () => out, exited };
 }
 
+/** Stops a CLI process still running (SIGTERM, as an operator would) and waits for it to exit. */
+export async function stopCli(p: { child: ChildProcess; exited: Promise<unknown> } | undefined): Promise<void> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  await p.exited;
+}
+
 /** Runs a CLI command to completion. */
 export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; output: string }> {
   const p = spawnCli(args, env);
