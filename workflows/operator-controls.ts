@@ -2,7 +2,7 @@
 // promote (--force), approve, rollback — and the status query, wired to the
 // rollout's state. Updates have validators, so a request that cannot apply
 // now is refused with the reason, and nothing is written to history.
-import { setHandler, type CancellationScope } from '@temporalio/workflow';
+import { setHandler, workflowInfo, type CancellationScope } from '@temporalio/workflow';
 import { abortSignal, approveUpdate, pauseSignal, promoteUpdate, resumeSignal, rollbackUpdate, statusQuery, type PromoteOptions } from './messages.js';
 import type { RolloutTracker } from './rollout-tracker.js';
 
@@ -18,10 +18,12 @@ export interface OperatorControl {
   forced: boolean;
   /** Blue's deletion has begun: nothing is left to roll back to. */
   blueGone: boolean;
+  /** The workflow task (by its history length) that last accepted an operator's update. */
+  updateTask: number | undefined;
 }
 
 export function freshControl(): OperatorControl {
-  return { abortReason: undefined, promote: false, approved: false, baking: false, forced: false, blueGone: false };
+  return { abortReason: undefined, promote: false, approved: false, baking: false, forced: false, blueGone: false, updateTask: undefined };
 }
 
 /** Abort and rollback cancel `plan`, the scope the steps run in; the rollback runs outside it. */
@@ -53,6 +55,7 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
   setHandler(
     promoteUpdate,
     (options?: PromoteOptions) => {
+      markUpdate(control);
       if (options?.force) {
         control.forced = true;
         const reason = options.reason?.trim();
@@ -87,6 +90,7 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
   setHandler(
     approveUpdate,
     (note: string | undefined) => {
+      markUpdate(control);
       control.approved = true;
       tracker.decide('operator', `approved${note ? `: ${note}` : ''}`);
       return `approved step ${status.stepIndex + 1}`;
@@ -101,6 +105,7 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
   setHandler(
     rollbackUpdate,
     (reason: string | undefined) => {
+      markUpdate(control);
       rollBack(reason?.trim() || 'rolled back by an operator', 'rollback');
       return `rolling back: blue "${status.blue}" back to 100%, mirror off`;
     },
@@ -114,4 +119,24 @@ export function installOperatorControls(tracker: RolloutTracker, control: Operat
       },
     },
   );
+}
+
+/**
+ * An operator's request this run holds and has not acted on yet (an abort
+ * under way; an approval, promotion or force not yet taken), or an update
+ * accepted in the workflow task now running (`historyLength`). Such a run
+ * must not continue as new yet: the requests live in this run only, and an
+ * update's answer would follow the continue-as-new command, which must be the
+ * last of its task.
+ */
+export function operatorRequestPending(control: OperatorControl, historyLength: number): boolean {
+  return control.abortReason !== undefined || control.approved || control.promote || control.forced || control.updateTask === historyLength;
+}
+
+/**
+ * Remembers the workflow task an update was accepted in (in the handler, not
+ * the validator: handlers run on replay too, so the decision it feeds replays).
+ */
+function markUpdate(control: OperatorControl): void {
+  control.updateTask = workflowInfo().historyLength;
 }

@@ -26,6 +26,13 @@ export const PATCHES = {
   abortCheck: 'saferoll-abort-check',
   /** A mirror step's compare: set on the router with the routes, and judged at every tick of its bake (shadow-comparison.ts). */
   shadowCompare: 'saferoll-shadow-compare',
+  /**
+   * No continue-as-new while an operator's request is pending (an abort under
+   * way, an approval not yet taken) or in the workflow task that accepted an
+   * update (operator-controls.ts operatorRequestPending): the new run would
+   * not know of it.
+   */
+  continueApartFromOperators: 'saferoll-continue-apart-from-operators',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
@@ -45,5 +52,6 @@ export function appliedPatches(comparesShadows: boolean): AppliedPatches {
     customMetrics: patched(PATCHES.customMetrics),
     abortCheck: patched(PATCHES.abortCheck),
     shadowCompare: comparesShadows && patched(PATCHES.shadowCompare),
+    continueApartFromOperators: patched(PATCHES.continueApartFromOperators),
   };
 }

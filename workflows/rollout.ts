@@ -12,7 +12,7 @@ import { bake } from './bake.js';
 import { gateRules, shouldContinueAsNew } from './gate-decision.js';
 import { GuardLease } from './guard-lease.js';
 import { Notifier } from './notifier.js';
-import { freshControl, installOperatorControls } from './operator-controls.js';
+import { freshControl, installOperatorControls, operatorRequestPending } from './operator-controls.js';
 import { appliedPatches } from './patches.js';
 import { waitForApproval, waitWhilePaused, watchWindow } from './plan-waits.js';
 import { rolledBackFailure } from './rolled-back.js';
@@ -55,9 +55,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     async continueIfLong(progress) {
       const info = workflowInfo();
       // Deliveries under way would be abandoned with this run: wait for them to end (a tick or two).
-      if (shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents) && notifier.idle) {
-        await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: { status, undo, ...progress } });
-      }
+      if (!shouldContinueAsNew(info.historyLength, info.continueAsNewSuggested, input.maxHistoryEvents) || !notifier.idle) return;
+      // An operator's request this run has not acted on yet would be lost: continue at a later tick instead.
+      if (patches.continueApartFromOperators && operatorRequestPending(control, info.historyLength)) return;
+      await continueAsNew<typeof rolloutWorkflow>({ ...input, carried: { status, undo, ...progress } });
     },
     takeCarriedBake(stepIndex) {
       const bakeProgress = carriedBake?.stepIndex === stepIndex ? carriedBake : undefined;

@@ -4,7 +4,7 @@
 // blocked calls under each test's control, and every call recorded. One
 // FakeFleet serves a worker; each test gets a FakeRouter for its own
 // endpoint, so a rollout a failed test left behind cannot disturb the next.
-import { Context } from '@temporalio/activity';
+import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CustomMetricsRequest, CustomReading, RolloutActivities, ShadowPairsReading, ShadowPairsRequest } from '../../activities/types.js';
 import type { MetricsSnapshot } from '../../analysis/snapshot.js';
@@ -54,6 +54,7 @@ export class FakeRouter {
   });
   private readonly failures = new Map<ActivityName, (args: unknown[]) => string | undefined>();
   private readonly blocked = new Map<ActivityName, { when: (args: unknown[]) => boolean; released: Promise<void>; release: () => void }>();
+  private readonly deferred = new Map<ActivityName, (taskToken: Uint8Array) => void>();
 
   constructor(readonly endpoint: string) {}
 
@@ -73,6 +74,15 @@ export class FakeRouter {
     };
   }
 
+  /**
+   * The next call of `name` is left open on the server (completed later with
+   * the client's `activity.complete(taskToken, ...)`, say while no worker
+   * runs): resolves to its task token.
+   */
+  completeLater(name: ActivityName): Promise<Uint8Array> {
+    return new Promise((resolve) => this.deferred.set(name, resolve));
+  }
+
   named(name: ActivityName): Call[] {
     return this.calls.filter((c) => c.name === name);
   }
@@ -86,6 +96,12 @@ export class FakeRouter {
     this.calls.push({ name, args, runId: Context.current().info.workflowExecution?.runId ?? '', green: this.green });
     const block = this.blocked.get(name);
     if (block?.when(args)) await block.released;
+    const defer = this.deferred.get(name);
+    if (defer) {
+      this.deferred.delete(name);
+      defer(Context.current().info.taskToken);
+      throw new CompleteAsyncError();
+    }
     const message = this.failures.get(name)?.(args);
     if (message !== undefined) throw ApplicationFailure.nonRetryable(message, 'SAFEROLL_E_CONFLICT');
   }
@@ -114,7 +130,6 @@ export class FakeFleet {
   }
 
   activities(): RolloutActivities {
-    const snapshot = (endpoint: string): MetricsSnapshot => ({ endpoint, takenAtMs: 0, processStartSeconds: 1, le: [], deployments: {} });
     return {
       describeEndpoint: async (...args) => {
         await this.of(args[0]).handle('describeEndpoint', args);
@@ -137,7 +152,7 @@ export class FakeFleet {
       measureWindows: async (...args) => {
         const router = this.of(args[0].endpoint);
         await router.handle('measureWindows', args);
-        return { snapshot: snapshot(args[0].endpoint), windows: router.windows() };
+        return measuredWindows(router);
       },
       readCustomMetrics: async (...args) => {
         const router = this.of(args[0].endpoint);
@@ -156,4 +171,13 @@ export class FakeFleet {
       notifySlack: async () => undefined,
     };
   }
+}
+
+function snapshot(endpoint: string): MetricsSnapshot {
+  return { endpoint, takenAtMs: 0, processStartSeconds: 1, le: [], deployments: {} };
+}
+
+/** What measureWindows answers for `router` now (also what a test completes a deferred reading with). */
+export function measuredWindows(router: FakeRouter): Awaited<ReturnType<RolloutActivities['measureWindows']>> {
+  return { snapshot: snapshot(router.endpoint), windows: router.windows() };
 }

@@ -7,7 +7,7 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { rolloutResult } from '../../cli/follow-rollout.js';
 import { startRollout } from '../../cli/start-rollout.js';
 import type { Policy } from '../../policies/types.js';
@@ -21,6 +21,9 @@ import { createTimeSkippingEnv } from './time-skipping.js';
 import { waitFor } from './wait-for.js';
 
 export type RolloutHandle = WorkflowHandle<typeof rolloutWorkflow>;
+
+/** Worker options a test file may set (see withoutWorker). */
+export type HarnessWorkerOptions = Pick<WorkerOptions, 'maxCachedWorkflows'>;
 
 export const GREEN = { name: 'green', instanceCount: 1, source: { upstreams: ['http://127.0.0.1:1'] } };
 
@@ -59,6 +62,7 @@ export class WorkflowHarness {
   private constructor(
     readonly env: TestWorkflowEnvironment,
     readonly taskQueue: string,
+    private readonly workerOptions: HarnessWorkerOptions,
   ) {}
 
   /** On the test run's dev server: real time. */
@@ -71,20 +75,38 @@ export class WorkflowHarness {
    * a rollout's outcome or skipUntil, and runs at wall-clock pace otherwise
    * (so a test acts between two gate readings of realistic intervals).
    */
-  static async timeSkipping(name: string): Promise<WorkflowHarness> {
-    return WorkflowHarness.on(await createTimeSkippingEnv(), name);
+  static async timeSkipping(name: string, workerOptions: HarnessWorkerOptions = {}): Promise<WorkflowHarness> {
+    return WorkflowHarness.on(await createTimeSkippingEnv(), name, workerOptions);
   }
 
-  private static async on(env: TestWorkflowEnvironment, name: string): Promise<WorkflowHarness> {
-    const harness = new WorkflowHarness(env, `${name}-${process.pid}`);
-    harness.worker = await Worker.create({
-      connection: harness.env.nativeConnection,
-      taskQueue: harness.taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: harness.fleet.activities(),
-    });
-    harness.running = harness.worker.run();
+  private static async on(env: TestWorkflowEnvironment, name: string, workerOptions: HarnessWorkerOptions = {}): Promise<WorkflowHarness> {
+    const harness = new WorkflowHarness(env, `${name}-${process.pid}`, workerOptions);
+    await harness.startWorker();
     return harness;
+  }
+
+  private async startWorker(): Promise<void> {
+    this.worker = await Worker.create({
+      connection: this.env.nativeConnection,
+      taskQueue: this.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: this.fleet.activities(),
+      ...this.workerOptions,
+    });
+    this.running = this.worker.run();
+  }
+
+  /**
+   * Runs `meanwhile` with no worker polling (the controller is down), so
+   * everything it causes reaches the workflow in one workflow task. Needs a
+   * harness whose worker keeps no workflows cached (`maxCachedWorkflows: 0`):
+   * otherwise that task waits on the stopped worker's sticky queue.
+   */
+  async withoutWorker(meanwhile: () => Promise<void>): Promise<void> {
+    this.worker?.shutdown();
+    await this.running;
+    await meanwhile();
+    await this.startWorker();
   }
 
   /** A fresh endpoint name (a-z0-9-, as the router requires) and its fake router. */
