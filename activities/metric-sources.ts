@@ -4,14 +4,14 @@
 // checks' provider.
 import type { MetricSource } from '../analysis/metric-source.js';
 import { PrometheusMetricSource } from '../analysis/prometheus-metric-source.js';
-import { PROMETHEUS_ENV } from '../analysis/providers/prometheus.js';
+import { PROMETHEUS_ENV, prometheusAddress } from '../analysis/providers/prometheus.js';
 import type { MetricsSource } from '../policies/types.js';
 import { SaferollError } from '../shared/errors.js';
 
 export function prometheusSourceFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): (source: MetricsSource) => MetricSource {
   const byAddress = new Map<string, MetricSource>();
   return (source) => {
-    const address = source.prometheus.address ?? env[PROMETHEUS_ENV.url];
+    const address = prometheusAddress(source.prometheus.address, env);
     if (address === undefined || address === '') {
       throw new SaferollError(
         'SAFEROLL_E_VALIDATION',

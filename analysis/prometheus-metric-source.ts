@@ -13,7 +13,7 @@ import { SaferollError } from '../shared/errors.js';
 import type { MetricSource } from './metric-source.js';
 import type { Sample } from './prometheus-text.js';
 import { callJson } from './providers/http-get.js';
-import { prometheusAuthHeaders } from './providers/prometheus.js';
+import { prometheusAuthHeaders, queryAnswer } from './providers/prometheus.js';
 import { SNAPSHOT_FAMILIES, countersOf, type MetricsSnapshot, type ReplicaCounters } from './snapshot.js';
 
 export interface PrometheusMetricSourceOptions {
@@ -139,16 +139,13 @@ interface VectorSample {
 }
 
 function vectorOf(json: unknown): VectorSample[] {
-  const body = json as { status?: unknown; error?: unknown; errorType?: unknown; data?: { resultType?: unknown; result?: unknown } } | null;
-  if (body === null || typeof body !== 'object') throw new SaferollError('SAFEROLL_E_METRICS', 'Prometheus answered JSON that is not a query result');
-  if (body.status !== 'success') {
-    throw new SaferollError('SAFEROLL_E_METRICS', `Prometheus: ${String(body.errorType ?? 'error')}: ${String(body.error ?? 'status is not success')}`);
-  }
-  if (body.data?.resultType !== 'vector' || !Array.isArray(body.data.result)) {
-    throw new SaferollError('SAFEROLL_E_METRICS', `Prometheus answered a ${String(body.data?.resultType)} where an instant vector was asked`);
+  const data = queryAnswer(json);
+  if (!data.ok) throw new SaferollError('SAFEROLL_E_METRICS', data.message);
+  if (data.resultType !== 'vector' || !Array.isArray(data.result)) {
+    throw new SaferollError('SAFEROLL_E_METRICS', `Prometheus answered a ${String(data.resultType)} where an instant vector was asked`);
   }
   const out: VectorSample[] = [];
-  for (const item of body.data.result as { metric?: Record<string, string>; value?: [number, string] }[]) {
+  for (const item of data.result as { metric?: Record<string, string>; value?: [number, string] }[]) {
     const value = Number(item.value?.[1]);
     if (item.metric === undefined || Number.isNaN(value)) throw new SaferollError('SAFEROLL_E_METRICS', 'Prometheus sent a series without labels or value');
     out.push({ metric: item.metric, value });

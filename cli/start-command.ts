@@ -8,7 +8,7 @@ import { PolicyError } from '../policies/policy-error.js';
 import type { Policy } from '../policies/types.js';
 import { describePlan } from '../policies/describe.js';
 import type { AdminClient } from '../router/client.js';
-import { PROMETHEUS_ENV } from '../analysis/providers/prometheus.js';
+import { prometheusAddress } from '../analysis/providers/prometheus.js';
 import { prometheusOffline } from '../analysis/providers/prometheus-online.js';
 import { blueOf } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
@@ -155,9 +155,9 @@ async function checkPrometheus(policy: Policy): Promise<void> {
     if (address) readers.set(address, [...(readers.get(address) ?? []), reader]);
   };
   const source = policy.analysis.source;
-  if (source !== undefined) add(source.prometheus.address ?? process.env[PROMETHEUS_ENV.url], 'analysis.source');
+  if (source !== undefined) add(prometheusAddress(source.prometheus.address, process.env), 'analysis.source');
   for (const check of policy.analysis.metrics ?? []) {
-    if ('prometheus' in check) add(check.prometheus.address ?? process.env[PROMETHEUS_ENV.url], `custom check ${check.name}`);
+    if ('prometheus' in check) add(prometheusAddress(check.prometheus.address, process.env), `custom check ${check.name}`);
   }
   for (const [address, readBy] of readers) {
     const why = await prometheusOffline(address);

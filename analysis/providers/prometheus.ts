@@ -39,7 +39,7 @@ export function prometheusProvider(options: PrometheusProviderOptions = {}): Met
       const rendered = renderFor(check.query, scope);
       if (!rendered.ok) return { resolved: check.query, reading: rendered.reading };
       const resolved = rendered.text;
-      const address = check.address ?? options.defaultAddress ?? env[PROMETHEUS_ENV.url];
+      const address = prometheusAddress(check.address ?? options.defaultAddress, env);
       if (address === undefined || address === '') {
         return {
           resolved,
@@ -83,18 +83,33 @@ export function prometheusAuthHeaders(env: Readonly<Record<string, string | unde
   return { accept: 'application/json' };
 }
 
-/** A /api/v1/query answer -> one reading (the table at the top of this file). */
-export function readQueryResult(json: unknown): ProviderReading {
-  if (!isRecord(json)) return { kind: 'error', message: 'Prometheus answered JSON that is not a query result' };
+/** What /api/v1/query answered: its data, or the error in Prometheus's own words. */
+export type QueryAnswer = { ok: true; resultType: unknown; result: unknown } | { ok: false; message: string };
+
+/** The envelope of a /api/v1/query answer (shared with the Prometheus metric source, so both word errors alike). */
+export function queryAnswer(json: unknown): QueryAnswer {
+  if (!isRecord(json)) return { ok: false, message: 'Prometheus answered JSON that is not a query result' };
   if (json['status'] !== 'success') {
     const type = typeof json['errorType'] === 'string' ? `${json['errorType']}: ` : '';
     const text = typeof json['error'] === 'string' ? json['error'] : 'status is not success';
-    return { kind: 'error', message: `Prometheus: ${type}${text}` };
+    return { ok: false, message: `Prometheus: ${type}${text}` };
   }
   const data = json['data'];
-  if (!isRecord(data)) return { kind: 'error', message: 'Prometheus answer has no data' };
-  const result = data['result'];
-  switch (data['resultType']) {
+  if (!isRecord(data)) return { ok: false, message: 'Prometheus answer has no data' };
+  return { ok: true, resultType: data['resultType'], result: data['result'] };
+}
+
+/** Where a policy's Prometheus is: the address it names, else the worker's SAFEROLL_PROMETHEUS_URL. */
+export function prometheusAddress(address: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return address ?? env[PROMETHEUS_ENV.url];
+}
+
+/** A /api/v1/query answer -> one reading (the table at the top of this file). */
+export function readQueryResult(json: unknown): ProviderReading {
+  const data = queryAnswer(json);
+  if (!data.ok) return { kind: 'error', message: data.message };
+  const result = data.result;
+  switch (data.resultType) {
     case 'scalar':
       return sampleReading(result, 'the scalar');
     case 'vector': {
@@ -107,7 +122,7 @@ export function readQueryResult(json: unknown): ProviderReading {
       return sampleReading(isRecord(series) ? series['value'] : undefined, 'the series');
     }
     default:
-      return { kind: 'error', message: `Prometheus result type ${String(data['resultType'])} is not a number: use an instant vector or scalar query` };
+      return { kind: 'error', message: `Prometheus result type ${String(data.resultType)} is not a number: use an instant vector or scalar query` };
   }
 }
 
