@@ -3,7 +3,8 @@
 // so `/metrics` keeps its names, labels and buckets whichever plane serves.
 // Envoy's `upstream_rq_<code>` counters are the answers by status, its
 // `upstream_rq_time` histogram (bucketed with saferoll's bounds, in ms; see
-// bootstrap.ts) the latency. An Envoy that restarted starts from zero: what
+// bootstrap.ts) the latency, and bootstrap.ts's `saferoll.client_hangups`
+// (sent) the client hang-ups. An Envoy that restarted starts from zero: what
 // it had counted before is kept, so the fleet's totals never go back.
 import { request } from 'undici';
 import { parsePrometheusText, type Sample } from '../../analysis/prometheus-text.js';
@@ -20,6 +21,8 @@ export interface ClusterTotals {
   timed: number;
   /** Copies a mirror cluster refused (more in flight than its limit). */
   shed: number;
+  /** Clients that hung up after the whole request was sent and before an answer began (never on a mirror cluster). */
+  aborts: number;
 }
 
 interface NodeCounts {
@@ -29,7 +32,11 @@ interface NodeCounts {
   earlier: Map<string, ClusterTotals>;
 }
 
-const STATS_FILTER = encodeURIComponent('^(cluster\\.sr~[^.]+\\.upstream_rq_([0-9]{3}|time|pending_overflow)|server\\.uptime)$');
+// Hang-ups only with the whole request sent (tag `sent` is "0"; empty when it was not: bootstrap.ts).
+const STATS_FILTER = encodeURIComponent(
+  '^(cluster\\.sr~[^.]+\\.upstream_rq_([0-9]{3}|time|pending_overflow)|server\\.uptime|saferoll\\.client_hangups\\.saferoll_cluster\\.sr~[^.]+\\.sent\\.0)$',
+);
+const HANGUPS = 'envoy_saferoll_client_hangups';
 const READ_TIMEOUT_MS = 2_000;
 const BOUNDS_MS = DURATION_BUCKETS_SECONDS.map((s) => String(Math.round(s * 1000)));
 
@@ -58,6 +65,7 @@ export class FleetStats {
           if (!found) continue;
           deployment.metrics[kind].setTotals(found.codes, found.buckets, found.sumSeconds, found.timed);
           if (kind === 'mirror') deployment.mirrorShed.setTotal(found.shed);
+          else deployment.metrics[kind].setAbortTotal(found.aborts);
         }
       }
     }
@@ -72,7 +80,7 @@ export class FleetStats {
     } catch {
       return;
     }
-    const samples = parsePrometheusText(text, ['envoy_cluster_upstream_rq', 'envoy_server_uptime']);
+    const samples = parsePrometheusText(text, ['envoy_cluster_upstream_rq', 'envoy_server_uptime', HANGUPS]);
     const reading = parseReading(samples);
     const known = this.counts.get(nodeId);
     if (!known) {
@@ -102,7 +110,7 @@ async function get(url: string): Promise<string> {
 }
 
 function emptyTotals(): ClusterTotals {
-  return { codes: new Map(), buckets: new Array<number>(BOUNDS_MS.length + 1).fill(0), sumSeconds: 0, timed: 0, shed: 0 };
+  return { codes: new Map(), buckets: new Array<number>(BOUNDS_MS.length + 1).fill(0), sumSeconds: 0, timed: 0, shed: 0, aborts: 0 };
 }
 
 function parseReading(samples: readonly Sample[]): { uptime: number; clusters: Map<string, ClusterTotals> } {
@@ -120,6 +128,11 @@ function parseReading(samples: readonly Sample[]): { uptime: number; clusters: M
   for (const sample of samples) {
     if (sample.name === 'envoy_server_uptime') {
       uptime = sample.value;
+      continue;
+    }
+    if (sample.name === HANGUPS) {
+      const routed = sample.labels.saferoll_cluster;
+      if (routed !== undefined && sample.labels.sent === '0') totals(routed).aborts = sample.value;
       continue;
     }
     const cluster = sample.labels.envoy_cluster_name;
@@ -175,5 +188,6 @@ function addInto(into: Map<string, ClusterTotals>, from: ReadonlyMap<string, Clu
     target.sumSeconds += totals.sumSeconds;
     target.timed += totals.timed;
     target.shed += totals.shed;
+    target.aborts += totals.aborts;
   }
 }
