@@ -21,7 +21,7 @@ export interface NodeState {
   /** The version last sent, per kind: a node that asks again with an older one rejected it. */
   served: Partial<Record<ResourceKind, string>>;
   rejected?: Rejection | undefined;
-  /** Its bootstrap counts client hang-ups (router/envoy/bootstrap.ts); false for one from an older bootstrap. */
+  /** Its bootstrap counts client hang-ups (router/envoy/bootstrap.ts); false once it asked for config from an older bootstrap. */
   countsHangups?: boolean;
 }
 
@@ -56,7 +56,8 @@ export class FleetNodes {
       this.nodes.set(id, node);
     }
     node.lastContact = Date.now();
-    node.countsHangups = countsHangups;
+    // Once without, for good (see countHangups): its uncounted hang-ups stay missing from the totals.
+    node.countsHangups = (node.countsHangups ?? true) && countsHangups;
     if (adminUrl) node.adminUrl = adminUrl;
     if (acked !== '') node.acked[kind] = acked;
     const sent = node.served[kind];
@@ -99,9 +100,10 @@ export class FleetNodes {
   /**
    * Whether the fleet's hang-up count is whole: no Envoy that has taken
    * config from us (so may have served our clusters) runs a bootstrap that
-   * does not count them. Nodes are never forgotten, so one such Envoy seen
-   * once keeps the count unknown for the rest of this run: the requests it
-   * served stay in the totals, their hang-ups would be missing.
+   * does not count them. Neither nodes nor this are ever forgotten, so one
+   * such Envoy seen once keeps the count unknown for the rest of this run,
+   * even if it comes back with a current bootstrap: the requests it served
+   * stay in the totals, their hang-ups would be missing.
    */
   countHangups(): boolean {
     for (const node of this.nodes.values()) if (node.lastContact > 0 && node.countsHangups !== true) return false;

@@ -358,16 +358,21 @@ describe('which Envoys count', () => {
     const blue = await upstream('blue');
     await endpointWith('older', { blue: blue.url }, { blue: 100 });
     expect(compactSnapshot(await metricsText('older'), 'older', 0).countsAborts).toBe(true);
+    const askForConfig = async (metadata: Record<string, unknown>): Promise<void> => {
+      const answer = await request(new URL('/v3/discovery:clusters', r.router.envoy?.xdsUrl).href, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ node: { id: 'older-envoy', cluster: 'saferoll', metadata }, version_info: '' }),
+      });
+      expect(answer.statusCode).toBe(200);
+      await answer.body.dump();
+    };
     // Such an Envoy asks for config without the metadata the bootstrap now carries.
-    const answer = await request(new URL('/v3/discovery:clusters', r.router.envoy?.xdsUrl).href, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ node: { id: 'older-envoy', cluster: 'saferoll' }, version_info: '' }),
-    });
-    expect(answer.statusCode).toBe(200);
-    await answer.body.dump();
-    const after = await metricsText();
-    expect(after).not.toContain('saferoll_client_aborts_total');
+    await askForConfig({});
+    expect(await metricsText()).not.toContain('saferoll_client_aborts_total');
     expect(compactSnapshot(await metricsText('older'), 'older', 0).countsAborts).toBeUndefined();
+    // Back with a current bootstrap: what it served before still has no hang-up count, so the family stays out.
+    await askForConfig({ saferoll_counts_hangups: true });
+    expect(await metricsText()).not.toContain('saferoll_client_aborts_total');
   });
 });
