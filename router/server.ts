@@ -81,7 +81,7 @@ async function startLocked(options: RouterOptions, releaseLock: () => Promise<vo
   // The registry reports gone instances before the data plane exists (during recovery).
   const late: { plane?: DataPlane; envoy?: RunningEnvoyPlane } = {};
   // With Envoy, hang-ups are counted only while every Envoy of the fleet counts them (README, Data planes); otherwise their family is left out, not shown short.
-  const metrics = new RouterMetrics(options.dataPlane === 'envoy' ? { countsAborts: () => late.envoy?.nodes.countHangups() ?? false } : {});
+  const metrics = new RouterMetrics(options.dataPlane === 'envoy' ? { countsAborts: () => late.envoy?.countsHangups() ?? false } : {});
   // The real path: the cover is mounted there, whatever symlink led to it.
   const stateDir = await realpath(options.stateDir);
   const registry = await Registry.open({

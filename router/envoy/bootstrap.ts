@@ -13,9 +13,9 @@ export const XDS_CLUSTER = 'saferoll_xds';
 export const XDS_REFRESH_MS = 150;
 
 /**
- * Node metadata an Envoy of this bootstrap sends with every discovery
- * request: it counts client hang-ups. One started from an older bootstrap
- * does not, so the fleet's count would be short (router/envoy/fleet-nodes.ts).
+ * Node metadata of an Envoy of this bootstrap (shown by its admin
+ * /server_info): it counts client hang-ups. One started from an older
+ * bootstrap does not, so the fleet's count would be short (fleet-stats.ts).
  */
 export const COUNTS_HANGUPS_METADATA = 'saferoll_counts_hangups';
 

@@ -21,8 +21,6 @@ export interface NodeState {
   /** The version last sent, per kind: a node that asks again with an older one rejected it. */
   served: Partial<Record<ResourceKind, string>>;
   rejected?: Rejection | undefined;
-  /** Its bootstrap counts client hang-ups (router/envoy/bootstrap.ts); false once it asked for config from an older bootstrap. */
-  countsHangups?: boolean;
 }
 
 export interface NodeView {
@@ -49,15 +47,13 @@ export class FleetNodes {
    * Records one discovery request: contact, what it runs, and a rejection:
    * it was sent a newer version than the one it asks with, so it kept its own.
    */
-  saw(id: string, kind: ResourceKind, acked: string, adminUrl: string | undefined, detail: string | undefined, countsHangups = false): NodeState {
+  saw(id: string, kind: ResourceKind, acked: string, adminUrl: string | undefined, detail: string | undefined): NodeState {
     let node = this.nodes.get(id);
     if (!node) {
       node = { id, lastContact: 0, acked: {}, served: {} };
       this.nodes.set(id, node);
     }
     node.lastContact = Date.now();
-    // Once without, for good (see countHangups): its uncounted hang-ups stay missing from the totals.
-    node.countsHangups = (node.countsHangups ?? true) && countsHangups;
     if (adminUrl) node.adminUrl = adminUrl;
     if (acked !== '') node.acked[kind] = acked;
     const sent = node.served[kind];
@@ -95,19 +91,6 @@ export class FleetNodes {
 
   forget(id: string): void {
     this.nodes.delete(id);
-  }
-
-  /**
-   * Whether the fleet's hang-up count is whole: no Envoy that has taken
-   * config from us (so may have served our clusters) runs a bootstrap that
-   * does not count them. Neither nodes nor this are ever forgotten, so one
-   * such Envoy seen once keeps the count unknown for the rest of this run,
-   * even if it comes back with a current bootstrap: the requests it served
-   * stay in the totals, their hang-ups would be missing.
-   */
-  countHangups(): boolean {
-    for (const node of this.nodes.values()) if (node.lastContact > 0 && node.countsHangups !== true) return false;
-    return true;
   }
 
   all(): NodeState[] {

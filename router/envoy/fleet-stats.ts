@@ -5,10 +5,13 @@
 // `upstream_rq_time` histogram (bucketed with saferoll's bounds, in ms; see
 // bootstrap.ts) the latency, and bootstrap.ts's `saferoll.client_hangups`
 // (sent) the client hang-ups. An Envoy that restarted starts from zero: what
-// it had counted before is kept, so the fleet's totals never go back.
+// it had counted before is kept, so the fleet's totals never go back. Hang-ups
+// are whole only if every Envoy run whose counts are in the totals counted
+// them (its bootstrap says so: countsHangups).
 import { request } from 'undici';
 import { parsePrometheusText, type Sample } from '../../analysis/prometheus-text.js';
 import { DURATION_BUCKETS_SECONDS } from '../metrics.js';
+import { COUNTS_HANGUPS_METADATA } from './bootstrap.js';
 import { clusterName, TRAFFIC_KINDS } from './cluster-names.js';
 import type { NodeState } from './fleet-nodes.js';
 import type { EndpointInput } from './routing-input.js';
@@ -30,6 +33,10 @@ interface NodeCounts {
   current: Map<string, ClusterTotals>;
   /** What earlier runs of this node counted (it restarted since). */
   earlier: Map<string, ClusterTotals>;
+  /** The run now counted counts client hang-ups; undefined until its bootstrap was read (asked again at each refresh). */
+  countsHangups: boolean | undefined;
+  /** Every earlier run counted them. */
+  earlierCountedHangups: boolean;
 }
 
 // Hang-ups only with the whole request sent (tag `sent` is "0"; empty when it was not: bootstrap.ts).
@@ -43,6 +50,17 @@ const BOUNDS_MS = DURATION_BUCKETS_SECONDS.map((s) => String(Math.round(s * 1000
 export class FleetStats {
   private readonly counts = new Map<string, NodeCounts>();
   private queue: Promise<void> = Promise.resolve();
+
+  /**
+   * Whether the hang-up totals are whole: every Envoy run whose counts are in
+   * the totals counted hang-ups. One from an older bootstrap does not, and
+   * its run's requests stay in the totals for good, so once one is read the
+   * answer stays false (until the routing core restarts).
+   */
+  countsHangups(): boolean {
+    for (const node of this.counts.values()) if (node.countsHangups !== true || !node.earlierCountedHangups) return false;
+    return true;
+  }
 
   /**
    * Reads every node's stats (a node that does not answer keeps its last
@@ -82,14 +100,21 @@ export class FleetStats {
     }
     const samples = parsePrometheusText(text, ['envoy_cluster_upstream_rq', 'envoy_server_uptime', HANGUPS]);
     const reading = parseReading(samples);
-    const known = this.counts.get(nodeId);
+    let known = this.counts.get(nodeId);
     if (!known) {
-      this.counts.set(nodeId, { uptime: reading.uptime, current: reading.clusters, earlier: new Map() });
-      return;
+      known = { uptime: reading.uptime, current: reading.clusters, earlier: new Map(), countsHangups: undefined, earlierCountedHangups: true };
+      this.counts.set(nodeId, known);
+    } else {
+      if (reading.uptime < known.uptime) {
+        addInto(known.earlier, known.current);
+        known.earlierCountedHangups &&= known.countsHangups === true;
+        known.countsHangups = undefined;
+      }
+      known.uptime = reading.uptime;
+      known.current = reading.clusters;
     }
-    if (reading.uptime < known.uptime) addInto(known.earlier, known.current);
-    known.uptime = reading.uptime;
-    known.current = reading.clusters;
+    // Once per run of the Envoy: the node metadata its bootstrap gave it.
+    known.countsHangups ??= await readCountsHangups(adminUrl);
   }
 
   private sum(): Map<string, ClusterTotals> {
@@ -107,6 +132,16 @@ async function get(url: string): Promise<string> {
   const body = await answer.body.text();
   if (answer.statusCode !== 200) throw new Error(`${url}: HTTP ${answer.statusCode}`);
   return body;
+}
+
+/** Whether this Envoy's bootstrap counts client hang-ups (bootstrap.ts); undefined when it cannot be read now. */
+async function readCountsHangups(adminUrl: string): Promise<boolean | undefined> {
+  try {
+    const info = JSON.parse(await get(`${adminUrl}/server_info`)) as { node?: { metadata?: Record<string, unknown> } };
+    return info.node?.metadata?.[COUNTS_HANGUPS_METADATA] === true;
+  } catch {
+    return undefined;
+  }
 }
 
 function emptyTotals(): ClusterTotals {

@@ -8,7 +8,6 @@
 // error_detail) is logged and shown, and the node keeps its last good one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJsonBody, sendJson } from '../http-util.js';
-import { COUNTS_HANGUPS_METADATA } from './bootstrap.js';
 import { isSaferollError } from '../../shared/errors.js';
 import type { FleetNodes, NodeState, ResourceKind } from './fleet-nodes.js';
 import { CLUSTER_TYPE, ROUTE_TYPE, renderResources, type RenderedResources, type RenderOptions } from './resources.js';
@@ -96,7 +95,6 @@ export class XdsServer {
       acked,
       typeof adminUrl === 'string' ? adminUrl : undefined,
       typeof detail === 'string' ? detail : undefined,
-      request?.node?.metadata?.[COUNTS_HANGUPS_METADATA] === true,
     );
     const latest = this.latest();
     const snapshot = kind === 'clusters' ? latest : this.routesFor(latest, node);
@@ -128,7 +126,7 @@ export class XdsServer {
 
 interface DiscoveryRequest {
   version_info?: unknown;
-  node?: { id?: unknown; metadata?: { saferoll_admin_url?: unknown; [COUNTS_HANGUPS_METADATA]?: unknown } };
+  node?: { id?: unknown; metadata?: { saferoll_admin_url?: unknown } };
   response_nonce?: unknown;
   error_detail?: { message?: unknown };
 }

@@ -7,13 +7,20 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import http2 from 'node:http2';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RouterMetricSource } from '../../../analysis/router-metric-source.js';
 import { compactSnapshot } from '../../../analysis/snapshot.js';
 import { measureWindow } from '../../../analysis/window.js';
 import type { TickWindows } from '../../../activities/types.js';
+import { renderBootstrap } from '../../../router/envoy/bootstrap.js';
+import { envoyBinary } from '../../../router/envoy/envoy-binary.js';
+import { freePort } from '../../../shared/free-port.js';
 import { gateRules, judgeTick } from '../../../workflows/gate-decision.js';
 import { guardRules, guardWindows, isBreach } from '../../../workflows/guard-decision.js';
 import { testPolicy } from '../../support/rollout-fixture.js';
@@ -354,25 +361,54 @@ describe('not hang-ups of the deployment', () => {
 });
 
 describe('which Envoys count', () => {
-  it('an Envoy whose bootstrap does not count hang-ups (from before this count) leaves the family out: unknown, never short', async () => {
-    const blue = await upstream('blue');
-    await endpointWith('older', { blue: blue.url }, { blue: 100 });
+  it('an Envoy started from an older bootstrap (no hang-up count) leaves the family out while its counts are in the totals: unknown, never short', async () => {
+    const blue = await upstream('older-blue');
+    const key = await endpointWith('older', { blue: blue.url }, { blue: 100 });
     expect(compactSnapshot(await metricsText('older'), 'older', 0).countsAborts).toBe(true);
-    const askForConfig = async (metadata: Record<string, unknown>): Promise<void> => {
-      const answer = await request(new URL('/v3/discovery:clusters', r.router.envoy?.xdsUrl).href, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ node: { id: 'older-envoy', cluster: 'saferoll', metadata }, version_info: '' }),
-      });
+
+    // A real Envoy joins the fleet from a bootstrap as saferoll printed it before hang-ups were counted.
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const bootstrap = renderBootstrap({
+      nodeId: 'older-envoy',
+      xdsUrl: r.router.envoy?.xdsUrl ?? '',
+      adminHost: '127.0.0.1',
+      adminPort,
+      host: '127.0.0.1',
+      port,
+      upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS,
+      announcedAdminUrl: `http://127.0.0.1:${adminPort}`,
+    }) as {
+      node: { metadata: Record<string, unknown> };
+      static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: Record<string, unknown> }> }> }> };
+    };
+    delete bootstrap.node.metadata.saferoll_counts_hangups;
+    delete bootstrap.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config.access_log;
+    const dir = await mkdtemp(path.join(tmpdir(), 'saferoll-older-envoy-'));
+    const file = path.join(dir, 'older.json');
+    await writeFile(file, JSON.stringify(bootstrap));
+    const older = spawn(envoyBinary(), ['-c', file, '--disable-hot-restart', '--log-level', 'warn', '--concurrency', '1'], { stdio: 'ignore' });
+    try {
+      await waitFleetInSync(r.admin, 2);
+      const answer = await request(`http://127.0.0.1:${port}/older/score`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${key}` } });
       expect(answer.statusCode).toBe(200);
       await answer.body.dump();
-    };
-    // Such an Envoy asks for config without the metadata the bootstrap now carries.
-    await askForConfig({});
-    expect(await metricsText()).not.toContain('saferoll_client_aborts_total');
-    expect(compactSnapshot(await metricsText('older'), 'older', 0).countsAborts).toBeUndefined();
-    // Back with a current bootstrap: what it served before still has no hang-up count, so the family stays out.
-    await askForConfig({ saferoll_counts_hangups: true });
-    expect(await metricsText()).not.toContain('saferoll_client_aborts_total');
+      // Its answer is in the totals; a hang-up of its clients would not be: the family is left out.
+      const text = await waitFor(
+        async () => {
+          const t = await metricsText('older');
+          return compactSnapshot(t, 'older', 0).deployments.blue?.live?.count === 1 ? t : undefined;
+        },
+        10_000,
+        'its answer read',
+      );
+      expect(text).not.toContain('saferoll_client_aborts_total');
+      expect(compactSnapshot(text, 'older', 0).countsAborts).toBeUndefined();
+      expect(await metricsText()).not.toContain('saferoll_client_aborts_total');
+    } finally {
+      older.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+    // Gone, its run's counts stay in the totals, so the family stays out.
+    expect(await metricsText('older')).not.toContain('saferoll_client_aborts_total');
   });
 });
