@@ -36,7 +36,9 @@ export const COUNTS_HANGUPS_METADATA = 'saferoll_counts_hangups';
  * never from the client: two stats per cluster at most (kept after the
  * cluster is gone: a few bytes per deployment ever routed). For every other
  * request the filter fails on its first test (a flag check) and nothing is
- * formatted. The counters are never evicted (no stats_eviction_interval).
+ * formatted. The counters are never evicted (no stats_eviction_interval);
+ * a stats_matcher that leaves them out would make every count 0: keep
+ * `saferoll.client_hangups` in any inclusion list.
  */
 const HANGUP_LOG = {
   name: 'saferoll_client_hangups',
