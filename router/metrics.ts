@@ -101,6 +101,11 @@ export class TrafficMetrics {
     this.answered = timed;
   }
 
+  /** Replaces the hang-up count with one measured elsewhere (the Envoy fleet's, router/envoy/fleet-stats.ts). */
+  setAbortTotal(count: number): void {
+    this.abortCount = count;
+  }
+
   renderRequests(lines: string[]): void {
     for (const [code, n] of this.codeCounts) lines.push(`saferoll_requests_total{${this.labels},code="${code}"} ${n}`);
   }
@@ -179,14 +184,16 @@ export class RouterMetrics {
   private readonly shed = new Set<MirrorShedCounter>();
   private readonly shadow = new Set<ShadowMetrics>();
   /**
-   * False when the data plane cannot tell client hang-ups (Envoy): the
-   * hang-up family is then left out of /metrics altogether, so a gate reads
-   * hang-ups as unknown rather than as a count of 0 (analysis/snapshot.ts).
+   * False while the data plane cannot count every client hang-up (an Envoy
+   * of the fleet runs a bootstrap that does not count them): the hang-up
+   * family is then left out of /metrics altogether, so a gate reads hang-ups
+   * as unknown rather than as a count short of the truth (analysis/snapshot.ts).
+   * Asked at each render.
    */
-  private readonly countsAborts: boolean;
+  private readonly countsAborts: () => boolean;
 
-  constructor(options: { countsAborts?: boolean } = {}) {
-    this.countsAborts = options.countsAborts ?? true;
+  constructor(options: { countsAborts?: () => boolean } = {}) {
+    this.countsAborts = options.countsAborts ?? (() => true);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -221,6 +228,6 @@ export class RouterMetrics {
   }
 
   private abortsBlock(aborts: string): string {
-    return this.countsAborts ? `${aborts}\n\n` : '';
+    return this.countsAborts() ? `${aborts}\n\n` : '';
   }
 }

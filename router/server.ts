@@ -78,10 +78,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
 }
 
 async function startLocked(options: RouterOptions, releaseLock: () => Promise<void>): Promise<RunningRouter> {
-  // Envoy's stats carry no client hang-ups (README, Data planes): their family is then left out, not shown as 0.
-  const metrics = new RouterMetrics({ countsAborts: options.dataPlane !== 'envoy' });
   // The registry reports gone instances before the data plane exists (during recovery).
   const late: { plane?: DataPlane; envoy?: RunningEnvoyPlane } = {};
+  // With Envoy, hang-ups are counted only while every Envoy of the fleet counts them (README, Data planes); otherwise their family is left out, not shown short.
+  const metrics = new RouterMetrics(options.dataPlane === 'envoy' ? { countsAborts: () => late.envoy?.countsHangups() ?? false } : {});
   // The real path: the cover is mounted there, whatever symlink led to it.
   const stateDir = await realpath(options.stateDir);
   const registry = await Registry.open({

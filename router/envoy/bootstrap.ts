@@ -2,7 +2,8 @@
 // whose routes come over RDS, clusters over CDS, both polled from the routing
 // core's xDS server (REST-JSON, v3). Also: saferoll's latency buckets for
 // Envoy's per-cluster histograms, stats merged when the admin interface is
-// read, and the built-in plane's error answers for Envoy's own failures.
+// read, the built-in plane's error answers for Envoy's own failures, and a
+// count of client hang-ups (see HANGUP_LOG).
 import { DURATION_BUCKETS_SECONDS } from '../metrics.js';
 import { DEPLOYMENT_HEADER } from '../../shared/contracts.js';
 import { ROUTE_CONFIG_NAME } from './resources.js';
@@ -10,6 +11,62 @@ import { ROUTE_CONFIG_NAME } from './resources.js';
 export const XDS_CLUSTER = 'saferoll_xds';
 /** How often every Envoy asks for config; a change reaches the whole fleet within about this. */
 export const XDS_REFRESH_MS = 150;
+
+/**
+ * Node metadata of an Envoy of this bootstrap (shown by its admin
+ * /server_info): it counts client hang-ups. One started from an older
+ * bootstrap does not, so the fleet's count would be short (fleet-stats.ts).
+ */
+export const COUNTS_HANGUPS_METADATA = 'saferoll_counts_hangups';
+
+/*
+ * Client hang-ups as the built-in plane counts them (router/proxy-handlers.ts):
+ * the client left (DC; DR for an HTTP/2 stream it reset) before any answer
+ * began (no status yet), and only once the deployment had the WHOLE request.
+ * Envoy's cluster stats have no such count (upstream_rq_tx_reset stays 0 for
+ * HTTP/1 upstreams), so a stats access logger books one per request that
+ * ends that way, as `saferoll.client_hangups` (read by fleet-stats.ts),
+ * tagged with the cluster it was routed to (never a mirror cluster: this is
+ * the client's own stream) and `sent`: "0" once Envoy had sent the request's
+ * last byte upstream (US_TX_END to itself), empty if it never did (the
+ * client left mid-upload, or while the request waited for a connection):
+ * only the sent ones are hang-ups of the deployment. Envoy streams a body
+ * upstream as it arrives, as the built-in plane streams a large one, so no
+ * body is buffered and no size limit is added. Both tags come from config,
+ * never from the client: two stats per cluster at most (kept after the
+ * cluster is gone: a few bytes per deployment ever routed). For every other
+ * request the filter fails on its first test (a flag check) and nothing is
+ * formatted. The counters are never evicted (no stats_eviction_interval);
+ * a stats_matcher that leaves them out would make every count 0: keep
+ * `saferoll.client_hangups` in any inclusion list.
+ */
+const HANGUP_LOG = {
+  name: 'saferoll_client_hangups',
+  filter: {
+    and_filter: {
+      filters: [
+        { response_flag_filter: { flags: ['DC', 'DR'] } },
+        { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 0, runtime_key: 'saferoll.hangup_status' } } } },
+      ],
+    },
+  },
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config',
+    stat_prefix: 'saferoll',
+    counters: [
+      {
+        stat: {
+          name: 'client_hangups',
+          tags: [
+            { name: 'saferoll_cluster', value_format: '%UPSTREAM_CLUSTER%' },
+            { name: 'sent', value_format: '%COMMON_DURATION(US_TX_END:US_TX_END:ms)%' },
+          ],
+        },
+        value_fixed: 1,
+      },
+    ],
+  },
+};
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -45,7 +102,10 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
     node: {
       id: options.nodeId,
       cluster: 'saferoll',
-      ...(options.announcedAdminUrl ? { metadata: { saferoll_admin_url: options.announcedAdminUrl } } : {}),
+      metadata: {
+        [COUNTS_HANGUPS_METADATA]: true,
+        ...(options.announcedAdminUrl ? { saferoll_admin_url: options.announcedAdminUrl } : {}),
+      },
     },
     admin: { address: socketAddress(options.adminHost, options.adminPort) },
     // Saferoll's buckets (in ms, Envoy's unit) for the histogram /metrics renders, so its buckets are exactly the built-in plane's.
@@ -74,6 +134,7 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
                     normalize_path: true,
                     use_remote_address: true,
                     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: apiSource },
+                    access_log: [HANGUP_LOG],
                     http_filters: [
                       {
                         name: 'envoy.filters.http.router',

@@ -56,6 +56,8 @@ export interface RunningEnvoyPlane {
   fleet: EnvoyFleet;
   /** Reads every Envoy's stats into the routing core's series; called before /metrics renders. */
   refreshMetrics(): Promise<void>;
+  /** Whether the hang-ups read are whole: every Envoy read counts them (fleet-stats.ts). */
+  countsHangups(): boolean;
   view(): DataPlaneView;
   /**
    * Resolves once every Envoy in contact runs the current config (at most
@@ -108,6 +110,7 @@ export async function startEnvoyPlane(options: EnvoyPlaneOptions): Promise<Runni
     nodes,
     fleet,
     refreshMetrics: () => stats.refresh(nodes.all(), routing()),
+    countsHangups: () => stats.countsHangups(),
     view: () => ({ kind: 'envoy', xdsUrl, version: xds.latest().version, replicas: fleet.running(), nodes: nodes.view(xds.latest().version) }),
     async untilInSync(timeoutMs = SYNC_WAIT_MS) {
       const deadline = Date.now() + timeoutMs;

@@ -3,11 +3,15 @@
 // so `/metrics` keeps its names, labels and buckets whichever plane serves.
 // Envoy's `upstream_rq_<code>` counters are the answers by status, its
 // `upstream_rq_time` histogram (bucketed with saferoll's bounds, in ms; see
-// bootstrap.ts) the latency. An Envoy that restarted starts from zero: what
-// it had counted before is kept, so the fleet's totals never go back.
+// bootstrap.ts) the latency, and bootstrap.ts's `saferoll.client_hangups`
+// (sent) the client hang-ups. An Envoy that restarted starts from zero: what
+// it had counted before is kept, so the fleet's totals never go back. Hang-ups
+// are whole only if every Envoy run whose counts are in the totals counted
+// them (its bootstrap says so: countsHangups).
 import { request } from 'undici';
 import { parsePrometheusText, type Sample } from '../../analysis/prometheus-text.js';
 import { DURATION_BUCKETS_SECONDS } from '../metrics.js';
+import { COUNTS_HANGUPS_METADATA } from './bootstrap.js';
 import { clusterName, TRAFFIC_KINDS } from './cluster-names.js';
 import type { NodeState } from './fleet-nodes.js';
 import type { EndpointInput } from './routing-input.js';
@@ -20,6 +24,8 @@ export interface ClusterTotals {
   timed: number;
   /** Copies a mirror cluster refused (more in flight than its limit). */
   shed: number;
+  /** Clients that hung up after the whole request was sent and before an answer began (never on a mirror cluster). */
+  aborts: number;
 }
 
 interface NodeCounts {
@@ -27,15 +33,34 @@ interface NodeCounts {
   current: Map<string, ClusterTotals>;
   /** What earlier runs of this node counted (it restarted since). */
   earlier: Map<string, ClusterTotals>;
+  /** The run now counted counts client hang-ups; undefined until its bootstrap was read (asked again at each refresh). */
+  countsHangups: boolean | undefined;
+  /** Every earlier run counted them. */
+  earlierCountedHangups: boolean;
 }
 
-const STATS_FILTER = encodeURIComponent('^(cluster\\.sr~[^.]+\\.upstream_rq_([0-9]{3}|time|pending_overflow)|server\\.uptime)$');
+// Hang-ups only with the whole request sent (tag `sent` is "0"; empty when it was not: bootstrap.ts).
+const STATS_FILTER = encodeURIComponent(
+  '^(cluster\\.sr~[^.]+\\.upstream_rq_([0-9]{3}|time|pending_overflow)|server\\.uptime|saferoll\\.client_hangups\\.saferoll_cluster\\.sr~[^.]+\\.sent\\.0)$',
+);
+const HANGUPS = 'envoy_saferoll_client_hangups';
 const READ_TIMEOUT_MS = 2_000;
 const BOUNDS_MS = DURATION_BUCKETS_SECONDS.map((s) => String(Math.round(s * 1000)));
 
 export class FleetStats {
   private readonly counts = new Map<string, NodeCounts>();
   private queue: Promise<void> = Promise.resolve();
+
+  /**
+   * Whether the hang-up totals are whole: every Envoy run whose counts are in
+   * the totals counted hang-ups. One from an older bootstrap does not, and
+   * its run's requests stay in the totals for good, so once one is read the
+   * answer stays false (until the routing core restarts).
+   */
+  countsHangups(): boolean {
+    for (const node of this.counts.values()) if (node.countsHangups !== true || !node.earlierCountedHangups) return false;
+    return true;
+  }
 
   /**
    * Reads every node's stats (a node that does not answer keeps its last
@@ -58,6 +83,7 @@ export class FleetStats {
           if (!found) continue;
           deployment.metrics[kind].setTotals(found.codes, found.buckets, found.sumSeconds, found.timed);
           if (kind === 'mirror') deployment.mirrorShed.setTotal(found.shed);
+          else deployment.metrics[kind].setAbortTotal(found.aborts);
         }
       }
     }
@@ -72,16 +98,23 @@ export class FleetStats {
     } catch {
       return;
     }
-    const samples = parsePrometheusText(text, ['envoy_cluster_upstream_rq', 'envoy_server_uptime']);
+    const samples = parsePrometheusText(text, ['envoy_cluster_upstream_rq', 'envoy_server_uptime', HANGUPS]);
     const reading = parseReading(samples);
-    const known = this.counts.get(nodeId);
+    let known = this.counts.get(nodeId);
     if (!known) {
-      this.counts.set(nodeId, { uptime: reading.uptime, current: reading.clusters, earlier: new Map() });
-      return;
+      known = { uptime: reading.uptime, current: reading.clusters, earlier: new Map(), countsHangups: undefined, earlierCountedHangups: true };
+      this.counts.set(nodeId, known);
+    } else {
+      if (reading.uptime < known.uptime) {
+        addInto(known.earlier, known.current);
+        known.earlierCountedHangups &&= known.countsHangups === true;
+        known.countsHangups = undefined;
+      }
+      known.uptime = reading.uptime;
+      known.current = reading.clusters;
     }
-    if (reading.uptime < known.uptime) addInto(known.earlier, known.current);
-    known.uptime = reading.uptime;
-    known.current = reading.clusters;
+    // Once per run of the Envoy: the node metadata its bootstrap gave it.
+    known.countsHangups ??= await readCountsHangups(adminUrl);
   }
 
   private sum(): Map<string, ClusterTotals> {
@@ -101,8 +134,18 @@ async function get(url: string): Promise<string> {
   return body;
 }
 
+/** Whether this Envoy's bootstrap counts client hang-ups (bootstrap.ts); undefined when it cannot be read now. */
+async function readCountsHangups(adminUrl: string): Promise<boolean | undefined> {
+  try {
+    const info = JSON.parse(await get(`${adminUrl}/server_info`)) as { node?: { metadata?: Record<string, unknown> } };
+    return info.node?.metadata?.[COUNTS_HANGUPS_METADATA] === true;
+  } catch {
+    return undefined;
+  }
+}
+
 function emptyTotals(): ClusterTotals {
-  return { codes: new Map(), buckets: new Array<number>(BOUNDS_MS.length + 1).fill(0), sumSeconds: 0, timed: 0, shed: 0 };
+  return { codes: new Map(), buckets: new Array<number>(BOUNDS_MS.length + 1).fill(0), sumSeconds: 0, timed: 0, shed: 0, aborts: 0 };
 }
 
 function parseReading(samples: readonly Sample[]): { uptime: number; clusters: Map<string, ClusterTotals> } {
@@ -120,6 +163,11 @@ function parseReading(samples: readonly Sample[]): { uptime: number; clusters: M
   for (const sample of samples) {
     if (sample.name === 'envoy_server_uptime') {
       uptime = sample.value;
+      continue;
+    }
+    if (sample.name === HANGUPS) {
+      const routed = sample.labels.saferoll_cluster;
+      if (routed !== undefined && sample.labels.sent === '0') totals(routed).aborts = sample.value;
       continue;
     }
     const cluster = sample.labels.envoy_cluster_name;
@@ -175,5 +223,6 @@ function addInto(into: Map<string, ClusterTotals>, from: ReadonlyMap<string, Clu
     target.sumSeconds += totals.sumSeconds;
     target.timed += totals.timed;
     target.shed += totals.shed;
+    target.aborts += totals.aborts;
   }
 }

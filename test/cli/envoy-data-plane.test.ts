@@ -91,11 +91,14 @@ describe('saferoll router --data-plane envoy: bad input', () => {
 
 describe('a fleet of Envoys', () => {
   let blue: TestUpstream;
+  let hung: TestUpstream;
   beforeAll(async () => {
     blue = await startUpstream('blue');
+    hung = await startUpstream('hung', { hold: new Promise<void>(() => undefined) });
   });
   afterAll(async () => {
     await blue?.close();
+    await hung?.close();
   });
 
   it('serves through 2 replicas on one port, takes in an Envoy started from `saferoll envoy-bootstrap`, and stops its own replicas on SIGTERM', async () => {
@@ -133,6 +136,10 @@ describe('a fleet of Envoys', () => {
       await admin.putDeployment('scoring', 'blue', { instanceCount: 1, upstreams: [blue.url] });
       await waitFor(async () => (await admin.getDeployment('scoring', 'blue')).provisioningState === 'Succeeded');
       await admin.setTraffic('scoring', { blue: 100 });
+      await admin.putEndpoint('stalled', { authMode: 'key' });
+      await admin.putDeployment('stalled', 'hung', { instanceCount: 1, upstreams: [hung.url] });
+      await waitFor(async () => (await admin.getDeployment('stalled', 'hung')).provisioningState === 'Succeeded');
+      await admin.setTraffic('stalled', { hung: 100 });
 
       // An Envoy run "elsewhere": its own bootstrap, its own ports.
       const outsidePort = await freePort();
@@ -180,6 +187,18 @@ describe('a fleet of Envoys', () => {
       for (let i = 0; i < 5; i++) expect(await call(`http://127.0.0.1:${outsidePort}`)).toBe(200);
       const metrics = await admin.metricsText();
       expect(metrics).toContain('saferoll_requests_total{endpoint="scoring",deployment="blue",traffic="live",code="200"} 15');
+      // Its clients' hang-ups are counted too: the printed bootstrap counts them, so the fleet's count is whole.
+      const stalledKey = (await admin.getKeys('stalled')).primaryKey;
+      const giveUp = new AbortController();
+      const abandoned = request(`http://127.0.0.1:${outsidePort}/stalled/x`, { headers: { authorization: `Bearer ${stalledKey}` }, signal: giveUp.signal });
+      await waitFor(() => hung.hits === 1, 10_000, 'the request at the deployment');
+      giveUp.abort();
+      await expect(abandoned).rejects.toThrow();
+      await waitFor(
+        async () => (await admin.metricsText()).includes('saferoll_client_aborts_total{endpoint="stalled",deployment="hung",traffic="live"} 1'),
+        10_000,
+        'the hang-up counted',
+      );
       await admin.close();
 
       const replicaAdmins = view.nodes.filter((n) => n.id !== 'edge-1').map((n) => n.adminUrl ?? '');

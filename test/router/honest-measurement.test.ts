@@ -3,6 +3,7 @@
 // Client hang-ups are counted apart, and a slow client's upload is not the
 // deployment's time. Windows are read as a gate reads them: snapshots of
 // /metrics?endpoint= through RouterMetricSource, then measureWindow.
+import { setMaxListeners } from 'node:events';
 import http, { createServer, type Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { setTimeout as pause } from 'node:timers/promises';
@@ -135,19 +136,28 @@ describe('a green so slow that its clients hang up', () => {
     return { greenStep: green, greenInterval: green, blueStep: blue, blueInterval: blue };
   }
 
-  /** `n` clients at once, each giving up after 300 ms without an answer's headers (a timeout, as real clients have). */
-  async function impatientClients(endpoint: string, key: string, n: number): Promise<void> {
-    const outcomes = await Promise.allSettled(
+  /**
+   * `n` clients at once that give up without an answer's headers, as clients
+   * with a 300 ms timeout do: once every request has reached its deployment
+   * whole (`arrived`), so none is left mid-way on a busy machine (a client
+   * gone before that is, rightly, not a hang-up of the deployment).
+   */
+  async function impatientClients(endpoint: string, key: string, n: number, arrived: () => boolean): Promise<void> {
+    const giveUp = new AbortController();
+    setMaxListeners(n, giveUp.signal);
+    const outcomes = Promise.allSettled(
       Array.from({ length: n }, () =>
         request(`${t.router.dataUrl}/${endpoint}/score`, {
           method: 'POST',
           body: '{}',
           headers: { authorization: `Bearer ${key}` },
-          signal: AbortSignal.timeout(300),
+          signal: giveUp.signal,
         }).then((r) => r.body.text()),
       ),
     );
-    expect(outcomes.filter((o) => o.status === 'rejected').length).toBeGreaterThan(0);
+    await waitFor(arrived, 10_000, `${n} requests at their deployments`);
+    giveUp.abort();
+    expect((await outcomes).filter((o) => o.status === 'rejected').length).toBeGreaterThan(0);
   }
 
   it('alone at 100% (the watch window), a green that never answers fails its guard on hang-ups alone', async () => {
@@ -156,7 +166,7 @@ describe('a green so slow that its clients hang up', () => {
     const key = await endpointWith('hanging-alone', { green: green.url }, { green: 100 });
     const start = await source.snapshot('hanging-alone');
 
-    await impatientClients('hanging-alone', key, 8);
+    await impatientClients('hanging-alone', key, 8, () => green.hits === 8);
     const text = await settled('hanging-alone', 'green', 8);
     expect(answersIn(text, 'hanging-alone', 'green')).toEqual(new Map());
 
@@ -175,7 +185,7 @@ describe('a green so slow that its clients hang up', () => {
     const key = await endpointWith('hanging-canary', { blue: blue.url, green: green.url }, { blue: 50, green: 50 });
     const start = await source.snapshot('hanging-canary');
 
-    await impatientClients('hanging-canary', key, 24);
+    await impatientClients('hanging-canary', key, 24, () => green.hits + blue.hits === 24);
     await waitFor(
       async () => {
         const text = await endpointText('hanging-canary');

@@ -14,23 +14,58 @@ import { waitFor } from '../../support/wait-for.js';
 let r: TestRouter;
 let blue: TestUpstream;
 let green: TestUpstream;
+let hung: TestUpstream;
 let key: string;
+let stalledKey: string;
 
 beforeAll(async () => {
   r = await startEnvoyTestRouter({ envoy: { xdsPort: 0, replicas: 2 } });
   blue = await startUpstream('blue');
   green = await startUpstream('green', { status: 500 });
+  hung = await startUpstream('hung', { hold: new Promise<void>(() => undefined) });
   await r.admin.putEndpoint('scoring', { authMode: 'key' });
   await r.admin.putDeployment('scoring', 'blue', { instanceCount: 1, upstreams: [blue.url] });
   await r.admin.putDeployment('scoring', 'green', { instanceCount: 1, upstreams: [green.url] });
+  // A deployment that never answers, whose clients hang up.
+  await r.admin.putEndpoint('stalled', { authMode: 'key' });
+  await r.admin.putDeployment('stalled', 'hung', { instanceCount: 1, upstreams: [hung.url] });
   await waitFor(async () => (await r.admin.listDeployments('scoring')).every((d) => d.provisioningState === 'Succeeded'));
+  await waitFor(async () => (await r.admin.listDeployments('stalled')).every((d) => d.provisioningState === 'Succeeded'));
+  await r.admin.setTraffic('stalled', { hung: 100 }, {});
   key = (await r.admin.getKeys('scoring')).primaryKey;
+  stalledKey = (await r.admin.getKeys('stalled')).primaryKey;
 });
 
 afterAll(async () => {
   await r?.close();
-  await Promise.all([blue?.close(), green?.close()]);
+  await Promise.all([blue?.close(), green?.close(), hung?.close()]);
 });
+
+/** One client, on a connection of its own, that gives up once the hung deployment has its whole request. */
+async function hangUp(): Promise<void> {
+  const giveUp = new AbortController();
+  const hitsBefore = hung.hits;
+  const answer = request(`${r.router.dataUrl}/stalled/score`, {
+    method: 'POST',
+    body: '{}',
+    headers: { authorization: `Bearer ${stalledKey}` },
+    signal: giveUp.signal,
+    reset: true,
+  });
+  await waitFor(() => hung.hits > hitsBefore, 10_000, 'the request at the deployment');
+  giveUp.abort();
+  await expect(answer).rejects.toThrow();
+}
+
+/** Hang-ups one Envoy counted itself (whole request sent). */
+async function ownHangUps(adminUrl: string): Promise<number> {
+  const text = await (await request(`${adminUrl}/stats?filter=${encodeURIComponent('^saferoll\\.client_hangups\\..*\\.sent\\.0$')}`)).body.text();
+  return [...text.matchAll(/: (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+async function fleetHangUps(): Promise<number> {
+  return compactSnapshot(await adminGet('/metrics?endpoint=stalled'), 'stalled', 0).deployments.hung?.live?.aborts ?? 0;
+}
 
 /** One request on a connection of its own, so the kernel spreads them over both Envoys. */
 async function send(headers: Record<string, string> = {}): Promise<number> {
@@ -88,13 +123,15 @@ it("counts every request the fleet answered, by deployment and kind of traffic, 
   expect(compactSnapshot(full, 'scoring', 0).deployments).toEqual(snapshot.deployments);
   expect(full).toContain('# TYPE saferoll_mirror_shed_total counter');
   expect(full).toContain('# TYPE saferoll_guard_fired_total counter');
-  // Envoy's stats carry no client hang-ups: unknown to a gate, never a count of 0 that could not fail.
-  expect(full).not.toContain('saferoll_client_aborts_total');
-  expect(snapshot.countsAborts).toBeUndefined();
-  expect(measureWindow(undefined, snapshot, 'blue', 'live').aborts).toBeUndefined();
+  // Every Envoy of the fleet counts client hang-ups (envoy-hangups.test.ts): the family is there, and none happened.
+  expect(full).toContain('# TYPE saferoll_client_aborts_total counter');
+  expect(full).not.toContain('saferoll_client_aborts_total{');
+  expect(snapshot.countsAborts).toBe(true);
+  expect(measureWindow(undefined, snapshot, 'blue', 'live').aborts).toBe(0);
+  expect(measureWindow(undefined, snapshot, 'green', 'mirror').aborts).toBeUndefined();
 });
 
-it("keeps the fleet's totals when an Envoy is killed and started again", async () => {
+it("keeps the fleet's totals, hang-ups too, when an Envoy is killed and started again", async () => {
   await r.admin.setTraffic('scoring', { blue: 100 }, {});
   await waitFleetInSync(r.admin, 2);
   for (let i = 0; i < 20; i++) expect(await send()).toBe(200);
@@ -102,6 +139,18 @@ it("keeps the fleet's totals when an Envoy is killed and started again", async (
   expect(before).toBeGreaterThanOrEqual(20);
   const fleet = r.router.envoy?.fleet;
   const victim = fleet?.running()[0];
+  // Hang-ups until the Envoy about to be killed counted some itself (the kernel picks each connection's Envoy).
+  let hangUps = 0;
+  await waitFor(
+    async () => {
+      await hangUp();
+      hangUps++;
+      return (await ownHangUps(victim?.adminUrl ?? '')) > 0;
+    },
+    30_000,
+    'a hang-up counted by the Envoy to be killed',
+  );
+  await waitFor(async () => (await fleetHangUps()) === hangUps, 10_000, 'every hang-up booked');
   const restartsBefore = fleet?.restarts ?? 0;
   process.kill(victim?.pid ?? 0, 'SIGKILL');
   await waitFor(() => (fleet?.restarts ?? 0) > restartsBefore && fleet?.running().length === 2, 30_000, 'the killed Envoy started again');
@@ -109,4 +158,7 @@ it("keeps the fleet's totals when an Envoy is killed and started again", async (
   for (let i = 0; i < 10; i++) expect(await send()).toBe(200);
   const after = compactSnapshot(await adminGet('/metrics?endpoint=scoring'), 'scoring', 0).deployments.blue?.live?.count ?? 0;
   expect(after).toBe(before + 10);
+  for (let i = 0; i < 3; i++) await hangUp();
+  // The killed Envoy's hang-ups are still in the total (it would fall short of this otherwise).
+  await waitFor(async () => (await fleetHangUps()) === hangUps + 3, 10_000, 'the hang-ups before and after the restart');
 });
