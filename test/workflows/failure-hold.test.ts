@@ -130,10 +130,7 @@ describe('a failed gate with onFailure: pause', () => {
     expect((await outcome(handle)).outcome).toBe('promoted');
   });
 
-  // Skipped until the defect is fixed: a continue-as-new decided in the same activation as an
-  // operator's update (here promote --force) is refused by the server, and the time-skipping test
-  // server never retries that workflow task: the run hangs. See the closing note of stop 16.
-  it.skip('a hold continues as new and holds on in the next run, with the same deadline', async () => {
+  it('a hold continues as new and holds on in the next run, with the same deadline', async () => {
     const router = harness.endpoint('hold-can');
     // The last bake is one reading: it passes before its run is long enough to continue as new
     // (a bake that does re-applies its split in the next run), so 100% shows once.

@@ -13,8 +13,7 @@ import { WorkflowHarness, outcome, realisticPolicy, type RolloutHandle } from '.
 let harness: WorkflowHarness;
 
 beforeAll(async () => {
-  // No sticky queue: the abort test stops the worker and starts another.
-  harness = await WorkflowHarness.timeSkipping('operators-at-continue', { maxCachedWorkflows: 0 });
+  harness = await WorkflowHarness.timeSkipping('operators-at-continue');
 });
 afterAll(() => harness?.close());
 
