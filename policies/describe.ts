@@ -1,6 +1,7 @@
 // A policy in one line, for the CLI and the workflow's details in the
 // Temporal UI: the steps in order, then the gates.
 
+import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA } from '../analysis/evaluate.js';
 import type { CustomMetric, MirrorCompare, Policy, PolicyStep } from './types.js';
 import { formatDuration, formatRate } from './units.js';
 
@@ -36,7 +37,8 @@ function describeGates({ slo, baseline, analysis }: Policy): string {
   if (slo.latency.p95Ms !== undefined) limits.push(`p95≤${formatDuration(slo.latency.p95Ms)}`);
   if (slo.latency.p99Ms !== undefined) limits.push(`p99≤${formatDuration(slo.latency.p99Ms)}`);
   if (slo.errorRate !== undefined) limits.push(`errors≤${formatRate(slo.errorRate)}`);
-  if (slo.abortRate !== undefined) limits.push(`aborts≤${formatRate(slo.abortRate)}`);
+  // Hang-ups are always judged: a policy that names no limit gets the defaults, shown as such.
+  limits.push(`aborts≤${formatRate(slo.abortRate ?? DEFAULT_ABORT_RATE)}`);
   let text = `gates ${limits.join(' ')} (min ${slo.minRequests} req)`;
   // Where those figures come from, when it is not the router's own /metrics.
   if (analysis.source !== undefined) text += ` from Prometheus ${analysis.source.prometheus.address ?? "(the worker's SAFEROLL_PROMETHEUS_URL)"}`;
@@ -44,7 +46,7 @@ function describeGates({ slo, baseline, analysis }: Policy): string {
   const vsBlue: string[] = [];
   if (baseline.latencyRatio !== undefined) vsBlue.push(`p95≤${baseline.latencyRatio}×`);
   if (baseline.errorRateDelta !== undefined) vsBlue.push(`errors≤+${formatRate(baseline.errorRateDelta)}`);
-  if (baseline.abortRateDelta !== undefined) vsBlue.push(`aborts≤+${formatRate(baseline.abortRateDelta)}`);
+  vsBlue.push(`aborts≤+${formatRate(baseline.abortRateDelta ?? DEFAULT_ABORT_RATE_DELTA)}`);
   if (vsBlue.length > 0) text += `, vs blue ${vsBlue.join(' ')}`;
   const custom = (analysis.metrics ?? []).map(describeCustomMetric);
   if (custom.length > 0) text += `, custom ${custom.join(' ')}`;

@@ -115,7 +115,7 @@ describe('analysis.source', () => {
     expect(parsePolicy(policy(['source: router']), 'p.yaml').analysis).toStrictEqual({ intervalMs: 5_000, controllerLossTimeoutMs: 60_000 });
     const withAddress = parsePolicy(policy(['source: { prometheus: { address: "http://127.0.0.1:9090" } }']), 'p.yaml');
     expect(withAddress.analysis.source).toStrictEqual({ prometheus: { address: 'http://127.0.0.1:9090' } });
-    expect(describePlan(withAddress)).toContain('gates errors≤1% (min 50 req) from Prometheus http://127.0.0.1:9090');
+    expect(describePlan(withAddress)).toContain('gates errors≤1% aborts≤5% (min 50 req) from Prometheus http://127.0.0.1:9090');
     const fromWorker = parsePolicy(policy(['source:', '  prometheus:']), 'p.yaml');
     expect(fromWorker.analysis.source).toStrictEqual({ prometheus: {} });
     expect(describePlan(fromWorker)).toContain("from Prometheus (the worker's SAFEROLL_PROMETHEUS_URL)");

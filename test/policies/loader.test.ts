@@ -37,7 +37,7 @@ describe('shipped policies', () => {
     } satisfies Policy);
     expect(describePlan(policy)).toBe(
       'safe-rollout: create → smoke ×5 → mirror 10% 2m → traffic 10% 5m → approval ≤1h → traffic 100% 5m → deleteBlue after 30s; ' +
-        'gates p95≤250ms p99≤1s errors≤1% (min 50 req), vs blue p95≤1.25× errors≤+0.5%, every 5s',
+        'gates p95≤250ms p99≤1s errors≤1% aborts≤5% (min 50 req), vs blue p95≤1.25× errors≤+0.5% aborts≤+5%, every 5s',
     );
   });
 
@@ -61,7 +61,7 @@ describe('shipped policies', () => {
     } satisfies Policy);
     expect(describePlan(policy)).toBe(
       'quick: create → smoke ×3 → mirror 10% 5s → traffic 10% 5s → traffic 100% 5s → deleteBlue; ' +
-        'gates p95≤250ms errors≤1% (min 20 req), vs blue p95≤1.5×, every 1s',
+        'gates p95≤250ms errors≤1% aborts≤5% (min 20 req), vs blue p95≤1.5× aborts≤+5%, every 1s',
     );
   });
 
@@ -78,7 +78,7 @@ describe('shipped policies', () => {
     ]);
     expect(describePlan(policy)).toBe(
       'model-quality: create → smoke ×3 → mirror 10% 10s → traffic 10% 5s → traffic 100% 5s → deleteBlue; ' +
-        'gates p95≤250ms errors≤1% (min 20 req), vs blue p95≤1.5×, custom accuracy[prometheus]≥0.92,drop≤0.01, every 1s',
+        'gates p95≤250ms errors≤1% aborts≤5% (min 20 req), vs blue p95≤1.5× aborts≤+5%, custom accuracy[prometheus]≥0.92,drop≤0.01, every 1s',
     );
     expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);
   });
@@ -98,7 +98,7 @@ describe('shipped policies', () => {
     });
     expect(describePlan(policy)).toBe(
       'shadow-compare: create → smoke ×3 → mirror 20% 10s (compare mismatch≤1% PSI≤0.2, min 30 pairs) → traffic 10% 5s → traffic 100% 5s → deleteBlue; ' +
-        'gates p95≤250ms errors≤1% (min 20 req), vs blue p95≤1.5×, every 1s',
+        'gates p95≤250ms errors≤1% aborts≤5% (min 20 req), vs blue p95≤1.5× aborts≤+5%, every 1s',
     );
     expect(JSON.parse(JSON.stringify(policy))).toStrictEqual(policy);
   });
