@@ -36,6 +36,8 @@ const SCRAPE_TIME_LABEL = 'saferoll_scrape';
  *   - every replica's process start time (its counters' zero), for each
  *     replica of a scrape job that serves saferoll series, so a replica that
  *     has not served this endpoint yet is still known to be there;
+ *   - whether each replica counts client hang-ups (a family with no sample
+ *     is absent from Prometheus either way: the router says which);
  *   - the time of each replica's last scrape. timestamp() gives a sample's
  *     own time only when applied to a selector (of anything else it gives
  *     the query's time), so it is taken before the `and` that picks the
@@ -43,11 +45,12 @@ const SCRAPE_TIME_LABEL = 'saferoll_scrape';
  * One query, so all of it comes from the same state of Prometheus's database.
  */
 export function snapshotQuery(endpoint: string): string {
-  const { requests, durationBucket, aborts, processStart } = SNAPSHOT_FAMILIES;
+  const { requests, durationBucket, aborts, abortsCounted, processStart } = SNAPSHOT_FAMILIES;
   const ofSaferollJobs = `and on(job) ${requests}`;
   return [
     `{__name__=~"${requests}|${durationBucket}|${aborts}",endpoint="${promqlString(endpoint)}"}`,
     `(${processStart} ${ofSaferollJobs})`,
+    `(${abortsCounted} ${ofSaferollJobs})`,
     `label_replace(timestamp(${processStart}) ${ofSaferollJobs}, "${SCRAPE_TIME_LABEL}", "timestamp", "", "")`,
   ].join(' or ');
 }
@@ -88,15 +91,17 @@ export class PrometheusMetricSource implements MetricSource {
 /** Prometheus's answer to snapshotQuery -> a snapshot with one entry per replica. */
 export function snapshotFromResult(json: unknown, endpoint: string, nowMs: number): MetricsSnapshot {
   const series = vectorOf(json);
-  const byReplica = new Map<string, { samples: Sample[]; scrapedAtMs: number | undefined }>();
+  const byReplica = new Map<string, { samples: Sample[]; scrapedAtMs: number | undefined; countsAborts: boolean }>();
   for (const { metric, value } of series) {
     const key = `${metric['job'] ?? ''}/${metric['instance'] ?? ''}`;
     let replica = byReplica.get(key);
     if (!replica) {
-      replica = { samples: [], scrapedAtMs: undefined };
+      // A router from before the marker always counted them.
+      replica = { samples: [], scrapedAtMs: undefined, countsAborts: true };
       byReplica.set(key, replica);
     }
     if (metric[SCRAPE_TIME_LABEL] === 'timestamp') replica.scrapedAtMs = value * 1000;
+    else if (metric['__name__'] === SNAPSHOT_FAMILIES.abortsCounted) replica.countsAborts = value !== 0;
     else replica.samples.push({ name: metric['__name__'] ?? '', labels: metric, value });
   }
 
@@ -112,13 +117,16 @@ export function snapshotFromResult(json: unknown, endpoint: string, nowMs: numbe
   const replicas: Record<string, ReplicaCounters> = {};
   const le = new Set<number>();
   let oldestScrapeMs = Number.POSITIVE_INFINITY;
-  for (const [key, { samples, scrapedAtMs }] of byReplica) {
+  // One replica that does not count them makes the sum short: then hang-ups are unknown, never a count of 0.
+  let countsAborts = true;
+  for (const [key, { samples, scrapedAtMs, countsAborts: counts }] of byReplica) {
     const counters = countersOf(samples, endpoint);
     for (const bound of counters.le) le.add(bound);
     // A replica's series without its scrape time (a job whose process start
     // is not exported) is not counted: its window could not be placed in time.
     if (scrapedAtMs === undefined) continue;
     oldestScrapeMs = Math.min(oldestScrapeMs, scrapedAtMs);
+    countsAborts &&= counts;
     replicas[key] = { processStartSeconds: counters.processStartSeconds, scrapedAtMs, deployments: counters.deployments };
   }
   return {
@@ -127,7 +135,7 @@ export function snapshotFromResult(json: unknown, endpoint: string, nowMs: numbe
     takenAtMs: Number.isFinite(oldestScrapeMs) ? oldestScrapeMs : nowMs,
     processStartSeconds: null,
     le: [...le].sort((a, b) => a - b),
-    countsAborts: true,
+    ...(countsAborts ? { countsAborts } : {}),
     deployments: {},
     replicas,
   };

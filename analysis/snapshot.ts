@@ -67,8 +67,16 @@ const REQUESTS = 'saferoll_requests_total';
 const DURATION_BUCKET = 'saferoll_request_duration_seconds_bucket';
 const ABORTS = 'saferoll_client_aborts_total';
 const PROCESS_START = 'process_start_time_seconds';
+/** 0 from a router whose hang-up family is left out (router/metrics.ts); only the Prometheus source needs it. */
+const ABORTS_COUNTED = 'saferoll_client_aborts_counted';
 /** The families a snapshot reads, for sources that select them by name (PromQL). */
-export const SNAPSHOT_FAMILIES = { requests: REQUESTS, durationBucket: DURATION_BUCKET, aborts: ABORTS, processStart: PROCESS_START } as const;
+export const SNAPSHOT_FAMILIES = {
+  requests: REQUESTS,
+  durationBucket: DURATION_BUCKET,
+  aborts: ABORTS,
+  abortsCounted: ABORTS_COUNTED,
+  processStart: PROCESS_START,
+} as const;
 const WANTED = ['saferoll_request', ABORTS, PROCESS_START];
 const ABORTS_FAMILY = `# TYPE ${ABORTS} counter`;
 

@@ -33,6 +33,18 @@ const ABORTS_HEADER = header(
   'counter',
   'Clients that hung up before the upstream answer began; never counted as requests answered, by endpoint, deployment and kind of traffic.',
 );
+/**
+ * Whether the hang-up family above counts every hang-up of this router's data
+ * plane (1), or is left out (0). A scrape of /metrics tells that by the
+ * family's presence; Prometheus keeps samples only, and a family with no
+ * sample looks the same as one left out: this says which (the Prometheus
+ * metric source reads it).
+ */
+const ABORTS_COUNTED_HEADER = header(
+  'saferoll_client_aborts_counted',
+  'gauge',
+  '1 while saferoll_client_aborts_total counts every client hang-up of this data plane, 0 while it is left out (an Envoy that does not count them serves).',
+);
 const PROCESS_START_BLOCK = `${header('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.')}\nprocess_start_time_seconds ${PROCESS_START_SECONDS}`;
 
 // prom-client writes the bucket bound first, then the series' own labels.
@@ -228,6 +240,7 @@ export class RouterMetrics {
   }
 
   private abortsBlock(aborts: string): string {
-    return this.countsAborts() ? `${aborts}\n\n` : '';
+    const counted = this.countsAborts();
+    return `${counted ? `${aborts}\n\n` : ''}${ABORTS_COUNTED_HEADER}\nsaferoll_client_aborts_counted ${counted ? 1 : 0}\n\n`;
   }
 }

@@ -100,6 +100,20 @@ describe('snapshotFromResult', () => {
     });
   });
 
+  it('reads hang-ups as unknown when one replica says it does not count them (a family with no sample is absent either way)', () => {
+    const replica = (instance: string, counted: number | undefined) => [
+      sample({ __name__: 'saferoll_requests_total', ...labels, code: '200', instance }, 5),
+      sample({ __name__: 'process_start_time_seconds', instance }, 1_699_999_000),
+      sample({ saferoll_scrape: 'timestamp', instance }, 1_700_000_123),
+      ...(counted === undefined ? [] : [sample({ __name__: 'saferoll_client_aborts_counted', instance }, counted)]),
+    ];
+    const read = (...replicas: unknown[][]) => snapshotFromResult(answer(replicas.flat()), 'ep', 0).countsAborts;
+    expect(read(replica('a:1', 1), replica('b:1', 1))).toBe(true);
+    // A router from before the marker always counted them.
+    expect(read(replica('a:1', 1), replica('b:1', undefined))).toBe(true);
+    expect(read(replica('a:1', 1), replica('b:1', 0))).toBeUndefined();
+  });
+
   it.each([
     { name: 'no series at all', json: answer([]), message: /no saferoll series from any router yet/ },
     { name: "Prometheus's own error", json: { status: 'error', errorType: 'bad_data', error: 'parse error' }, message: /^Prometheus: bad_data: parse error$/ },

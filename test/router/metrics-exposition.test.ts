@@ -129,7 +129,13 @@ function saferollFamilies(text: string): string[] {
   return text
     .split('\n\n')
     .map((block) => block.replace(/\n$/, ''))
-    .filter((block) => block.startsWith('# HELP saferoll_') && !block.startsWith('# HELP saferoll_guard_fired_total'));
+    .filter(
+      (block) =>
+        block.startsWith('# HELP saferoll_') &&
+        !block.startsWith('# HELP saferoll_guard_fired_total') &&
+        // Ours alone (prom-client had no such gauge): see 'says whether hang-ups are counted'.
+        !block.startsWith('# HELP saferoll_client_aborts_counted'),
+    );
 }
 
 /** A family with its series in label order; lines within a series (buckets, _sum, _count) keep their order. */
@@ -147,7 +153,10 @@ function seriesSorted(family: string): string {
 // By name, then labels by name: label order within a line is not what is compared here.
 const sampleKey = (s: Sample): string => JSON.stringify([s.name, Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1))]);
 const sampleOrder = (a: Sample, b: Sample): number => (sampleKey(a) < sampleKey(b) ? -1 : sampleKey(a) > sampleKey(b) ? 1 : 0);
-const parsed = (text: string): Sample[] => parsePrometheusText(text, 'saferoll_').sort(sampleOrder);
+const parsed = (text: string): Sample[] =>
+  parsePrometheusText(text, 'saferoll_')
+    .filter((s) => s.name !== 'saferoll_client_aborts_counted') // ours alone
+    .sort(sampleOrder);
 
 // Bounds themselves, past the last bound, zero, and sums that are not exact in binary.
 const LATENCIES = [0.005, 0.0049, 0.0123, 0.1, 0.1 + 1e-9, 1 / 3, 0, 10, 12.5, 0.7071, 2.5, 0.05];
@@ -249,6 +258,17 @@ describe('the metrics exposition', () => {
     expect(text).toContain('saferoll_requests_total{endpoint="ep",deployment="blue",traffic="live",code="200"} 1');
     expect(text).toContain('saferoll_mirror_shed_total{endpoint="ep",deployment="blue"} 1');
     expect(saferollFamilies(text)).toEqual(saferollFamilies(await twin.reference.registry.metrics()));
+  });
+
+  it('says whether hang-ups are counted, in /metrics and per endpoint, with the hang-up family present exactly when they are', async () => {
+    for (const counting of [true, false]) {
+      const metrics = new RouterMetrics({ countsAborts: () => counting });
+      const series = metrics.forTraffic('ep', 'blue', 'live');
+      for (const text of [await metrics.render(), metrics.renderSeries([series])]) {
+        expect(text).toContain(`\nsaferoll_client_aborts_counted ${counting ? 1 : 0}\n`);
+        expect(text.includes('# TYPE saferoll_client_aborts_total counter')).toBe(counting);
+      }
+    }
   });
 
   it("follows the saferoll_* families with prom-client's process metrics, in its content type", async () => {
