@@ -401,14 +401,15 @@ describe('which Envoys count', () => {
         10_000,
         'its answer read',
       );
-      expect(text).not.toContain('saferoll_client_aborts_total');
+      expect(text).not.toContain('# TYPE saferoll_client_aborts_total');
+      expect(text).toContain('\nsaferoll_client_aborts_counted 0\n');
       expect(compactSnapshot(text, 'older', 0).countsAborts).toBeUndefined();
-      expect(await metricsText()).not.toContain('saferoll_client_aborts_total');
+      expect(await metricsText()).not.toContain('# TYPE saferoll_client_aborts_total');
     } finally {
       older.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
     // Gone, its run's counts stay in the totals, so the family stays out.
-    expect(await metricsText('older')).not.toContain('saferoll_client_aborts_total');
+    expect(await metricsText('older')).not.toContain('# TYPE saferoll_client_aborts_total');
   });
 });
