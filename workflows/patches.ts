@@ -33,6 +33,12 @@ export const PATCHES = {
    * not know of it.
    */
   continueApartFromOperators: 'saferoll-continue-apart-from-operators',
+  /**
+   * A refused deletion of blue (a 4xx: it gained traffic again, say) ends the
+   * rollout promoted with blue kept and the reason, not "rolled back" with
+   * nothing rolled back (rollout.ts).
+   */
+  blueKeptOnRefusal: 'saferoll-blue-kept-on-refusal',
 } as const;
 
 export type AppliedPatches = Record<keyof typeof PATCHES, boolean>;
@@ -53,5 +59,6 @@ export function appliedPatches(comparesShadows: boolean): AppliedPatches {
     abortCheck: patched(PATCHES.abortCheck),
     shadowCompare: comparesShadows && patched(PATCHES.shadowCompare),
     continueApartFromOperators: patched(PATCHES.continueApartFromOperators),
+    blueKeptOnRefusal: patched(PATCHES.blueKeptOnRefusal),
   };
 }

@@ -4,7 +4,7 @@
 // failure, abort, rollback or cancellation run the undo list in a
 // non-cancellable scope, ending in "blue 100%, mirror off". Deterministic:
 // all I/O is in activities.
-import { ApplicationFailure, CancellationScope, ContinueAsNew, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, ContinueAsNew, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import { formatDuration } from '../policies/units.js';
 import { blueOf } from '../shared/contracts.js';
 import { PROVISION_OPTIONS, ROLLBACK_OPTIONS, STEP_OPTIONS, act } from './activity-options.js';
@@ -38,6 +38,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   // If the routing core's guard lease lapsed (the controller was gone), the plan ends with that reason.
   const guard = new GuardLease(endpoint, policy, tracker, () => plan.cancel(), patches.guardLease, patches.guardReleaseOnce);
   let blueDeleted = false;
+  /** Why blue is still there after a promotion whose deletion of blue was refused. */
+  let blueKept: string | undefined;
 
   installOperatorControls(tracker, control, plan);
 
@@ -165,8 +167,16 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           // Point of no return: with blue gone there is nothing to roll back
           // to, so the deletion is not interrupted by an abort either.
           undo.length = 0;
-          await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, status.blue));
-          blueDeleted = true;
+          try {
+            await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, status.blue));
+            blueDeleted = true;
+          } catch (err) {
+            // Only a refusal ends the retries (an unreachable router is retried until it answers): green
+            // serves 100% and nothing is left to roll back, so the rollout is promoted, with blue kept.
+            if (!patches.blueKeptOnRefusal || !(err instanceof ActivityFailure)) throw err;
+            blueKept = `blue "${status.blue}" was kept: its deletion was refused: ${err.cause instanceof Error ? err.cause.message : err.message}`;
+            tracker.decide('step', blueKept);
+          }
           status.watchEndsAtMs = undefined;
           break;
         default:
@@ -212,7 +222,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   if (!failure) {
     tracker.setPhase('Promoted');
     tracker.decide('done', `promoted: "${green.name}" serves 100% of ${endpoint}`);
-    const promoted = result('promoted', `green "${green.name}" promoted to 100%`);
+    const promoted = result('promoted', `green "${green.name}" promoted to 100%${blueKept ? `; ${blueKept}` : ''}`);
     await notifier.drain();
     return promoted;
   }

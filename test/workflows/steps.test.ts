@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate } from '../../workflows/messages.js';
 import { GREEN, INTERVAL_MS, SMOKE, WorkflowHarness, outcome, realisticPolicy, status, statusWhen } from '../support/workflow-harness.js';
+import { recordHistory } from '../support/histories.js';
 import { waitFor } from '../support/wait-for.js';
 
 let harness: WorkflowHarness;
@@ -161,6 +162,24 @@ describe('an activity that fails in the middle of a step', () => {
       [{ blue: 100 }, {}],
     ]);
     expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['green']);
+  });
+
+  it("a refused deletion of blue ends the rollout promoted with blue kept and the router's reason, not rolled back", async () => {
+    const router = harness.endpoint('blue-kept');
+    router.fail('deleteDeployment', (args) => (args[1] === 'blue' ? 'deployment "blue" has live traffic again' : undefined));
+    const handle = await harness.start(
+      router,
+      realisticPolicy([{ kind: 'create' }, { kind: 'traffic', percent: 100, forMs: 60_000 }, { kind: 'deleteBlue', afterMs: 0 }]),
+    );
+    const result = await outcome(handle);
+    await recordHistory('blue-kept-on-refusal', handle);
+    expect(result.outcome, result.reason).toBe('promoted');
+    expect(result.reason).toBe('green "green" promoted to 100%; blue "blue" was kept: its deletion was refused: deployment "blue" has live traffic again');
+    expect(result.blueDeleted).toBeUndefined();
+    expect(router.routes()).toEqual([[{ green: 100 }, {}]]);
+    // Nothing rolled back: green is neither deleted nor moved off 100%.
+    expect(router.named('deleteDeployment').map((c) => c.args[1])).toEqual(['blue']);
+    expect((await status(handle)).phase).toBe('Promoted');
   });
 
   it('a gate reading that cannot be taken mid-bake rolls back', async () => {
