@@ -23,6 +23,7 @@ interface Bench {
 
 const BENCHES: Bench[] = [
   { id: 'router', title: 'Router overhead', file: 'router-overhead.js', out: 'router-overhead.md' },
+  { id: 'unloaded', title: 'Unloaded latency', file: 'unloaded-latency.js', args: ['--trace-gc'], out: 'unloaded-latency.md' },
   { id: 'mirror', title: 'Mirror isolation', file: 'mirror-isolation.js', out: 'mirror-isolation.md' },
   { id: 'traffic', title: 'Traffic changes under load', file: 'traffic-changes.js', out: 'traffic-changes.md' },
   { id: 'fleet', title: 'Traffic change to every Envoy', file: 'envoy-propagation.js', out: 'envoy-propagation.md' },

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { resolveAdminToken } from '../router/admin-token.js';
+import { ROUTER_NODE_FLAGS } from '../router/node-flags.js';
 import { SaferollError } from '../shared/errors.js';
 import { resolveTemporalSettings, type TemporalSettings } from '../worker/temporal-config.js';
 import { ChildSupervisor, type RunningChild } from './child-supervisor.js';
@@ -184,9 +185,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       // Where a policy's prometheus checks read by default.
       ...(prometheusUrl ? { SAFEROLL_PROMETHEUS_URL: prometheusUrl } : {}),
     };
-    const launch = (name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
+    const launch = (name: string, args: string[], env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): ChildProcess => {
       // Own process group: Ctrl-C reaches only `saferoll dev`, which stops the parts in order.
-      const child = spawn(process.execPath, [CLI_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(process.execPath, [...nodeFlags, CLI_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       prefixLines(child, name, options.log);
       return child;
     };
@@ -195,7 +196,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     if (options.dataPlane) await ensureEnvoy();
     if (options.dataPlane) routerArgs.push('--data-plane', 'envoy', '--xds-port', String(options.dataPlane.xdsPort));
     await supervise('router', 'the router', (signal) =>
-      startChild(launch('router', routerArgs, routerEnv(process.env, options.dataPlane !== undefined)), signal, (child) =>
+      startChild(launch('router', routerArgs, routerEnv(process.env, options.dataPlane !== undefined), ROUTER_NODE_FLAGS), signal, (child) =>
         waitForHttp(`${adminUrl}/healthz`, 30_000, 'the router', child),
       ),
     );

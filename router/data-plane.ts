@@ -9,7 +9,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { DEPLOYMENT_HEADER, DEPLOYMENT_HEADER_ALIAS } from '../shared/contracts.js';
 import { SaferollError } from '../shared/errors.js';
 import { isDotSegment, resolveDotSegments } from './dot-segments.js';
-import { connectionNamedHeaders, readRawBody, sendError, sendJson } from './http-util.js';
+import { connectionNamedHeaders, readWholeBody, sendError, sendJson } from './http-util.js';
 import type { TrafficKind } from './metrics.js';
 import { MirrorHandler, ProxyHandler } from './proxy-handlers.js';
 import type { DeploymentTarget, RouteTable } from './route-table.js';
@@ -191,13 +191,20 @@ export class DataPlane {
       mirror = undefined;
     }
     if (smallBody) {
-      readRawBody(req)
-        .then((body) => {
-          request.body = body;
+      readWholeBody(req, (body) => {
+        if (body === undefined) {
+          handler.onClientBodyError();
+          return;
+        }
+        request.body = body;
+        try {
           if (mirror) this.sendMirror(mirror, request, routes.shadow, handler);
           this.pool(instance).dispatch(request, handler);
-        })
-        .catch(() => handler.onClientBodyError());
+        } catch {
+          // Thrown inside a stream event, where nothing else would catch it: the request is given up, as the promise chain here did.
+          handler.onClientBodyError();
+        }
+      });
       return;
     }
     if (hasBody) {

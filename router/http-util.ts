@@ -59,11 +59,26 @@ function tooLarge(limit: number): SaferollError {
   return new SaferollError('SAFEROLL_E_PAYLOAD_TOO_LARGE', `request body is larger than ${limit} bytes`);
 }
 
-/** Reads a whole body into one buffer (used when a request is mirrored). */
-export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * Reads a whole (small) body into one buffer and calls `done` once: with the
+ * body, or with undefined when the client hung up before sending all of it.
+ * Listeners rather than `for await`: the data plane reads every small body
+ * this way, and an async iterator costs a promise chain and ~3 KB of garbage
+ * per request (more frequent young-generation GC pauses).
+ */
+export function readWholeBody(req: IncomingMessage, done: (body: Buffer | undefined) => void): void {
   const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  let settled = false;
+  const settle = (body: Buffer | undefined): void => {
+    if (settled) return;
+    settled = true;
+    done(body);
+  };
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => settle(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+  // A hang-up mid-body: 'error' (when listened to) and 'close' without 'end'.
+  req.on('error', () => settle(undefined));
+  req.on('close', () => settle(undefined));
 }
 
 /**

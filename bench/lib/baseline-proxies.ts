@@ -78,9 +78,9 @@ http {
   return { child, url };
 }
 
-export async function startPlainProxy(upstreamUrl: string): Promise<RunningProxy> {
+export async function startPlainProxy(upstreamUrl: string, nodeFlags: string[] = []): Promise<RunningProxy> {
   const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'plain-proxy-child.js');
-  const { child, match } = await startChild('plain undici proxy', process.execPath, [entry], {
+  const { child, match } = await startChild('plain undici proxy', process.execPath, [...nodeFlags, entry], {
     env: { ...process.env, PORT: '0', UPSTREAM_URL: upstreamUrl },
     ready: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
   });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AdminClient } from '../../router/client.js';
 import { waitSucceeded } from '../../router/deployment-wait.js';
+import { ROUTER_NODE_FLAGS } from '../../router/node-flags.js';
 import { projectRoot } from '../../shared/project-root.js';
 import { log } from './log.js';
 import { killIfAlive, onCleanup, startChild, type TrackedChild } from './processes.js';
@@ -29,6 +30,10 @@ export interface RouterProcessOptions {
   /** Node flags, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   nodeFlags?: string[];
   name?: string;
+  /** Another build's dist/cli/main.js (A/B of two builds in one run); default this one's. */
+  cliMain?: string;
+  /** Without ROUTER_NODE_FLAGS (the flags saferoll starts its router with), to measure what they change. */
+  bareNode?: boolean;
 }
 
 export async function startRouterProcess(options: RouterProcessOptions = {}): Promise<RouterProcess> {
@@ -38,8 +43,9 @@ export async function startRouterProcess(options: RouterProcessOptions = {}): Pr
     options.name ?? 'router',
     process.execPath,
     [
+      ...(options.bareNode ? [] : ROUTER_NODE_FLAGS),
       ...(options.nodeFlags ?? []),
-      CLI_MAIN,
+      options.cliMain ?? CLI_MAIN,
       'router',
       '--port',
       '0',

@@ -44,8 +44,8 @@ export async function startUpstreamProcess(name: string, mode: UpstreamMode): Pr
 }
 
 /** examples/model-server.mjs with no added latency and no errors: as fast as a Node upstream gets. */
-export async function startModelServer(version: string): Promise<{ child: TrackedChild; url: string }> {
-  const { child, match } = await startChild(`upstream ${version}`, process.execPath, [MODEL_SERVER], {
+export async function startModelServer(version: string, nodeFlags: string[] = []): Promise<{ child: TrackedChild; url: string }> {
+  const { child, match } = await startChild(`upstream ${version}`, process.execPath, [...nodeFlags, MODEL_SERVER], {
     env: { ...process.env, PORT: '0', LATENCY_MS: '0', ERROR_RATE: '0', MODEL_VERSION: version },
     ready: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
   });

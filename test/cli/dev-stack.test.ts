@@ -9,6 +9,7 @@ import { Connection } from '@temporalio/client';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../router/client.js';
+import { ROUTER_NODE_FLAGS } from '../../router/node-flags.js';
 import { freePort } from '../../shared/free-port.js';
 import { TASK_QUEUE } from '../../workflows/messages.js';
 import { spawnCli, stopCli, type CliProcess } from '../support/cli.js';
@@ -158,6 +159,19 @@ describe('saferoll dev --prometheus', () => {
 });
 
 describe('saferoll dev keeps serving', () => {
+  it('starts the router with the node flags that keep its young generation from shrinking (router/node-flags.ts)', async () => {
+    const { router } = await pids();
+    if (router === undefined) throw new Error('no router pid');
+    const argv = (await readFile(`/proc/${router}/cmdline`, 'utf8')).split('\0');
+    expect(ROUTER_NODE_FLAGS.length).toBeGreaterThan(0);
+    // Node flags go before the script: after it they would be the CLI's arguments.
+    const script = argv.findIndex((a) => a.endsWith(path.join('cli', 'main.js')));
+    for (const flag of ROUTER_NODE_FLAGS) {
+      expect(argv).toContain(flag);
+      expect(argv.indexOf(flag)).toBeLessThan(script);
+    }
+  });
+
   it('gives the router no Temporal credentials and no admin token in its environment', async () => {
     const { router } = await pids();
     if (router === undefined) throw new Error('no router pid');
