@@ -3,7 +3,10 @@
 //   direct -> upstream, nginx (keep-alive proxy), a plain undici proxy,
 //   the saferoll router (metrics on) with 0% and with 10% mirroring, with
 //   10% mirroring whose answers are compared with blue's (shadow comparison),
-//   and the same through the Envoy data plane (one Envoy, 2 worker threads),
+//   Envoy alone (a minimal static config: what Envoy costs here before any
+//   saferoll config), the same through the Envoy data plane (one Envoy, 2
+//   worker threads), and nginx answering by itself (no upstream: the floor of
+//   unloaded latency on this machine),
 // each at saturation (wrk, 64 connections) and unloaded (one connection),
 // and prints medians as a markdown table (also bench/out/router-overhead.md).
 //
@@ -21,7 +24,8 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import type { AdminClient } from '../router/client.js';
 import { projectRoot } from '../shared/project-root.js';
-import { startNginx, startPlainProxy } from './lib/baseline-proxies.js';
+import { envoyBinary } from '../router/envoy/envoy-binary.js';
+import { startBareEnvoy, startNginx, startPlainProxy } from './lib/baseline-proxies.js';
 import { newestProfile, profileByArea } from './lib/cpu-profile.js';
 import { startCpuSample, type CpuUsage } from './lib/cpu-sample.js';
 import { log } from './lib/log.js';
@@ -35,6 +39,10 @@ import { startModelServer } from './lib/upstream-process.js';
 import { errorCount, runWrk, writeWrkScript, type WrkResult } from './lib/wrk.js';
 
 const REQUEST_BODY = JSON.stringify({ inputs: [[0.12, 0.5, 3.1, 0.07, 1.9, 0.33, 2.4, 0.81]] });
+/** What the floor variant answers: the model server's answer, as short. */
+const FLOOR_ANSWER = JSON.stringify({ score: 0.138, version: 'floor', pid: 0 });
+/** Worker threads of the Envoy variants (the issue's setting: one replica, concurrency 2). */
+const ENVOY_CONCURRENCY = 2;
 const WARMUP_S = 2;
 const USAGE = `Usage: npm run bench:router [-- options]
 
@@ -56,6 +64,8 @@ interface Variant {
   proxyPids: () => number[];
   /** A Node proxy: its one JS thread, the core that limits it. */
   jsThreadPid?: number;
+  /** Answers by itself (no upstream): a latency floor, not a proxy; no throughput ratios. */
+  floor?: boolean;
   script?: string;
   saturation: WrkResult[];
   unloaded: WrkResult[];
@@ -212,12 +222,19 @@ const SHADOW_COMPARE = {
 };
 
 async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl: string, greenUrl: string, upstreamPids: number[]): Promise<void> {
-  log('starting nginx (keepalive 64 to blue), the plain undici proxy, the saferoll router, and a saferoll router with one Envoy');
-  const [nginx, plain, router, envoyRouter] = await Promise.all([
+  log(
+    'starting nginx (keepalive 64 to blue), the plain undici proxy, the saferoll router, a bare Envoy, a saferoll router with one Envoy, and nginx answering by itself',
+  );
+  const [nginx, plain, router, bareEnvoy, envoyRouter, floor] = await Promise.all([
     startNginx(blueUrl, path.join(tmp, 'nginx')),
     startPlainProxy(blueUrl),
     startRouterProcess(),
-    startRouterProcess({ name: 'envoy-router', args: ['--data-plane', 'envoy', '--envoy-replicas', '1', '--envoy-concurrency', '2', '--xds-port', '0'] }),
+    startBareEnvoy(envoyBinary(), blueUrl, path.join(tmp, 'envoy-bare'), ENVOY_CONCURRENCY),
+    startRouterProcess({
+      name: 'envoy-router',
+      args: ['--data-plane', 'envoy', '--envoy-replicas', '1', '--envoy-concurrency', String(ENVOY_CONCURRENCY), '--xds-port', '0'],
+    }),
+    startNginx(blueUrl, path.join(tmp, 'nginx-floor'), FLOOR_ANSWER),
   ]);
   const plainSetup = await configureEndpoint(router.admin, 'bench-plain', blueUrl, greenUrl, 0);
   const mirrorSetup = await configureEndpoint(router.admin, 'bench-mirror', blueUrl, greenUrl, 10);
@@ -227,13 +244,14 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
   const envoyView = await envoyRouter.admin.dataPlane<{ replicas: Array<{ pid: number }> }>();
   const envoyPid = envoyView.replicas[0]?.pid ?? 0;
   const workers = (master: TrackedChild) => () => [master.pid, ...childPids(master.pid)];
-  const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number): Variant => ({
+  const variant = (id: string, label: string, url: string, key: string, proxyPids: () => number[], jsThreadPid?: number, floor = false): Variant => ({
     id,
     label,
     url,
     key,
     proxyPids,
     jsThreadPid,
+    floor,
     saturation: [],
     unloaded: [],
     cpu: [],
@@ -269,6 +287,13 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
       () => [router.child.pid],
       router.child.pid,
     ),
+    variant(
+      'envoy-bare',
+      `Envoy alone: static config, one route, one cluster (concurrency ${ENVOY_CONCURRENCY}; no saferoll config)`,
+      `${bareEnvoy.url}${scorePath}`,
+      plainSetup.key,
+      () => [bareEnvoy.child.pid],
+    ),
     // The routing core is idle here (it serves xDS polls); Envoy's CPU is the proxy's.
     variant('envoy', 'saferoll + Envoy (1 replica, concurrency 2), mirror 0%', `${envoyRouter.dataUrl}${scorePath}`, envoyPlain.key, () => [envoyPid]),
     variant(
@@ -277,6 +302,15 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
       `${envoyRouter.dataUrl}/${envoyMirror.endpoint}/score`,
       envoyMirror.key,
       () => [envoyPid],
+    ),
+    variant(
+      'floor',
+      'floor: nginx answering by itself (no upstream, no proxying)',
+      `${floor.url}${scorePath}`,
+      plainSetup.key,
+      workers(floor.child),
+      undefined,
+      true,
     ),
   ];
   for (const v of variants) {
@@ -349,7 +383,7 @@ async function benchmark(opts: ReturnType<typeof options>, tmp: string, blueUrl:
   const envoyLive = envoyDelta({ endpoint: 'bench-mirror', traffic: 'live' });
   const envoyMirrored = envoyDelta({ endpoint: 'bench-mirror', traffic: 'mirror' });
 
-  const report = `${renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx }, shadow)}\n\nMirror check through Envoy (routing core's /metrics, from Envoy's stats, bench-mirror, measured rounds): ${fmt.int(envoyLive)} live, ${fmt.int(envoyMirrored)} mirrored (${fmt.pct(envoyLive > 0 ? envoyMirrored / envoyLive : Number.NaN)}; drawn at random per request, not dealt).`;
+  const report = `${renderReport(variants, opts, elapsedS, { live, mirrored, shed, non2xx }, shadow)}\n\nMirror check through Envoy (routing core's /metrics, from Envoy's stats, bench-mirror, measured rounds): ${fmt.int(envoyLive)} live, ${fmt.int(envoyMirrored)} mirrored (${fmt.pct(envoyLive > 0 ? envoyMirrored / envoyLive : Number.NaN)}; drawn at random per request, not dealt).\n\n${envoyGap(variants)}`;
   process.stdout.write(`\n${report}\n`);
   const file = path.join(OUT_DIR, 'router-overhead.md');
   await writeFile(file, `${report}\n`);
@@ -368,8 +402,8 @@ function renderReport(
   const rows = variants.map((v) => [
     v.label,
     fmt.int(median(v.saturation.map((r) => r.requestsPerSecond))),
-    fmt.ratio(median(v.vsDirect)),
-    fmt.ratio(median(v.vsNginx)),
+    v.floor ? '-' : fmt.ratio(median(v.vsDirect)),
+    v.floor ? '-' : fmt.ratio(median(v.vsNginx)),
     fmt.ms(median(v.unloaded.map((r) => r.p50Ms))),
     fmt.ms(median(v.unloaded.map((r) => r.p99Ms))),
   ]);
@@ -429,6 +463,42 @@ function renderReport(
     `Shadow comparison (bench-compare: the 10% mirror's answers paired with blue's and compared as JSON, numbers within 0.01, the score booked for PSI): ` +
       `throughput **${fmt.ratio(shadow.ratio)}** of the uncompared 10% mirror (median of per-round ratios; goal >= 0.90x). Pairs in the measured rounds: ` +
       `${fmt.int(shadow.match)} match, ${fmt.int(shadow.mismatch)} mismatch, ${fmt.int(shadow.shed)} shed (over 64 in flight, or the mirror's own cap), ${fmt.int(shadow.error)} error.`,
+  ].join('\n');
+}
+
+/**
+ * Where Envoy stands against the issue's goals in this run, and why: this
+ * run's figures (per-request CPU, unloaded latency and its floor) and what
+ * was measured apart with load-independent tools (README, Data planes).
+ */
+function envoyGap(variants: Variant[]): string {
+  const byId = new Map(variants.map((v) => [v.id, v]));
+  const cpuUs = (id: string): number => {
+    const v = byId.get(id);
+    if (!v) return Number.NaN;
+    return median(v.cpu.map((c, i) => ((c.cores.proxy ?? Number.NaN) * 1e6) / (v.saturation[i] as WrkResult).requestsPerSecond));
+  };
+  const p50 = (id: string): number => median(byId.get(id)?.unloaded.map((r) => r.p50Ms) ?? []);
+  const p99 = (id: string): number => median(byId.get(id)?.unloaded.map((r) => r.p99Ms) ?? []);
+  const us = (ms: number): string => (Number.isFinite(ms) ? `${Math.round(ms * 1000)} µs` : 'n/a');
+  const [nginx, bare, envoy] = [cpuUs('nginx'), cpuUs('envoy-bare'), cpuUs('envoy')];
+  return [
+    `Envoy against the goals (>= 1.00x nginx, added p50 <= 100 µs, unloaded p99 <= 1 ms), this run: ` +
+      `${fmt.ratio(median(byId.get('envoy')?.vsNginx ?? []))} nginx; added p50 ${us(p50('envoy') - p50('direct'))} (nginx ${us(p50('nginx') - p50('direct'))}); ` +
+      `unloaded p99 ${fmt.ms(p99('envoy'))} ms, where nginx answering by itself, with no upstream, has ${fmt.ms(p99('floor'))} ms and direct ${fmt.ms(p99('direct'))} ms. ` +
+      `Proxy CPU per request: nginx ${fmt.int(nginx)} µs, Envoy alone (one route, one cluster) ${fmt.int(bare)} µs (${fmt.ratio(bare / nginx)} nginx), ` +
+      `saferoll's Envoy ${fmt.int(envoy)} µs (its config adds ${fmt.int(envoy - bare)} µs).`,
+    '',
+    `Why (measured apart, load-independent; README, Data planes): Envoy's own code is the cost. Under callgrind, one connection, a minimal Envoy runs ` +
+      `~180k instructions per proxied request and nginx 24k (answering without an upstream: Envoy 130k, nginx 10k). Its syscalls (6 per request: readv 4, ` +
+      `two of them empty, sendto 2; nginx 5) and context switches (2.0 per request unloaded, as nginx: no hand-off between threads) are about nginx's; ` +
+      `perf puts 62% of its CPU in its own code (nginx 21%), spread flat (no function above 1.4%). saferoll's config adds ~11% (routes tried in order, ` +
+      `header rewrites, the prefix regex, histograms). At 2.5-3x nginx's CPU per request, with wrk and the Node upstream on the same 2 cores, one Envoy ` +
+      `cannot reach nginx's throughput. Unloaded, that CPU is on each request's path: at one connection Envoy spends ~100 µs of user CPU per request ` +
+      `(nginx ~12 µs) beside about the same kernel time, which is its added p50. ` +
+      (p99('floor') > 1
+        ? `The unloaded p99 is the machine's: a server doing nothing but answer has a p99 above 1 ms in this run.`
+        : `This run's floor (a server doing nothing but answer) is ${fmt.ms(p99('floor'))} ms at p99: above it, the p99 is the proxy's.`),
   ].join('\n');
 }
 

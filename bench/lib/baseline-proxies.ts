@@ -1,7 +1,9 @@
 // The reverse proxies router-overhead measures the router against: Debian's
 // nginx (a temp config with a keep-alive upstream pool, run in the foreground
-// as the current user with its pid, logs and temp paths in a temp dir) and a
-// plain undici proxy (plain-proxy-child.ts), each in a process of its own.
+// as the current user with its pid, logs and temp paths in a temp dir), a
+// plain undici proxy (plain-proxy-child.ts) and Envoy with a minimal static
+// config, each in a process of its own. Also nginx answering by itself, with
+// no upstream: the floor of an unloaded request's latency on the machine.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +22,8 @@ function nginxBinary(): string {
   return 'nginx';
 }
 
-export async function startNginx(upstreamUrl: string, dir: string): Promise<RunningProxy> {
+/** `answer`: nginx answers every request itself with this body (no upstream, no proxying) instead. */
+export async function startNginx(upstreamUrl: string, dir: string, answer?: string): Promise<RunningProxy> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   const upstream = new URL(upstreamUrl);
@@ -59,9 +62,14 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096;
     location / {
-      proxy_pass http://model;
+${
+  answer === undefined
+    ? `      proxy_pass http://model;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection "";`
+    : `      default_type application/json;
+      return 200 '${answer}';`
+}
     }
   }
 }
@@ -85,4 +93,68 @@ export async function startPlainProxy(upstreamUrl: string, nodeFlags: string[] =
     ready: /listening on (http:\/\/127\.0\.0\.1:\d+)/,
   });
   return { child, url: match?.[1] ?? '' };
+}
+
+/**
+ * Envoy with the smallest config that proxies: a static listener, one route,
+ * one cluster, no xDS, no saferoll config; the same binary and worker count
+ * as the Envoy data plane. What Envoy itself costs on this machine, apart from
+ * what saferoll's rendered config adds.
+ */
+export async function startBareEnvoy(binary: string, upstreamUrl: string, dir: string, concurrency: number): Promise<RunningProxy> {
+  await mkdir(dir, { recursive: true });
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const upstream = new URL(upstreamUrl);
+  const address = (host: string, portValue: number): unknown => ({ socket_address: { address: host, port_value: portValue } });
+  const config = {
+    admin: { address: address('127.0.0.1', adminPort) },
+    static_resources: {
+      listeners: [
+        {
+          name: 'bare',
+          address: address('127.0.0.1', port),
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'bare',
+                    route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }] },
+                    http_filters: [
+                      { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters: [
+        {
+          name: 'upstream',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: {
+            cluster_name: 'upstream',
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: address(upstream.hostname, Number(upstream.port)) } }] }],
+          },
+        },
+      ],
+    },
+  };
+  const file = path.join(dir, 'envoy-bare.json');
+  await writeFile(file, JSON.stringify(config));
+  const args = ['-c', file, '--concurrency', String(concurrency), '--disable-hot-restart', '--log-level', 'warn'];
+  const { child } = await startChild('bare envoy', binary, args);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/healthz`, 15_000, () => child.exited);
+  } catch (err) {
+    await child.stop(1_000);
+    throw new Error(`bare Envoy did not start: ${(err as Error).message}\n${child.output()}`);
+  }
+  return { child, url };
 }

@@ -133,6 +133,9 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
                     // Dot segments resolved as RFC 3986 does, before routing.
                     normalize_path: true,
                     use_remote_address: true,
+                    // No x-request-id made up (or a client's replaced), as the built-in plane; it also spares a UUID per
+                    // request (under 1% of Envoy's instructions per request, callgrind) for a header nothing here reads.
+                    generate_request_id: false,
                     rds: { route_config_name: ROUTE_CONFIG_NAME, config_source: apiSource },
                     access_log: [HANGUP_LOG],
                     http_filters: [

