@@ -96,12 +96,12 @@ export function snapshotFromResult(json: unknown, endpoint: string, nowMs: numbe
     const key = `${metric['job'] ?? ''}/${metric['instance'] ?? ''}`;
     let replica = byReplica.get(key);
     if (!replica) {
-      // A router from before the marker always counted them.
-      replica = { samples: [], scrapedAtMs: undefined, countsAborts: true };
+      // Unknown until the replica says it counts them: an Envoy-plane router from before the marker did not.
+      replica = { samples: [], scrapedAtMs: undefined, countsAborts: false };
       byReplica.set(key, replica);
     }
     if (metric[SCRAPE_TIME_LABEL] === 'timestamp') replica.scrapedAtMs = value * 1000;
-    else if (metric['__name__'] === SNAPSHOT_FAMILIES.abortsCounted) replica.countsAborts = value !== 0;
+    else if (metric['__name__'] === SNAPSHOT_FAMILIES.abortsCounted) replica.countsAborts = value === 1;
     else replica.samples.push({ name: metric['__name__'] ?? '', labels: metric, value });
   }
 
@@ -117,7 +117,7 @@ export function snapshotFromResult(json: unknown, endpoint: string, nowMs: numbe
   const replicas: Record<string, ReplicaCounters> = {};
   const le = new Set<number>();
   let oldestScrapeMs = Number.POSITIVE_INFINITY;
-  // One replica that does not count them makes the sum short: then hang-ups are unknown, never a count of 0.
+  // One replica that does not say it counts them makes the sum unsure: then hang-ups are unknown, never a count of 0.
   let countsAborts = true;
   for (const [key, { samples, scrapedAtMs, countsAborts: counts }] of byReplica) {
     const counters = countersOf(samples, endpoint);

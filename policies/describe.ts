@@ -1,7 +1,7 @@
 // A policy in one line, for the CLI and the workflow's details in the
 // Temporal UI: the steps in order, then the gates.
 
-import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA } from '../analysis/evaluate.js';
+import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA } from './abort-limits.js';
 import type { CustomMetric, MirrorCompare, Policy, PolicyStep } from './types.js';
 import { formatDuration, formatRate } from './units.js';
 

@@ -10,7 +10,7 @@ export interface Policy {
   description?: string;
   /**
    * Absolute limits for green; a window with fewer than `minRequests` samples is inconclusive.
-   * `abortRate` absent (as in every policy from before it existed): DEFAULT_ABORT_RATE (analysis/evaluate.ts).
+   * `abortRate` absent (as in every policy from before it existed): DEFAULT_ABORT_RATE (policies/abort-limits.ts).
    */
   slo: { latency: { p95Ms?: number; p99Ms?: number }; errorRate?: number; abortRate?: number; minRequests: number };
   /** Green compared with blue over the same window. `abortRateDelta` absent: DEFAULT_ABORT_RATE_DELTA. */

@@ -36,6 +36,12 @@ export async function holdOrRollBack(ctx: RolloutContext, failure: StepFailure, 
     'gate',
     `held (onFailure: pause): ${failure.message}. Traffic stays as it is until saferoll rollback, promote --force or abort; with no decision it rolls back in ${formatDuration(timeoutMs)}`,
   );
+  // An approval given while the failing reading was taken is for a gate that then failed: it is set aside (not
+  // taken silently after promote --force, nor left pending, which would keep the held run from continuing as new).
+  if (ctx.patches.continueApartFromOperators && ctx.control.approved) {
+    ctx.control.approved = false;
+    tracker.decide('operator', 'approval set aside: a gate failed while it was given; approve again once the hold is decided');
+  }
   await holdUntilDecided(ctx, carry);
 }
 

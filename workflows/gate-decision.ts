@@ -1,15 +1,7 @@
 // Pure decisions of a bake, tested with tables: what a gate tick means for
 // the step, and when a long bake should continue as new.
-import {
-  DEFAULT_ABORT_RATE,
-  DEFAULT_ABORT_RATE_DELTA,
-  combineGateResults,
-  evaluateGate,
-  formatGateResult,
-  type GateCheck,
-  type GatePhase,
-  type GateRules,
-} from '../analysis/evaluate.js';
+import { DEFAULT_ABORT_RATE, DEFAULT_ABORT_RATE_DELTA } from '../policies/abort-limits.js';
+import { combineGateResults, evaluateGate, formatGateResult, type GateCheck, type GatePhase, type GateRules } from '../analysis/evaluate.js';
 import type { Policy } from '../policies/types.js';
 import type { TickWindows } from '../activities/types.js';
 import type { GateReport } from './types.js';

@@ -171,9 +171,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
             await CancellationScope.nonCancellable(() => act(`delete blue "${status.blue}"`, ROLLBACK_OPTIONS).deleteDeployment(endpoint, status.blue));
             blueDeleted = true;
           } catch (err) {
-            // Only a refusal ends the retries (an unreachable router is retried until it answers): green
-            // serves 100% and nothing is left to roll back, so the rollout is promoted, with blue kept.
-            if (!patches.blueKeptOnRefusal || !(err instanceof ActivityFailure)) throw err;
+            // Only a refusal ends the retries (an unreachable router is retried until it answers): green was
+            // promoted and nothing is left to roll back, so the rollout ends promoted, with blue kept and why.
+            if (!patches.blueKeptOnRefusal || !(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || !err.cause.nonRetryable)
+              throw err;
             blueKept = `blue "${status.blue}" was kept: its deletion was refused: ${err.cause instanceof Error ? err.cause.message : err.message}`;
             tracker.decide('step', blueKept);
           }
@@ -221,8 +222,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 
   if (!failure) {
     tracker.setPhase('Promoted');
-    tracker.decide('done', `promoted: "${green.name}" serves 100% of ${endpoint}`);
-    const promoted = result('promoted', `green "${green.name}" promoted to 100%${blueKept ? `; ${blueKept}` : ''}`);
+    // With blue kept, the router refused its deletion (it may have traffic again): no claim that green serves 100%.
+    tracker.decide('done', blueKept ? `promoted "${green.name}" on ${endpoint}; ${blueKept}` : `promoted: "${green.name}" serves 100% of ${endpoint}`);
+    const promoted = result('promoted', blueKept ? `green "${green.name}" promoted; ${blueKept}` : `green "${green.name}" promoted to 100%`);
     await notifier.drain();
     return promoted;
   }

@@ -5,7 +5,7 @@
 // in that run only and was lost: the new run waited for approval again, or
 // never rolled back. Stand-in activities on the time-skipping test server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { abortSignal, approveUpdate } from '../../workflows/messages.js';
+import { abortSignal, approveUpdate, promoteUpdate } from '../../workflows/messages.js';
 import { measuredWindows } from '../support/fake-router.js';
 import { recordHistory } from '../support/histories.js';
 import { WorkflowHarness, outcome, realisticPolicy, type RolloutHandle } from '../support/workflow-harness.js';
@@ -52,6 +52,33 @@ describe('operator requests at a continue-as-new', () => {
       [{ blue: 90, green: 10 }, {}],
       [{ green: 100 }, {}],
     ]);
+  });
+
+  it('an approval given while a failing reading was taken is set aside by the hold, which continues as new, and is asked for again', async () => {
+    const router = harness.endpoint('approve-into-hold');
+    const policy = realisticPolicy(approvalPolicy().steps, { onFailure: { action: 'pause', keepGreen: false, timeoutMs: 24 * HOUR_MS } });
+    const handle = await harness.start(router, policy, { maxHistoryEvents: 40 });
+    await waitingForApproval(handle);
+    const readings = router.named('measureWindows').length;
+    const release = router.block('measureWindows');
+    await harness.skipUntil(() => router.named('measureWindows').length > readings, 'a gate reading under way', 1_000);
+    await harness.update(handle, approveUpdate, 'too late');
+    router.green = 'failing';
+    release();
+
+    const held = await harness.skipToStatus(handle, (s) => s.phase === 'HeldOnFailure', 'held on the failed reading');
+    expect(held.decisions.map((d) => d.message)).toContain('approval set aside: a gate failed while it was given; approve again once the hold is decided');
+    // Nothing pending keeps the held run from continuing as new.
+    const runs = new Set(router.calls.map((c) => c.runId)).size;
+    await harness.skipUntil(() => new Set(router.calls.map((c) => c.runId)).size > runs, 'a continue-as-new while held');
+
+    router.green = 'healthy';
+    await harness.update(handle, promoteUpdate, { force: true });
+    const back = await harness.skipToStatus(handle, (s) => s.phase === 'Approval' && s.heldOnFailure === undefined, 'back to waiting for approval');
+    expect(back.waitingForApproval).toBe(true);
+    await harness.update(handle, approveUpdate, 'now');
+    const result = await outcome(handle);
+    expect(result.outcome, result.reason).toBe('promoted');
   });
 
   it('an abort signalled in the workflow task of a gate reading rolls back, not lost to the next run', async () => {

@@ -174,7 +174,9 @@ describe('an activity that fails in the middle of a step', () => {
     const result = await outcome(handle);
     await recordHistory('blue-kept-on-refusal', handle);
     expect(result.outcome, result.reason).toBe('promoted');
-    expect(result.reason).toBe('green "green" promoted to 100%; blue "blue" was kept: its deletion was refused: deployment "blue" has live traffic again');
+    expect(result.reason).toBe('green "green" promoted; blue "blue" was kept: its deletion was refused: deployment "blue" has live traffic again');
+    // The last decision (what notifications send) says so too.
+    expect(result.decisions.at(-1)?.message).toMatch(/^promoted "green" on .*; blue "blue" was kept: its deletion was refused: /);
     expect(result.blueDeleted).toBeUndefined();
     expect(router.routes()).toEqual([[{ green: 100 }, {}]]);
     // Nothing rolled back: green is neither deleted nor moved off 100%.
