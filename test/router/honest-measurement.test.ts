@@ -4,8 +4,8 @@
 // deployment's time. Windows are read as a gate reads them: snapshots of
 // /metrics?endpoint= through RouterMetricSource, then measureWindow.
 import { setMaxListeners } from 'node:events';
-import http, { createServer, type Server } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import http, { type Server } from 'node:http';
+import net from 'node:net';
 import { setTimeout as pause } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import type { TickWindows } from '../../activities/types.js';
 import { guardRules, guardWindows, isBreach } from '../../workflows/guard-decision.js';
 import { testPolicy } from '../support/rollout-fixture.js';
 import { TEST_ADMIN_TOKEN, startTestRouter, type TestRouter } from '../support/router.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { startHeldAnswer, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { waitFor } from '../support/wait-for.js';
 
 let t: TestRouter;
@@ -238,20 +238,9 @@ describe('client hang-ups', () => {
   });
 
   it('a client that hangs up after the answer headers arrived is booked with the status the deployment answered', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(201, { 'content-type': 'text/plain' });
-        res.flushHeaders();
-        res.write('first part, the rest is held');
-        void held.then(() => res.end());
-      });
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const key = await endpointWith('leave-late', { blue: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { blue: 100 });
+    const held = await startHeldAnswer();
+    servers.push(held.server);
+    const key = await endpointWith('leave-late', { blue: held.url }, { blue: 100 });
     try {
       const abort = new AbortController();
       const answer = await request(`${t.router.dataUrl}/leave-late/score`, {
@@ -267,7 +256,7 @@ describe('client hang-ups', () => {
       expect(answersIn(text, 'leave-late', 'blue')).toEqual(new Map([['201', 1]]));
       expect(abortsIn(text, 'leave-late', 'blue')).toBe(0);
     } finally {
-      release();
+      held.release();
     }
   });
 });

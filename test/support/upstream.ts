@@ -1,6 +1,6 @@
 // A tiny in-test HTTP upstream on a real loopback port: answers with its
 // name, after an optional delay, with a configurable status, and counts hits.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface UpstreamBehaviour {
@@ -61,4 +61,35 @@ export async function startUpstream(name: string, behaviour: UpstreamBehaviour =
       server.close(() => resolve());
     });
   return upstream;
+}
+
+/**
+ * An upstream that, once it has a request whole, answers 201 with its headers
+ * and a first part, and holds the rest until `release()`: a client can leave
+ * after the answer began. `dropped()`: the proxy closed the answer before its
+ * end (it handled the client's leaving).
+ */
+export interface HeldAnswerUpstream {
+  server: Server;
+  url: string;
+  release(): void;
+  dropped(): boolean;
+}
+
+export async function startHeldAnswer(): Promise<HeldAnswerUpstream> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let dropped = false;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.once('close', () => (dropped = !res.writableFinished));
+    req.on('end', () => {
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      res.flushHeaders();
+      res.write('first part, the rest is held');
+      void held.then(() => res.end());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, release, dropped: () => dropped };
 }

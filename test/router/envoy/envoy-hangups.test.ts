@@ -5,11 +5,11 @@
 // connection, not an upstream timeout (a 504 answer), never on the mirror.
 // Read as a gate reads them: /metrics?endpoint= through RouterMetricSource.
 import { setMaxListeners } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import http2 from 'node:http2';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
@@ -26,7 +26,7 @@ import { guardRules, guardWindows, isBreach } from '../../../workflows/guard-dec
 import { testPolicy } from '../../support/rollout-fixture.js';
 import { startEnvoyTestRouter, waitFleetInSync } from '../../support/envoy.js';
 import { TEST_ADMIN_TOKEN, type TestRouter } from '../../support/router.js';
-import { startUpstream, type TestUpstream } from '../../support/upstream.js';
+import { startHeldAnswer, startUpstream, type TestUpstream } from '../../support/upstream.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const UPSTREAM_TIMEOUT_MS = 2_000;
@@ -228,23 +228,9 @@ describe('a green that never answers', () => {
 
 describe('not hang-ups of the deployment', () => {
   it('a client that leaves after the answer headers arrived: booked with the status the deployment answered', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let dropped = false;
-    const server = createServer((req, res) => {
-      req.resume();
-      // Envoy drops the upstream request when its client leaves: by then it has handled the hang-up.
-      res.once('close', () => (dropped = !res.writableFinished));
-      req.on('end', () => {
-        res.writeHead(201, { 'content-type': 'text/plain' });
-        res.flushHeaders();
-        res.write('first part, the rest is held');
-        void held.then(() => res.end());
-      });
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const key = await endpointWith('leave-late', { blue: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { blue: 100 });
+    const held = await startHeldAnswer();
+    servers.push(held.server);
+    const key = await endpointWith('leave-late', { blue: held.url }, { blue: 100 });
     try {
       const giveUp = new AbortController();
       const answer = await request(`${r.router.dataUrl}/leave-late/score`, {
@@ -257,7 +243,7 @@ describe('not hang-ups of the deployment', () => {
       expect(answer.statusCode).toBe(201);
       giveUp.abort(); // the client has the headers and leaves before the body ends
       await answer.body.text().catch(() => undefined);
-      await waitFor(() => dropped, 10_000, 'Envoy dropped the upstream request');
+      await waitFor(() => held.dropped(), 10_000, 'Envoy dropped the upstream request');
       const snapshot = await waitFor(
         async () => {
           const s = await source.snapshot('leave-late');
@@ -269,7 +255,7 @@ describe('not hang-ups of the deployment', () => {
       expect(snapshot.deployments.blue?.live?.aborts).toBeUndefined();
       expect(await metricsText('leave-late')).toContain('saferoll_requests_total{endpoint="leave-late",deployment="blue",traffic="live",code="201"} 1');
     } finally {
-      release();
+      held.release();
     }
   });
 
