@@ -28,6 +28,7 @@ import { envoyBinary } from '../router/envoy/envoy-binary.js';
 import { startBareEnvoy, startNginx, startPlainProxy } from './lib/baseline-proxies.js';
 import { newestProfile, profileByArea } from './lib/cpu-profile.js';
 import { startCpuSample, type CpuUsage } from './lib/cpu-sample.js';
+import { intOption } from './lib/int-option.js';
 import { log } from './lib/log.js';
 import { childPids } from './lib/proc-stat.js';
 import { onCleanup, runBench, type TrackedChild } from './lib/processes.js';
@@ -97,17 +98,12 @@ function options() {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const int = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${text}"`);
-    return n;
-  };
   return {
     help: values.help,
-    rounds: int('rounds', values.rounds, 1),
-    durationS: int('duration', values.duration, 2),
-    latencyDurationS: int('latency-duration', values['latency-duration'], 1),
-    connections: int('connections', values.connections, 1),
+    rounds: intOption('rounds', values.rounds, 1),
+    durationS: intOption('duration', values.duration, 2),
+    latencyDurationS: intOption('latency-duration', values['latency-duration'], 1),
+    connections: intOption('connections', values.connections, 1),
     profile: values.profile || values['profile-only'],
     profileOnly: values['profile-only'],
   };

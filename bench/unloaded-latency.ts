@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import type { AdminClient } from '../router/client.js';
 import { waitSucceeded } from '../router/deployment-wait.js';
 import { startNginx, startPlainProxy } from './lib/baseline-proxies.js';
+import { intOption } from './lib/int-option.js';
 import { log } from './lib/log.js';
 import { childPids } from './lib/proc-stat.js';
 import { onCleanup, runBench, startChild, type TrackedChild } from './lib/processes.js';
@@ -94,15 +95,10 @@ function options() {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const int = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${text}"`);
-    return n;
-  };
   return {
     help: values.help,
-    rounds: int('rounds', values.rounds, 1),
-    durationS: int('duration', values.duration, 1),
+    rounds: intOption('rounds', values.rounds, 1),
+    durationS: intOption('duration', values.duration, 1),
     traceGc: values['trace-gc'],
     routerFlags: values['router-flags'].split(/\s+/).filter((f) => f !== ''),
     routerB: values['router-b'],
